@@ -1,0 +1,71 @@
+"""flash: fine-tune a deep-learning model in three lines.
+
+>>> import flash
+>>> from flash.image import ImageClassificationData, ImageClassifier  # doctest: +SKIP
+>>> datamodule = ImageClassificationData.from_folders(train_folder="data/train", batch_size=4)  # doctest: +SKIP
+>>> model = ImageClassifier(backbone="resnet18", labels=datamodule.labels)  # doctest: +SKIP
+>>> flash.Trainer(max_epochs=3).finetune(model, datamodule=datamodule, strategy="freeze")  # doctest: +SKIP
+
+The public names are resolved lazily (PEP 562), so ``import flash`` loads neither torch
+nor any task library; each name imports its module the first time it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    # engine
+    "Trainer": "flash.engine.trainer",
+    "TrainingModule": "flash.engine.module",
+    "seed_everything": "flash.engine.seed",
+    "Callback": "flash.engine.callbacks",
+    "ModelCheckpoint": "flash.engine.callbacks",
+    "EarlyStopping": "flash.engine.callbacks",
+    "LearningRateMonitor": "flash.engine.callbacks",
+    "ProgressBar": "flash.engine.progress",
+    "CSVLogger": "flash.engine.loggers",
+    "TensorBoardLogger": "flash.engine.loggers",
+    # core
+    "Task": "flash.core.task",
+    "DataModule": "flash.core.data",
+    "Registry": "flash.registry",
+    "plot_metrics": "flash.core.plots",
+    # tasks
+    "ImageClassifier": "flash.image",
+    "ImageClassificationData": "flash.image",
+    "ObjectDetector": "flash.image",
+    "ObjectDetectionData": "flash.image",
+    "TextClassifier": "flash.text",
+    "TextClassificationData": "flash.text",
+    "SpeechRecognizer": "flash.audio",
+    "SpeechRecognition": "flash.audio",
+    "SpeechRecognitionData": "flash.audio",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flash' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next access is a plain attribute lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
+    from flash.engine.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from flash.engine.loggers import CSVLogger, TensorBoardLogger
+    from flash.engine.module import TrainingModule
+    from flash.engine.seed import seed_everything
+    from flash.engine.trainer import Trainer

@@ -1,0 +1,119 @@
+"""DataLoaders the engine controls: a seeded, shardable, resumable sampler.
+
+The user's DataLoader is rebuilt with :class:`ResumableSampler` so that training can shard
+over processes, reshuffle per epoch (``set_epoch``), and resume mid-epoch by skipping
+already-seen sample indices instead of replaying data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset, RandomSampler, Sampler, SequentialSampler
+
+
+class ResumableSampler(Sampler[int]):
+    """Indices for one process: a seeded permutation per epoch, sharded round-robin by rank.
+
+    Training shards are padded to equal length (every process steps the same number of times);
+    evaluation shards are not, so no sample is seen twice.
+    """
+
+    def __init__(self, num_samples: int, *, shuffle: bool, seed: int, rank: int = 0, world_size: int = 1,
+                 pad: bool = True) -> None:
+        self.num_samples = num_samples
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.pad = pad
+        self.epoch = 0
+        self.start = 0  # samples of this shard to skip on the next iteration (resume)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def shard(self) -> list[int]:
+        """This process's indices for the current epoch, in order."""
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.num_samples, generator=generator).tolist()
+        else:
+            order = list(range(self.num_samples))
+        if self.pad and self.world_size > 1 and order:
+            total = math.ceil(self.num_samples / self.world_size) * self.world_size
+            order += (order * math.ceil(total / len(order)))[: total - len(order)]
+        return order[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        indices = self.shard()[self.start :]
+        self.start = 0
+        return iter(indices)
+
+    def __len__(self) -> int:
+        if self.pad and self.world_size > 1:
+            return math.ceil(self.num_samples / self.world_size)
+        return len(range(self.rank, self.num_samples, self.world_size))
+
+
+def engine_dataloader(loader: Any, *, train: bool, rank: int, world_size: int, seed: int) -> Any:
+    """Rebuild ``loader`` around a :class:`ResumableSampler`; pass anything else through.
+
+    A DataLoader with a custom sampler or an IterableDataset is kept as it is (it then resumes
+    by skipping batches and is not sharded automatically).
+    """
+    if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset):
+        return loader
+    if isinstance(loader.sampler, ResumableSampler):
+        return loader
+    if not isinstance(loader.sampler, (RandomSampler, SequentialSampler)) or loader.batch_size is None:
+        return loader
+    sampler = ResumableSampler(
+        len(loader.dataset), shuffle=isinstance(loader.sampler, RandomSampler), seed=seed,
+        rank=rank, world_size=world_size, pad=train,
+    )
+    kwargs: dict[str, Any] = dict(
+        batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+        timeout=loader.timeout, worker_init_fn=loader.worker_init_fn,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    if loader.num_workers > 0:
+        kwargs.update(prefetch_factor=loader.prefetch_factor, persistent_workers=loader.persistent_workers,
+                      multiprocessing_context=loader.multiprocessing_context)
+    return DataLoader(loader.dataset, **kwargs)
+
+
+def set_epoch(loader: Any, epoch: int, seed: int) -> None:
+    """Reshuffle for ``epoch`` and make worker seeds a function of (seed, epoch)."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    generator = getattr(loader, "generator", None)
+    if isinstance(generator, torch.Generator):
+        generator.manual_seed(seed + epoch)
+
+
+def skip_samples(loader: Any, batches: int) -> int:
+    """Arrange for the next iteration to start after ``batches`` batches; return batches left to skip by hand."""
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, ResumableSampler) and batches:
+        sampler.start = batches * loader.batch_size
+        return 0
+    return batches
+
+
+def num_batches(loader: Any) -> float:
+    """Batches per epoch, or ``inf`` when the loader has no length."""
+    try:
+        return len(loader)
+    except TypeError:
+        return math.inf
+
+
+def sample_indices(loader: Any) -> list[int] | None:
+    """Dataset indices of this process's samples in iteration order (None if unknown)."""
+    sampler = getattr(loader, "sampler", None)
+    return sampler.shard() if isinstance(sampler, ResumableSampler) else None

@@ -1,0 +1,168 @@
+"""Experiment loggers: CSV (default), TensorBoard; Weights & Biases and MLflow when installed.
+
+Each writes into ``<root>/<name>/version_<n>/``; only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+from flash.errors import invalid_choice, require
+
+
+def _next_version(root: Path) -> int:
+    versions = [int(p.name.split("_")[1]) for p in root.glob("version_*") if p.name.split("_")[1].isdigit()]
+    return max(versions, default=-1) + 1
+
+
+class Logger:
+    """A logger that records nothing; subclasses override what they write."""
+
+    def __init__(self, save_dir: str | os.PathLike = ".", name: str = "flash_logs", version: int | str | None = None) -> None:
+        self.save_dir = Path(save_dir)
+        self.name = name
+        self._version = version
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = _next_version(self.save_dir / self.name)
+        return self._version
+
+    @property
+    def log_dir(self) -> Path:
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        return self.save_dir / self.name / version
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None: ...
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
+    def finalize(self) -> None: ...
+
+
+class CSVLogger(Logger):
+    """Append metrics to ``metrics.csv`` (one row per step; columns grow as new names appear)."""
+
+    def __init__(self, save_dir=".", name="flash_logs", version=None) -> None:
+        super().__init__(save_dir, name, version)
+        self._rows: list[dict[str, Any]] = []
+        self._columns: list[str] = ["epoch", "step"]
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.log_dir / "metrics.csv"
+
+    def log_hyperparams(self, params):
+        import yaml
+
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        safe = {k: v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else repr(v) for k, v in params.items()}
+        (self.log_dir / "hparams.yaml").write_text(yaml.safe_dump(safe, sort_keys=True))
+
+    def log_metrics(self, metrics, step):
+        row = {"step": step, **metrics}
+        for key in row:
+            if key not in self._columns:
+                self._columns.append(key)
+        self._rows.append(row)
+        self._flush()
+
+    def _flush(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.metrics_file.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._columns)
+            writer.writeheader()
+            writer.writerows(self._rows)
+        os.replace(tmp, self.metrics_file)
+
+
+class TensorBoardLogger(Logger):
+    """Write TensorBoard event files (``pip install tensorboard``)."""
+
+    def __init__(self, save_dir=".", name="flash_logs", version=None) -> None:
+        super().__init__(save_dir, name, version)
+        self._writer = None
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            require("tensorboard", "all", purpose="TensorBoardLogger")
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(self.log_dir))
+        return self._writer
+
+    def log_hyperparams(self, params):
+        text = "\n".join(f"{k}: {v!r}" for k, v in sorted(params.items()))
+        self.writer.add_text("hparams", text)
+
+    def log_metrics(self, metrics, step):
+        for key, value in metrics.items():
+            if key != "epoch":
+                self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+
+    def finalize(self):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class WandbLogger(Logger):
+    """Log to Weights & Biases (``pip install wandb``)."""
+
+    def __init__(self, save_dir=".", name="flash_logs", version=None, project: str = "flash", **init_kwargs) -> None:
+        super().__init__(save_dir, name, version)
+        self._wandb = require("wandb", "all", purpose="WandbLogger")
+        self._run = self._wandb.init(project=project, dir=str(save_dir), **init_kwargs)
+
+    def log_hyperparams(self, params):
+        self._run.config.update({k: repr(v) for k, v in params.items()}, allow_val_change=True)
+
+    def log_metrics(self, metrics, step):
+        self._run.log(dict(metrics), step=step)
+
+    def finalize(self):
+        self._run.finish()
+
+
+class MLFlowLogger(Logger):
+    """Log to MLflow (``pip install mlflow``)."""
+
+    def __init__(self, save_dir=".", name="flash_logs", version=None, experiment_name: str = "flash") -> None:
+        super().__init__(save_dir, name, version)
+        self._mlflow = require("mlflow", "all", purpose="MLFlowLogger")
+        self._mlflow.set_experiment(experiment_name)
+        self._run = self._mlflow.start_run()
+
+    def log_hyperparams(self, params):
+        self._mlflow.log_params({k: repr(v)[:250] for k, v in params.items()})
+
+    def log_metrics(self, metrics, step):
+        self._mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    def finalize(self):
+        self._mlflow.end_run()
+
+
+LOGGERS = {"csv": CSVLogger, "tensorboard": TensorBoardLogger, "wandb": WandbLogger, "mlflow": MLFlowLogger}
+
+
+def get_loggers(logger: Any, default_root_dir: str | os.PathLike) -> list[Logger]:
+    """``True`` -> CSV; ``False``/``None`` -> none; a name, a Logger, or a list of either."""
+    if logger is True:
+        return [CSVLogger(default_root_dir)]
+    if logger in (False, None):
+        return []
+    items = logger if isinstance(logger, (list, tuple)) else [logger]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in LOGGERS:
+                raise invalid_choice("logger", item, LOGGERS)
+            item = LOGGERS[item](default_root_dir)
+        out.append(item)
+    return out

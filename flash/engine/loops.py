@@ -1,0 +1,342 @@
+"""The loops the Trainer runs: fit (train + periodic validation), evaluate, predict.
+
+They read top to bottom; gradient accumulation is the visible inner window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+from flash.engine import data as engine_data
+from flash.engine.optim import parse_optimizers, step_schedulers
+from flash.engine.results import LoggedResults
+from flash.engine.seed import global_seed, set_rng_state
+from flash.errors import ConfigurationError
+
+
+def _loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:
+    if loaders is not None:
+        return loaders
+    if datamodule is None:
+        return None
+    method = getattr(datamodule, f"{stage}_dataloader", None)
+    return method() if callable(method) else None
+
+
+def _setup_module(trainer, model: torch.nn.Module, *, training: bool) -> None:
+    trainer.precision.convert_module(model)
+    if training:
+        trainer._wrapped = trainer.strategy.wrap(model)
+    else:
+        model.to(trainer.device)
+    trainer._trainable = tuple(p.requires_grad for p in model.parameters())
+
+
+def _rewrap_if_trainable_changed(trainer, model) -> None:
+    """DDP fixes its parameter set at wrap time; re-wrap when a finetuning callback (un)froze layers."""
+    trainable = tuple(p.requires_grad for p in model.parameters())
+    if trainer.world_size > 1 and trainable != trainer._trainable:
+        trainer._wrapped = trainer.strategy.wrap(model)
+        trainer._trainable = trainable
+
+
+# ---------------------------------------------------------------------------------------- fit
+def run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path) -> None:
+    s = trainer.settings
+    train_loader = _loader_from("train", train_loaders, datamodule)
+    if train_loader is None:
+        raise ConfigurationError("fit() needs training data: pass train_dataloaders=... or datamodule=... with a train set.")
+    val_loader = _loader_from("val", val_loaders, datamodule)
+    train_loader = trainer._prepare_loader(train_loader, train=True)
+    val_loader = trainer._prepare_loader(val_loader, train=False) if val_loader is not None else None
+    trainer.num_training_batches = trainer._limit(train_loader, s.limit_train_batches)
+    trainer.num_val_batches = trainer._limit(val_loader, s.limit_val_batches) if val_loader is not None else 0
+
+    model.train()
+    _setup_module(trainer, model, training=True)
+    for callback in getattr(model, "configure_callbacks", lambda: [])() or []:
+        if all(type(callback) is not type(c) for c in trainer._extra_callbacks):
+            trainer._extra_callbacks.append(callback)
+    trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(model.configure_optimizers())
+    trainer.current_epoch = trainer.global_step = trainer._batches_seen = 0
+    trainer.should_stop = False
+    trainer._call("setup", "fit")
+    if ckpt_path is not None:
+        trainer._restore(ckpt_path, full=True)
+    if trainer.is_global_zero:
+        hparams = getattr(model, "hparams", None)
+        for logger in trainer.loggers:
+            logger.log_hyperparams(dict(hparams) if isinstance(hparams, dict) else {})
+    trainer._call("on_fit_start")
+    if val_loader is not None and s.num_sanity_val_steps and trainer.num_val_batches:
+        trainer.sanity_checking = True
+        _evaluate(trainer, model, "validation", val_loader, min(s.num_sanity_val_steps, trainer.num_val_batches))
+        trainer.sanity_checking = False
+    if trainer._resume_rng is not None:
+        set_rng_state(trainer._resume_rng)
+        trainer._resume_rng = None
+    trainer._start_time = time.monotonic()
+    trainer._call("on_train_start")
+    while not _fit_done(trainer):
+        _train_epoch(trainer, model, train_loader, val_loader)
+        if trainer._epoch_finished:
+            trainer.current_epoch, trainer._batches_seen, trainer._epoch_finished = trainer.current_epoch + 1, 0, False
+    trainer._call("on_train_end")
+    trainer._call("on_fit_end")
+    trainer._call("teardown", "fit")
+    trainer.strategy.barrier()
+    trainer.strategy.teardown()
+
+
+def _time_up(trainer) -> bool:
+    limit = trainer.settings.max_time
+    return limit is not None and time.monotonic() - trainer._start_time >= limit
+
+
+def _fit_done(trainer) -> bool:
+    s = trainer.settings
+    if s.max_steps != -1 and trainer.global_step >= s.max_steps:
+        return True
+    if trainer.should_stop and trainer.current_epoch >= s.min_epochs:
+        return True
+    if _time_up(trainer):
+        return True
+    return s.max_epochs != -1 and trainer.current_epoch >= s.max_epochs
+
+
+def _should_validate(trainer, batch_idx: int, total: float) -> bool:
+    s = trainer.settings
+    n_epoch = s.check_val_every_n_epoch
+    if not trainer.num_val_batches or (n_epoch and (trainer.current_epoch + 1) % n_epoch):
+        return False
+    done = batch_idx + 1
+    if isinstance(s.val_check_interval, float):
+        if s.val_check_interval == 1.0 or not math.isfinite(total):
+            return done == total
+        every = max(1, int(total * s.val_check_interval))
+        return done % every == 0 or done == total
+    return done % s.val_check_interval == 0
+
+
+def _train_epoch(trainer, model, train_loader, val_loader) -> None:
+    s = trainer.settings
+    epoch, total, k = trainer.current_epoch, trainer.num_training_batches, s.accumulate_grad_batches
+    optimizer = trainer.optimizers[0]
+    engine_data.set_epoch(train_loader, epoch, global_seed())
+    start = trainer._batches_seen
+    to_skip = engine_data.skip_samples(train_loader, start)
+    trainer._epoch_finished = False
+    trainer._results = LoggedResults()
+    model.train()
+    trainer._call("on_train_epoch_start")
+    _rewrap_if_trainable_changed(trainer, model)
+    batch_idx = start - 1
+    for batch_idx, batch in enumerate(train_loader, start=start - to_skip):
+        if batch_idx < start:  # a loader that cannot skip by index: drop already-seen batches
+            continue
+        if batch_idx >= total:
+            break
+        batch = trainer._to_device(batch)
+        trainer._call("on_train_batch_start", batch, batch_idx)
+        # the accumulation window this batch belongs to; a final partial window is averaged over its real size
+        window_start = (batch_idx // k) * k
+        window = int(min(k, total - window_start)) if math.isfinite(total) else k
+        closes_window = batch_idx + 1 - window_start == window
+        with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=not closes_window):
+            output = trainer._step("training_step", batch, batch_idx)
+            loss = _loss(output)
+            if loss is not None and trainer._check_finite(loss):
+                trainer.precision.backward(loss / window)
+        trainer._optimizer_stepped = False
+        if closes_window:
+            _optimizer_step(trainer, model, optimizer)
+        trainer._batches_seen = batch_idx + 1
+        if loss is not None:
+            trainer.progress_bar_metrics["loss"] = float(loss.detach())
+        trainer.progress_bar_metrics.update({n: trainer._results.step_values[n] for n in trainer._results.prog_bar
+                                             if n in trainer._results.step_values})
+        if trainer._optimizer_stepped:
+            trainer.callback_metrics.update(trainer._results.step_values)
+            trainer.log_metrics(dict(trainer._results.step_values), step=trainer.global_step, every_n=True)
+        trainer._call("on_train_batch_end", output, batch, batch_idx)
+        if val_loader is not None and _should_validate(trainer, batch_idx, total):
+            _evaluate(trainer, model, "validation", val_loader, trainer.num_val_batches)
+            model.train()
+        if _stop_mid_epoch(trainer):
+            break
+    trainer._epoch_finished = trainer._batches_seen >= total or (not math.isfinite(total) and batch_idx >= start)
+    _end_train_epoch(trainer)
+
+
+def _loss(output: Any) -> torch.Tensor | None:
+    from flash.engine.trainer import _loss_of
+
+    return _loss_of(output)
+
+
+def _optimizer_step(trainer, model, optimizer) -> None:
+    s = trainer.settings
+    if s.gradient_clip_val is not None:
+        trainer.precision.unscale(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if s.gradient_clip_algorithm == "norm":
+            torch.nn.utils.clip_grad_norm_(params, s.gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_value_(params, s.gradient_clip_val)
+    trainer._call("on_before_optimizer_step", optimizer)
+    stepped = trainer.precision.step(optimizer)
+    optimizer.zero_grad(set_to_none=True)
+    if stepped:
+        trainer.global_step += 1
+        step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
+    trainer._optimizer_stepped = True
+
+
+def _stop_mid_epoch(trainer) -> bool:
+    s = trainer.settings
+    return (s.max_steps != -1 and trainer.global_step >= s.max_steps) or _time_up(trainer) or (
+        trainer.should_stop and trainer.current_epoch >= s.min_epochs
+    )
+
+
+def _end_train_epoch(trainer) -> None:
+    results = trainer._results
+    reduce_fn = trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None
+    means = results.epoch_means(reduce_fn)
+    renamed = {(f"{n}_epoch" if n in results.step_values else n): v for n, v in means.items()}
+    trainer.callback_metrics.update(renamed)
+    if trainer._epoch_finished:
+        step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics)
+    trainer._call("on_train_epoch_end")
+    trainer.log_metrics(renamed, step=trainer.global_step)
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+_STEP = {"validation": "validation_step", "test": "test_step"}
+
+
+def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, float]:
+    step_name = _STEP[stage]
+    if not callable(getattr(model, step_name, None)):
+        raise ConfigurationError(f"{type(model).__name__} has no {step_name}(batch, batch_idx); it cannot be {stage}-evaluated.")
+    outer_results, was_training = trainer._results, model.training
+    trainer._results = LoggedResults()
+    model.eval()
+    trainer._call(f"on_{stage}_start")
+    trainer._call(f"on_{stage}_epoch_start")
+    batches = 0
+    with torch.no_grad():
+        for batch_idx, batch in enumerate(loader):
+            if batch_idx >= limit:
+                break
+            batch = trainer._to_device(batch)
+            output = trainer._step(step_name, batch, batch_idx)
+            batches += 1
+            trainer._call(f"on_{stage}_batch_end", output, batch, batch_idx)
+        _pad_collective_steps(trainer, model, step_name, batches, loader)
+    metrics: dict[str, float] = {}
+    if not trainer.sanity_checking:
+        metrics = trainer._results.epoch_means(trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None)
+        trainer.callback_metrics.update(metrics)
+        trainer.log_metrics(metrics, step=trainer.global_step)
+    trainer._call(f"on_{stage}_epoch_end")
+    trainer._call(f"on_{stage}_end")
+    trainer._results = outer_results
+    model.train(was_training)
+    return metrics
+
+
+def _pad_collective_steps(trainer, model, step_name: str, batches: int, loader) -> None:
+    """FSDP's forward is a collective: ranks with fewer batches repeat a step whose results are dropped."""
+    if trainer.strategy.name != "fsdp" or trainer.world_size == 1:
+        return
+    counts = trainer.strategy.all_gather_object(batches)
+    missing = max(counts) - batches
+    if missing:
+        sample = trainer._to_device(next(iter(loader)))
+        saved = trainer._results
+        trainer._results = LoggedResults()
+        for _ in range(missing):
+            trainer._step(step_name, sample, 0)
+        trainer._results = saved
+
+
+def run_evaluate(trainer, model, stage: str, loaders, datamodule, ckpt_path) -> list[dict[str, float]]:
+    name = "val" if stage == "validate" else "test"
+    loader = _loader_from(name, loaders, datamodule)
+    if loader is None:
+        raise ConfigurationError(f"{stage}() needs data: pass dataloaders=... or a datamodule with a {name} set.")
+    loader = trainer._prepare_loader(loader, train=False)
+    limit = trainer._limit(loader, getattr(trainer.settings, f"limit_{name}_batches"))
+    _setup_module(trainer, model, training=False)
+    trainer._call("setup", stage)
+    if ckpt_path is not None:
+        trainer._restore(ckpt_path, full=False)
+    metrics = _evaluate(trainer, model, "validation" if stage == "validate" else "test", loader, limit)
+    trainer._call("teardown", stage)
+    return [metrics]
+
+
+# ---------------------------------------------------------------------------------------- predict
+def _split(output: Any) -> list:
+    if isinstance(output, torch.Tensor):
+        return list(output.unbind(0)) if output.ndim else [output]
+    if isinstance(output, (list, tuple)):
+        return list(output)
+    raise ConfigurationError(
+        "With several processes, predict_step must return a tensor or a list (one item per sample) so "
+        f"predictions can be put back in dataset order. Received: {type(output).__name__}"
+    )
+
+
+def run_predict(trainer, model, loaders, datamodule, output, return_predictions, ckpt_path) -> list | None:
+    loader = _loader_from("predict", loaders, datamodule)
+    if loader is None:
+        raise ConfigurationError("predict() needs data: pass dataloaders=... or a datamodule with predict data.")
+    if output is not None and not callable(getattr(model, "format_predictions", None)):
+        raise ConfigurationError(f"output={output!r} needs {type(model).__name__}.format_predictions(outputs, output).")
+    loader = trainer._prepare_loader(loader, train=False)
+    limit = trainer._limit(loader, trainer.settings.limit_predict_batches)
+    _setup_module(trainer, model, training=False)
+    trainer._call("setup", "predict")
+    if ckpt_path is not None:
+        trainer._restore(ckpt_path, full=False)
+    model.eval()
+    trainer._call("on_predict_start")
+    predictions: list = []
+    with torch.no_grad():
+        for batch_idx, batch in enumerate(loader):
+            if batch_idx >= limit:
+                break
+            batch = trainer._to_device(batch)
+            with trainer.precision.autocast(trainer.device.type):
+                out = model.predict_step(batch, batch_idx)
+            if output is not None:
+                out = model.format_predictions(out, output)
+            trainer._call("on_predict_batch_end", out, batch, batch_idx)
+            if return_predictions:
+                predictions.append(out)
+    trainer._call("on_predict_end")
+    trainer._call("teardown", "predict")
+    if trainer.world_size > 1 and return_predictions:
+        predictions = _gather_in_order(trainer, loader, predictions)
+    return predictions if return_predictions else None
+
+
+def _gather_in_order(trainer, loader, predictions: list) -> list:
+    indices = engine_data.sample_indices(loader)
+    if indices is None:
+        raise ConfigurationError("Distributed predict needs a map-style dataset in a plain DataLoader.")
+    items = [item for batch in predictions for item in _split(batch)]
+    pairs = list(zip(indices, items))
+    everything = sorted((pair for part in trainer.strategy.all_gather_object(pairs) for pair in part), key=lambda p: p[0])
+    ordered = [item for _, item in everything]
+    size = loader.batch_size or 1
+    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    if predictions and isinstance(predictions[0], torch.Tensor):
+        batches = [torch.stack(b) for b in batches]
+    return batches

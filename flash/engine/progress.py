@@ -1,0 +1,92 @@
+"""The progress bar: tqdm in a terminal or notebook, silent otherwise (logs, CI)."""
+
+from __future__ import annotations
+
+import sys
+
+from flash.engine.callbacks import Callback
+
+
+def _in_notebook() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class ProgressBar(Callback):
+    """One bar per epoch showing the loss and ``prog_bar=True`` metrics.
+
+    ``enable=None`` shows it only where someone can watch: a terminal or a notebook.
+    """
+
+    def __init__(self, enable: bool | None = None, refresh_rate: int = 1) -> None:
+        self.enable = enable
+        self.refresh_rate = max(1, refresh_rate)
+        self._bar = None
+
+    @property
+    def active(self) -> bool:
+        if self.enable is not None:
+            return self.enable
+        return _in_notebook() or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+
+    def _new(self, trainer, total, desc):
+        if not self.active or not trainer.is_global_zero:
+            return None
+        if _in_notebook():
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm import tqdm
+        return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, file=sys.stderr)
+
+    def _close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def on_train_epoch_start(self, trainer, module):
+        self._close()
+        self._bar = self._new(trainer, trainer.num_training_batches, f"Epoch {trainer.current_epoch}")
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if self._bar is not None and (batch_idx + 1) % self.refresh_rate == 0:
+            self._bar.n = batch_idx + 1
+            self._bar.set_postfix(trainer.progress_bar_metrics, refresh=True)
+
+    def on_train_epoch_end(self, trainer, module):
+        if self._bar is not None:
+            self._bar.set_postfix(trainer.progress_bar_metrics, refresh=True)
+        self._close()
+
+    def _eval_start(self, trainer, desc):
+        if trainer.state_stage != "fit":
+            self._close()
+            self._bar = self._new(trainer, None, desc)
+
+    def _eval_batch(self, trainer):
+        if self._bar is not None and trainer.state_stage != "fit":
+            self._bar.update(1)
+
+    def on_validation_start(self, trainer, module):
+        self._eval_start(trainer, "Validation")
+
+    def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self._eval_batch(trainer)
+
+    def on_test_start(self, trainer, module):
+        self._eval_start(trainer, "Testing")
+
+    def on_test_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self._eval_batch(trainer)
+
+    def on_predict_start(self, trainer, module):
+        self._eval_start(trainer, "Predicting")
+
+    def on_predict_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self._eval_batch(trainer)
+
+    def on_validation_end(self, trainer, module):
+        if trainer.state_stage != "fit":
+            self._close()
+
+    on_test_end = on_validation_end
+    on_predict_end = on_validation_end

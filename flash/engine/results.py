@@ -1,0 +1,79 @@
+"""What ``self.log`` records: per-step values and batch-size weighted epoch means.
+
+Epoch means are reduced across processes as sums and counts, so uneven shards give the
+exact dataset mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+def _to_float_tensor(value: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"self.log needs a scalar; got a tensor of shape {tuple(value.shape)}.")
+        return value.detach().float().reshape(())
+    if hasattr(value, "compute") and callable(value.compute):  # a torchmetrics Metric
+        return _to_float_tensor(value.compute())
+    try:
+        return torch.tensor(float(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"self.log needs a number or a scalar tensor. Received: value={value!r}") from None
+
+
+@dataclass
+class LoggedResults:
+    """The metrics logged during one stage's epoch."""
+
+    step_values: dict[str, float] = field(default_factory=dict)
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    counts: dict[str, float] = field(default_factory=dict)
+    prog_bar: set[str] = field(default_factory=set)
+    sync: set[str] = field(default_factory=set)
+
+    def add(self, name: str, value: Any, *, on_step: bool, on_epoch: bool, prog_bar: bool,
+            batch_size: int, sync_dist: bool, reduce_fn=None) -> None:
+        tensor = _to_float_tensor(value)
+        if on_step:
+            step_value = tensor
+            if sync_dist and reduce_fn is not None:
+                both = reduce_fn(torch.stack([tensor.cpu(), torch.tensor(1.0)]))
+                step_value = both[0] / both[1]
+            self.step_values[name] = float(step_value)
+        if on_epoch:
+            weighted = tensor.cpu() * batch_size
+            self.sums[name] = self.sums.get(name, torch.zeros(())) + weighted
+            self.counts[name] = self.counts.get(name, 0.0) + batch_size
+        if prog_bar:
+            self.prog_bar.add(name)
+
+    def epoch_means(self, reduce_fn=None) -> dict[str, float]:
+        """Weighted means of everything logged on_epoch, summed over processes when ``reduce_fn`` is given."""
+        if not self.sums:
+            return {}
+        names = sorted(self.sums)
+        packed = torch.stack([self.sums[n].double() for n in names] + [torch.tensor(float(self.counts[n]), dtype=torch.float64) for n in names])
+        if reduce_fn is not None:
+            packed = reduce_fn(packed)
+        k = len(names)
+        return {n: (float(packed[i] / packed[k + i]) if packed[k + i] > 0 else math.nan) for i, n in enumerate(names)}
+
+
+def batch_size_of(batch: Any) -> int:
+    """Best guess at the number of samples in a batch (first tensor / list found)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.ndim else 1
+    if isinstance(batch, dict):
+        for value in batch.values():
+            return batch_size_of(value)
+    if isinstance(batch, (list, tuple)) and batch:
+        first = batch[0]
+        if isinstance(first, (torch.Tensor, dict, list, tuple)):
+            return batch_size_of(first)
+        return len(batch)
+    return 1

@@ -1,0 +1,419 @@
+"""``flash.Trainer``: fit / validate / test / predict / finetune in one readable loop.
+
+Example:
+    >>> import flash
+    >>> trainer = flash.Trainer(max_epochs=3, precision="32-true")
+    >>> # trainer.fit(model, datamodule=datamodule)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from flash.engine import data as engine_data
+from flash.engine.accelerator import resolve_accelerator, resolve_devices
+from flash.engine.callbacks import Callback, ModelCheckpoint
+from flash.engine.checkpoint import load_checkpoint, save_checkpoint
+from flash.engine.loggers import get_loggers
+from flash.engine.precision import Precision, get_precision
+from flash.engine.progress import ProgressBar
+from flash.engine.results import LoggedResults, batch_size_of
+from flash.engine.seed import global_seed, rng_state
+from flash.engine.settings import TrainerSettings
+from flash.engine.strategy import Strategy, get_strategy
+from flash.errors import CheckpointError, ConfigurationError, NonFiniteLossError
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        moved = [_to_device(v, device) for v in batch]
+        return type(batch)(moved) if isinstance(batch, tuple) and not hasattr(batch, "_fields") else moved
+    if hasattr(batch, "to") and callable(batch.to):
+        return batch.to(device)
+    return batch
+
+
+def _loss_of(output: Any) -> torch.Tensor | None:
+    if output is None or isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict) and "loss" in output:
+        return output["loss"]
+    raise ConfigurationError(
+        f"training_step must return the loss tensor, a dict with a 'loss' key, or None. Received: {type(output).__name__}"
+    )
+
+
+class Trainer:
+    """Train, evaluate and predict with any module that implements the step hooks.
+
+    Arguments follow Lightning 2 (``accelerator``, ``devices``, ``precision``, ``strategy``,
+    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`.
+    """
+
+    def __init__(
+        self,
+        *,
+        accelerator: str = "auto",
+        devices: int | str | list[int] = "auto",
+        num_nodes: int = 1,
+        precision: str | int | Precision = "32-true",
+        strategy: str | Strategy = "auto",
+        callbacks: Callback | list[Callback] | None = None,
+        logger: Any = True,
+        max_epochs: int | None = None,
+        min_epochs: int | None = None,
+        max_steps: int = -1,
+        max_time: Any = None,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        fast_dev_run: bool | int = False,
+        val_check_interval: int | float | None = None,
+        check_val_every_n_epoch: int | None = 1,
+        num_sanity_val_steps: int | None = None,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: Literal["norm", "value"] | None = None,
+        deterministic: bool = False,
+        log_every_n_steps: int | None = None,
+        enable_progress_bar: bool | None = None,
+        enable_checkpointing: bool | None = None,
+        default_root_dir: str | os.PathLike | None = None,
+        on_nonfinite_loss: Literal["raise", "skip"] = "raise",
+    ) -> None:
+        s = self.settings = TrainerSettings.build(locals())
+        self.accelerator = resolve_accelerator(accelerator)
+        self.device_indices = resolve_devices(devices, self.accelerator)
+        self.num_nodes = num_nodes
+        self.strategy = get_strategy(strategy, num_processes=len(self.device_indices) * num_nodes)
+        self.precision = get_precision(precision, device_type=self.accelerator)
+        self.default_root_dir = Path(default_root_dir or os.getcwd())
+        self.loggers = [] if s.fast_dev_run else get_loggers(logger, self.default_root_dir)
+        user_callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks else []
+        if s.enable_checkpointing and not any(isinstance(c, ModelCheckpoint) for c in user_callbacks):
+            user_callbacks.append(ModelCheckpoint())
+        if not any(isinstance(c, ProgressBar) for c in user_callbacks):
+            user_callbacks.append(ProgressBar(enable=s.enable_progress_bar))
+        self.callbacks: list[Callback] = user_callbacks
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # loop state
+        self.current_epoch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self.sanity_checking = False
+        self.state_stage: str | None = None
+        self.callback_metrics: dict[str, float] = {}
+        self.logged_metrics: dict[str, float] = {}
+        self.progress_bar_metrics: dict[str, float] = {}
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.lr_scheduler_configs: list = []
+        self.num_training_batches: float = 0
+        self._optimizer_stepped = False
+        self._batches_seen = 0
+        self._epoch_finished = False
+        self._resume_rng: dict | None = None
+        self._launched = False
+        self._model: torch.nn.Module | None = None
+        self._wrapped: torch.nn.Module | None = None
+        self._results = LoggedResults()
+        self._extra_callbacks: list[Callback] = []
+        self._start_time = 0.0
+        self._current_batch_size = 1
+        self._trainable: tuple = ()
+        self.num_val_batches: float = 0
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def is_global_zero(self) -> bool:
+        return self.strategy.is_global_zero
+
+    @property
+    def world_size(self) -> int:
+        return self.strategy.world_size
+
+    @property
+    def global_rank(self) -> int:
+        return self.strategy.rank
+
+    @property
+    def device(self) -> torch.device:
+        return self.strategy.device
+
+    @property
+    def logger(self):
+        return self.loggers[0] if self.loggers else None
+
+    @property
+    def log_dir(self) -> Path:
+        if self.loggers:
+            return Path(self.loggers[0].log_dir)
+        return self.default_root_dir
+
+    @property
+    def lightning_module(self):
+        return self._model
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def checkpoint_callback(self) -> ModelCheckpoint | None:
+        return next((c for c in self._all_callbacks if isinstance(c, ModelCheckpoint)), None)
+
+    @property
+    def _all_callbacks(self) -> list[Callback]:
+        return self.callbacks + self._extra_callbacks
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None, *,
+            datamodule: Any = None, ckpt_path: str | os.PathLike | None = None) -> None:
+        """Train ``model``; resume everything from ``ckpt_path`` (a path or ``"last"``) if given."""
+        from flash.engine.loops import run_fit
+
+        self._run("fit", model, lambda: run_fit(self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path))
+
+    def finetune(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None, *,
+                 datamodule: Any = None, strategy: Any = "no_freeze", train_bn: bool = True,
+                 ckpt_path: str | os.PathLike | None = None) -> None:
+        """Fit with a finetuning strategy (``"no_freeze"``, ``"freeze"``, ``("freeze_unfreeze", 2)``, ...).
+
+        The model turns ``strategy`` into a callback through ``configure_finetune_callback``;
+        a Callback object is used as it is.
+        """
+        if isinstance(strategy, Callback):
+            callback = strategy
+        elif hasattr(model, "configure_finetune_callback"):
+            callback = model.configure_finetune_callback(strategy, train_bn=train_bn)
+        else:
+            raise ConfigurationError(
+                f"{type(model).__name__} does not define configure_finetune_callback(strategy, train_bn), so "
+                f"strategy={strategy!r} cannot be applied. Pass a Callback, or use trainer.fit(...)."
+            )
+        self._extra_callbacks = [callback] if callback is not None else []
+        try:
+            self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
+        finally:
+            self._extra_callbacks = []
+
+    def validate(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
+                 ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
+        """Run the validation loop once; return ``[metrics]``."""
+        from flash.engine.loops import run_evaluate
+
+        model = model or self._model
+        return self._run("validate", model, lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
+
+    def test(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
+             ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
+        """Run the test loop once; return ``[metrics]``."""
+        from flash.engine.loops import run_evaluate
+
+        model = model or self._model
+        return self._run("test", model, lambda: run_evaluate(self, model, "test", dataloaders, datamodule, ckpt_path))
+
+    def predict(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
+                output: Any = None, return_predictions: bool = True,
+                ckpt_path: str | os.PathLike | None = None) -> list | None:
+        """Predict batch by batch; with several processes every rank gets all predictions in dataset order.
+
+        ``output`` (e.g. ``"labels"``) is applied per batch by the model's ``format_predictions``.
+        """
+        from flash.engine.loops import run_predict
+
+        model = model or self._model
+        return self._run("predict", model, lambda: run_predict(self, model, dataloaders, datamodule, output,
+                                                               return_predictions, ckpt_path))
+
+    def save_checkpoint(self, filepath: str | os.PathLike, weights_only: bool = False) -> None:
+        """Save a checkpoint (collective: every process must call it; rank 0 writes atomically)."""
+        if self._model is None:
+            raise ConfigurationError("save_checkpoint() needs a model: call fit/validate/test/predict first.")
+        checkpoint = self._dump_checkpoint(weights_only)
+        if self.is_global_zero:
+            save_checkpoint(checkpoint, filepath)
+        self.strategy.barrier()
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, name, value, *, on_step, on_epoch, prog_bar, sync_dist, batch_size) -> None:
+        training = self.state_stage == "fit" and self._model is not None and self._model.training
+        on_step = training if on_step is None else on_step
+        on_epoch = (not training) if on_epoch is None else on_epoch
+        if self.sanity_checking:
+            return
+        if batch_size is None:
+            batch_size = self._current_batch_size
+        reduce_fn = self.strategy.all_reduce_sum if self.world_size > 1 else None
+        self._results.add(name, value, on_step=on_step, on_epoch=on_epoch, prog_bar=prog_bar,
+                          batch_size=batch_size, sync_dist=sync_dist, reduce_fn=reduce_fn)
+
+    def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
+        """Send metrics to every logger (rank 0 only); ``every_n`` honours ``log_every_n_steps``."""
+        if not metrics or not self.is_global_zero:
+            return
+        if every_n and step % self.settings.log_every_n_steps:
+            return
+        self.logged_metrics.update(metrics)
+        for logger in self.loggers:
+            logger.log_metrics({"epoch": self.current_epoch, **metrics}, step)
+
+    # ------------------------------------------------------------------ internals shared by loops
+    def _run(self, stage: str, model: torch.nn.Module | None, body) -> Any:
+        if model is None:
+            raise ConfigurationError(f"trainer.{stage}() needs a model. Received: model=None")
+        self._launch()
+        self.state_stage = stage
+        self._model = model
+        object.__setattr__(model, "_trainer", self)
+        try:
+            return body()
+        except BaseException as exc:
+            for callback in self._all_callbacks:
+                callback.on_exception(self, model, exc)
+            raise
+        finally:
+            self.state_stage = None
+            if stage == "fit":
+                for logger in self.loggers:
+                    logger.finalize()
+
+    def _launch(self) -> None:
+        if not self._launched:
+            self.strategy.setup_environment(self.accelerator, self.device_indices, self.num_nodes)
+            self.precision = get_precision(self.settings.precision, device_type=self.device.type)
+            self._launched = True
+            if self.strategy.rank != 0:
+                self.loggers = []
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self._all_callbacks:
+            getattr(callback, hook)(self, self._model, *args)
+        method = getattr(self._model, hook, None)
+        if callable(method):
+            method(*args)
+
+    def _prepare_loader(self, loader: Any, *, train: bool) -> Any:
+        return engine_data.engine_dataloader(loader, train=train, rank=self.global_rank,
+                                             world_size=self.world_size, seed=global_seed())
+
+    def _limit(self, loader: Any, limit: int | float | None) -> float:
+        total = engine_data.num_batches(loader)
+        if limit is None:
+            return total
+        if isinstance(limit, float):
+            if not 0.0 <= limit <= 1.0:
+                raise ConfigurationError(f"A float batch limit must be in [0, 1]. Received: {limit}")
+            return total if limit == 1.0 else (int(total * limit) if math.isfinite(total) else total)
+        return min(total, int(limit))
+
+    def _step(self, name: str, batch: Any, batch_idx: int) -> Any:
+        self._current_batch_size = batch_size_of(batch)
+        with self.precision.autocast(self.device.type):
+            if name == "training_step" and self._wrapped is not None:
+                return self.strategy.training_step(self._wrapped, self._model, batch, batch_idx)
+            return getattr(self._model, name)(batch, batch_idx)
+
+    def _to_device(self, batch: Any) -> Any:
+        return batch if self.device.type == "cpu" else _to_device(batch, self.device)
+
+    def _check_finite(self, loss: torch.Tensor) -> bool:
+        if torch.isfinite(loss).all():
+            return True
+        if self.settings.on_nonfinite_loss == "skip":
+            warnings.warn(f"Non-finite loss ({loss.item()}) at global step {self.global_step}; skipping the batch.")
+            return False
+        raise NonFiniteLossError(
+            f"The training loss is {loss.item()} at epoch {self.current_epoch}, global step {self.global_step}. "
+            "Lower the learning rate, enable gradient_clip_val, check the data for NaNs, "
+            "or pass Trainer(on_nonfinite_loss='skip') to skip such batches."
+        )
+
+    # ------------------------------------------------------------------ checkpoint state
+    def _dump_checkpoint(self, weights_only: bool) -> dict[str, Any]:
+        rng = self.strategy.all_gather_object(rng_state())
+        checkpoint: dict[str, Any] = {
+            "state_dict": self.strategy.model_state_dict(self._model),
+            "epoch": self.current_epoch,
+            "global_step": self.global_step,
+            "loops": {"epoch": self.current_epoch, "batches_seen": self._batches_seen,
+                      "epoch_finished": self._epoch_finished, "global_step": self.global_step},
+            "world_size": self.world_size,
+        }
+        if not weights_only:
+            checkpoint["optimizer_states"] = [self.strategy.optimizer_state_dict(self._model, o) for o in self.optimizers]
+            checkpoint["lr_schedulers"] = [c.scheduler.state_dict() for c in self.lr_scheduler_configs]
+            checkpoint["precision"] = self.precision.state_dict()
+            checkpoint["callbacks"] = {c.state_key: c.state_dict() for c in self._all_callbacks if c.state_dict()}
+            checkpoint["rng_states"] = rng
+        hparams = getattr(self._model, "hparams", None)
+        if isinstance(hparams, dict):
+            checkpoint["hyper_parameters"] = dict(hparams)
+        for callback in self._all_callbacks:
+            callback.on_save_checkpoint(self, self._model, checkpoint)
+        if callable(getattr(self._model, "on_save_checkpoint", None)):
+            self._model.on_save_checkpoint(checkpoint)
+        return checkpoint
+
+    def _resolve_ckpt_path(self, ckpt_path: str | os.PathLike) -> Path:
+        if str(ckpt_path) != "last":
+            return Path(ckpt_path)
+        callback = self.checkpoint_callback
+        candidates = []
+        if callback is not None and callback.dirpath is not None:
+            candidates.append(Path(callback.dirpath) / "last.ckpt")
+        candidates += sorted(self.default_root_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in candidates:
+            if path.is_file():
+                return path
+        raise CheckpointError(
+            f"ckpt_path='last' found no last.ckpt under '{self.default_root_dir}'. "
+            "Enable ModelCheckpoint(save_last=True), or pass the checkpoint's path."
+        )
+
+    def _restore(self, ckpt_path: str | os.PathLike, *, full: bool) -> None:
+        path = self._resolve_ckpt_path(ckpt_path)
+        checkpoint = load_checkpoint(path)
+        if callable(getattr(self._model, "on_load_checkpoint", None)):
+            self._model.on_load_checkpoint(checkpoint)
+        self.strategy.load_model_state_dict(self._model, checkpoint["state_dict"])
+        if not full:
+            return
+        if "optimizer_states" not in checkpoint:
+            raise CheckpointError(f"'{path}' holds weights only and cannot resume training; load it into the model instead.")
+        for optimizer, state in zip(self.optimizers, checkpoint["optimizer_states"]):
+            self.strategy.load_optimizer_state_dict(self._model, optimizer, state)
+        for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
+            config.scheduler.load_state_dict(state)
+        self.precision.load_state_dict(checkpoint.get("precision", {}))
+        states = checkpoint.get("callbacks", {})
+        for callback in self._all_callbacks:
+            if callback.state_key in states:
+                callback.load_state_dict(states[callback.state_key])
+            callback.on_load_checkpoint(self, self._model, checkpoint)
+        loops = checkpoint["loops"]
+        self.global_step = loops["global_step"]
+        if loops["epoch_finished"]:
+            self.current_epoch, self._batches_seen = loops["epoch"] + 1, 0
+        else:
+            self.current_epoch, self._batches_seen = loops["epoch"], loops["batches_seen"]
+        rng = checkpoint.get("rng_states") or []
+        if len(rng) == self.world_size:
+            self._resume_rng = rng[self.global_rank]
+        elif rng:
+            warnings.warn(f"'{path}' was saved with {len(rng)} process(es), now {self.world_size}: "
+                          "random states restart from rank 0's, so the run will not repeat bit for bit.")
+            self._resume_rng = rng[0]

@@ -1,0 +1,72 @@
+"""The one exception tree of flash.
+
+::
+
+    FlashError                      base of everything flash raises on purpose
+    ├── ConfigurationError          (also ValueError) a bad argument: names the value and the choices
+    ├── DataError                   (also ValueError) bad user data: names the file / row and the fix
+    ├── CheckpointError             a checkpoint that cannot be read, is unsafe, or is from another version/task
+    ├── MissingDependencyError      (also ImportError) an optional package is missing: gives the pip line
+    └── NonFiniteLossError          (also FloatingPointError) training produced NaN/inf
+
+Messages follow one pattern: the problem, the value (``Received: arg=value``), the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class FlashError(Exception):
+    """Base class of every error flash raises on purpose."""
+
+
+class ConfigurationError(FlashError, ValueError):
+    """An argument has a value flash cannot use."""
+
+
+class DataError(FlashError, ValueError):
+    """The user's data is missing, malformed, or inconsistent."""
+
+
+class CheckpointError(FlashError):
+    """A checkpoint cannot be loaded (corrupt, unsafe, wrong task, or wrong format version)."""
+
+
+class MissingDependencyError(FlashError, ImportError):
+    """An optional dependency is not installed."""
+
+
+class NonFiniteLossError(FlashError, FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+def close_matches(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The choices closest to ``value``, best first (for "Did you mean ...?" hints)."""
+    return difflib.get_close_matches(str(value), list(choices), n=n, cutoff=0.5)
+
+
+def invalid_choice(arg: str, value: object, choices: Iterable[str]) -> ConfigurationError:
+    """A ConfigurationError for ``arg=value`` that lists the valid choices and a close match."""
+    choices = [str(c) for c in choices]
+    hint = close_matches(str(value), choices, n=1)
+    did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+    return ConfigurationError(
+        f"Invalid {arg}={value!r}.{did_you_mean} Valid values: {', '.join(repr(c) for c in choices)}. "
+        f"Received: {arg}={value!r}"
+    )
+
+
+def require(module: str, extra: str, *, purpose: str = ""):
+    """Import an optional module, or raise MissingDependencyError with the exact pip line."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        what = f" for {purpose}" if purpose else ""
+        raise MissingDependencyError(
+            f"The package {module.split('.')[0]!r} is needed{what} but is not installed. "
+            f'Install it with: pip install "flash[{extra}]"'
+        ) from err
