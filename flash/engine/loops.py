@@ -204,6 +204,9 @@ def _stop_mid_epoch(trainer) -> bool:
 
 
 def _end_train_epoch(trainer) -> None:
+    model_hook = getattr(trainer._model, "on_train_epoch_end", None)
+    if callable(model_hook):
+        model_hook()  # before the epoch means, so what it logs is part of them
     results = trainer._results
     reduce_fn = trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None
     means = results.epoch_means(reduce_fn)
@@ -211,7 +214,8 @@ def _end_train_epoch(trainer) -> None:
     trainer.callback_metrics.update(renamed)
     if trainer._epoch_finished:
         step_schedulers(trainer.lr_scheduler_configs, "epoch", trainer.current_epoch + 1, trainer.callback_metrics)
-    trainer._call("on_train_epoch_end")
+    for callback in trainer._all_callbacks:
+        callback.on_train_epoch_end(trainer, trainer._model)
     trainer.log_metrics(renamed, step=trainer.global_step)
 
 
@@ -238,12 +242,16 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
             batches += 1
             trainer._call(f"on_{stage}_batch_end", output, batch, batch_idx)
         _pad_collective_steps(trainer, model, step_name, batches, loader)
+    model_hook = getattr(model, f"on_{stage}_epoch_end", None)
+    if callable(model_hook):
+        model_hook()  # before the epoch means, so what it logs is part of them
     metrics: dict[str, float] = {}
     if not trainer.sanity_checking:
         metrics = trainer._results.epoch_means(trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None)
         trainer.callback_metrics.update(metrics)
         trainer.log_metrics(metrics, step=trainer.global_step)
-    trainer._call(f"on_{stage}_epoch_end")
+    for callback in trainer._all_callbacks:
+        getattr(callback, f"on_{stage}_epoch_end")(trainer, model)
     trainer._call(f"on_{stage}_end")
     trainer._results = outer_results
     model.train(was_training)

@@ -300,6 +300,7 @@ class Trainer:
                 self.loggers = []
 
     def _call(self, hook: str, *args: Any) -> None:
+        """Run ``hook`` on every callback, then on the model."""
         for callback in self._all_callbacks:
             getattr(callback, hook)(self, self._model, *args)
         method = getattr(self._model, hook, None)
