@@ -131,6 +131,7 @@ class Trainer:
         self._wrapped: torch.nn.Module | None = None
         self._results = LoggedResults()
         self._extra_callbacks: list[Callback] = []
+        self.datamodule: Any = None
         self._start_time = 0.0
         self._current_batch_size = 1
         self._trainable: tuple = ()
@@ -185,6 +186,7 @@ class Trainer:
         """Train ``model``; resume everything from ``ckpt_path`` (a path or ``"last"``) if given."""
         from flash.engine.loops import run_fit
 
+        self.datamodule = datamodule
         self._run("fit", model, lambda: run_fit(self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path))
 
     def finetune(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None, *,
@@ -216,6 +218,7 @@ class Trainer:
         from flash.engine.loops import run_evaluate
 
         model = model or self._model
+        self.datamodule = datamodule
         return self._run("validate", model, lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
 
     def test(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
@@ -224,6 +227,7 @@ class Trainer:
         from flash.engine.loops import run_evaluate
 
         model = model or self._model
+        self.datamodule = datamodule
         return self._run("test", model, lambda: run_evaluate(self, model, "test", dataloaders, datamodule, ckpt_path))
 
     def predict(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
@@ -236,6 +240,7 @@ class Trainer:
         from flash.engine.loops import run_predict
 
         model = model or self._model
+        self.datamodule = datamodule
         return self._run("predict", model, lambda: run_predict(self, model, dataloaders, datamodule, output,
                                                                return_predictions, ckpt_path))
 
@@ -332,7 +337,8 @@ class Trainer:
         return batch if self.device.type == "cpu" else _to_device(batch, self.device)
 
     def _check_finite(self, loss: torch.Tensor) -> bool:
-        if torch.isfinite(loss).all():
+        # a one-element loss (the usual case) is read once on the host: far cheaper than isfinite().all()
+        if math.isfinite(loss.item()) if loss.numel() == 1 else torch.isfinite(loss).all():
             return True
         if self.settings.on_nonfinite_loss == "skip":
             warnings.warn(f"Non-finite loss ({loss.item()}) at global step {self.global_step}; skipping the batch.")
