@@ -1,0 +1,1 @@
+"""What every task shares: the Task base, DataModule and Input bases, targets, outputs, finetuning."""

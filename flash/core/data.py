@@ -1,0 +1,273 @@
+"""``Input`` (one data source -> samples), ``InputTransform`` (per-sample transforms + collate) and
+``DataModule`` (the four stages, the label set, and the DataLoaders).
+
+A sample is a dict: ``{"input": ..., "target": ..., "metadata": {...}}``. ``Input.load_data``
+lists lightweight samples (paths, rows); ``Input.load_sample`` loads one (decodes the image, reads
+the audio) when the DataLoader asks for it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
+
+from flash.core.targets import TargetFormatter
+from flash.errors import ConfigurationError, DataError
+
+INPUT, TARGET, METADATA = "input", "target", "metadata"
+STAGES = ("train", "val", "test", "predict")
+
+
+class InputTransform:
+    """Per-sample transforms and the collate function, per stage. Override the hooks you need.
+
+    ``transform_kwargs`` given to a DataModule become this object's constructor arguments.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+    def per_sample_transform(self, stage: str) -> Callable[[dict], dict] | None:
+        """A callable applied to each sample dict of ``stage`` (None: no transform)."""
+        return None
+
+    def collate(self, stage: str) -> Callable[[list[dict]], Any]:
+        return collate_samples
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint stores to rebuild the evaluation transforms offline."""
+        return {"class": f"{type(self).__module__}:{type(self).__qualname__}", "kwargs": _plain(self.kwargs)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return repr(value)
+
+
+def collate_samples(samples: list[dict]) -> dict[str, Any]:
+    """Stack inputs and targets; keep metadata as a list (paths, sizes, ...)."""
+    batch: dict[str, Any] = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples]
+        if all(v is None for v in values):
+            continue
+        batch[key] = values if key == METADATA else default_collate(values)
+    return batch
+
+
+class Input(Dataset):
+    """One data source for one stage. Subclasses implement ``load_data`` (and ``load_sample``)."""
+
+    def __init__(self, stage: str, *args: Any, **kwargs: Any) -> None:
+        if stage not in STAGES:
+            raise ConfigurationError(f"stage must be one of {STAGES}. Received: stage={stage!r}")
+        self.stage = stage
+        self.transform: Callable[[dict], dict] | None = None
+        self.samples: list[dict] = list(self.load_data(*args, **kwargs))
+        self.target_formatter: TargetFormatter | None = None
+
+    def load_data(self, *args: Any, **kwargs: Any) -> Sequence[dict]:
+        raise NotImplementedError
+
+    def load_sample(self, sample: dict) -> dict:
+        return sample
+
+    @property
+    def has_targets(self) -> bool:
+        return bool(self.samples) and all(s.get(TARGET) is not None for s in self.samples)
+
+    def raw_targets(self) -> list[Any]:
+        return [s[TARGET] for s in self.samples]
+
+    def format_targets(self, formatter: TargetFormatter) -> None:
+        """Replace raw targets by formatter output; an unknown label names the sample and stage."""
+        self.target_formatter = formatter
+        for sample in self.samples:
+            if sample.get(TARGET) is not None:
+                where = f"the {self.stage} data ({describe(sample)})"
+                sample[TARGET] = formatter(sample[TARGET], where=where)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.load_sample(dict(self.samples[index]))
+        return self.transform(sample) if self.transform is not None else sample
+
+
+def describe(sample: dict) -> str:
+    """A short pointer to a sample for error messages: its file, or its row."""
+    meta = sample.get(METADATA) or {}
+    for key in ("filepath", "path", "file", "row"):
+        if key in meta:
+            return f"{key} {meta[key]!r}" if key != "row" else f"row {meta[key]}"
+    return "a sample"
+
+
+class Subset(Dataset):
+    """A view of an Input with its own transform (``val_split`` gives val samples eval transforms)."""
+
+    def __init__(self, source: Input, indices: list[int], stage: str) -> None:
+        self.source, self.indices, self.stage = source, indices, stage
+        self.transform: Callable[[dict], dict] | None = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.source.load_sample(dict(self.source.samples[self.indices[index]]))
+        return self.transform(sample) if self.transform is not None else sample
+
+
+class DataModule:
+    """The data of all stages, with the label set inferred from the training data.
+
+    Args:
+        train_input, val_input, test_input, predict_input: ``Input`` objects (any may be None).
+        batch_size: samples per batch. num_workers: DataLoader worker processes.
+        val_split: fraction of the training data held out for validation (seeded by ``seed``).
+        transform: an ``InputTransform`` class or instance; ``transform_kwargs`` configure it.
+        labels / multi_label: override what is inferred from the training targets.
+    """
+
+    input_transform_cls: type[InputTransform] = InputTransform
+    formats_targets = True
+
+    def __init__(self, train_input: Input | None = None, val_input: Input | None = None,
+                 test_input: Input | None = None, predict_input: Input | None = None, *,
+                 batch_size: int = 4, num_workers: int = 0, val_split: float | None = None, seed: int = 42,
+                 sampler: Any = None, pin_memory: bool | None = None, persistent_workers: bool = False,
+                 transform: type[InputTransform] | InputTransform | None = None,
+                 transform_kwargs: dict | None = None, labels: Sequence[str] | None = None,
+                 multi_label: bool | None = None, target_formatter: TargetFormatter | None = None) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
+        if not any((train_input, val_input, test_input, predict_input)):
+            raise ConfigurationError("No data given: pass at least one of train/val/test/predict data.")
+        self.batch_size, self.num_workers, self.sampler = batch_size, num_workers, sampler
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.transform = self._make_transform(transform, transform_kwargs or {})
+        self.target_formatter = target_formatter
+        self._datasets: dict[str, Any] = {"train": train_input, "val": val_input, "test": test_input, "predict": predict_input}
+        if self.formats_targets:
+            self._format_targets(labels, multi_label)
+        if val_split:
+            self._split(val_split, seed)
+        for stage, dataset in self._datasets.items():
+            if dataset is not None:
+                if len(dataset) == 0:
+                    raise DataError(f"The {stage} data is empty: no samples were found. Check the path or the filter.")
+                dataset.transform = self.transform.per_sample_transform(stage)
+
+    def _make_transform(self, transform, kwargs) -> InputTransform:
+        if transform is None:
+            return self.input_transform_cls(**kwargs)
+        if isinstance(transform, InputTransform):
+            if kwargs:
+                raise ConfigurationError("Pass transform_kwargs with a transform class, not with an instance.")
+            return transform
+        if isinstance(transform, type) and issubclass(transform, InputTransform):
+            return transform(**kwargs)
+        raise ConfigurationError(f"transform must be an InputTransform class or instance. Received: transform={transform!r}")
+
+    def _format_targets(self, labels, multi_label) -> None:
+        train = self._datasets["train"]
+        if self.target_formatter is None:
+            source = train if train is not None and train.has_targets else next(
+                (d for d in self._datasets.values() if d is not None and d.has_targets), None)
+            if source is None:
+                return
+            self.target_formatter = TargetFormatter.infer(source.raw_targets(), labels=labels, multi_label=multi_label,
+                                                          where=f"the {source.stage} data")
+        for dataset in self._datasets.values():
+            if dataset is not None and dataset.has_targets:
+                dataset.format_targets(self.target_formatter)
+
+    def _split(self, val_split: float, seed: int) -> None:
+        train = self._datasets["train"]
+        if not 0.0 < val_split < 1.0:
+            raise ConfigurationError(f"val_split must be in (0, 1). Received: val_split={val_split!r}")
+        if train is None:
+            raise ConfigurationError("val_split needs training data to split.")
+        if self._datasets["val"] is not None:
+            raise ConfigurationError("Pass either val data or val_split, not both.")
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
+        n_val = max(1, int(round(len(train) * val_split)))
+        if n_val >= len(train):
+            raise DataError(f"val_split={val_split} leaves no training samples out of {len(train)}.")
+        self._datasets["val"] = Subset(train, sorted(order[:n_val]), "val")
+        self._datasets["train"] = Subset(train, sorted(order[n_val:]), "train")
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def labels(self) -> list[str] | None:
+        return self.target_formatter.labels if self.target_formatter else None
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.target_formatter.num_classes if self.target_formatter else None
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.target_formatter and self.target_formatter.multi_label)
+
+    @property
+    def train_dataset(self):
+        return self._datasets["train"]
+
+    @property
+    def val_dataset(self):
+        return self._datasets["val"]
+
+    @property
+    def test_dataset(self):
+        return self._datasets["test"]
+
+    @property
+    def predict_dataset(self):
+        return self._datasets["predict"]
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, stage: str) -> DataLoader | None:
+        dataset = self._datasets[stage]
+        if dataset is None:
+            return None
+        train = stage == "train"
+        sampler = self.sampler(dataset) if (train and callable(self.sampler) and not isinstance(self.sampler, torch.utils.data.Sampler)) else (self.sampler if train else None)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
+                          num_workers=self.num_workers, collate_fn=self.transform.collate(stage),
+                          pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
+
+    def train_dataloader(self) -> DataLoader | None:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader | None:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader | None:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader | None:
+        return self._loader("predict")
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self._datasets.items() if v is not None)
+        return f"{type(self).__name__}({sizes}, batch_size={self.batch_size}, num_classes={self.num_classes})"
+
+
+def skip_or_raise(errors: list[str], *, skip: bool, what: str) -> None:
+    """Raise the first collected error, or warn once with the count when the user asked to skip."""
+    if not errors:
+        return
+    if not skip:
+        raise DataError(errors[0] + (f" ({len(errors) - 1} more like it.)" if len(errors) > 1 else ""))
+    warnings.warn(f"Skipped {len(errors)} {what}; first: {errors[0]}", stacklevel=3)

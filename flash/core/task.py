@@ -1,0 +1,294 @@
+"""``Task``: a model with its loss, metrics, optimizer and outputs, that the engine can train.
+
+Subclasses (``ImageClassifier``, ...) build ``self.backbone`` / ``self.head`` (or ``self.model``),
+set defaults, and say how raw user inputs become samples for :meth:`Task.predict`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from typing import Any, Callable, Sequence
+
+import torch
+import torchmetrics
+
+from flash.core.data import INPUT, TARGET, InputTransform, collate_samples
+from flash.core.finetuning import get_finetuning_strategy
+from flash.core.optimizers import build_optimizer, build_scheduler
+from flash.engine.checkpoint import load_checkpoint
+from flash.engine.module import TrainingModule
+from flash.errors import CheckpointError, ConfigurationError
+
+MetricsSpec = Any  # a Metric, a list of Metrics, or {name: Metric}
+
+
+def metric_name(metric: torchmetrics.Metric) -> str:
+    """``MulticlassF1Score`` -> ``"f1score"``; ``Accuracy`` -> ``"accuracy"``."""
+    name = re.sub(r"^(Multiclass|Multilabel|Binary)", "", type(metric).__name__)
+    return name.lower()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return items if all(i is not _UNSAVABLE for i in items) else _UNSAVABLE
+    if isinstance(value, dict):
+        items = {str(k): _plain(v) for k, v in value.items()}
+        return items if all(i is not _UNSAVABLE for i in items.values()) else _UNSAVABLE
+    return _UNSAVABLE
+
+
+_UNSAVABLE = object()
+
+
+def _import_flash_class(path: str, *, what: str) -> type:
+    module_name, _, qualname = path.partition(":")
+    if not module_name.startswith("flash.") or not qualname:
+        raise CheckpointError(f"The checkpoint names {what} {path!r}, which is not a flash class; refusing to import it.")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Task(TrainingModule):
+    """Base of every flash task. Holds loss, metrics, optimizer/scheduler by name, and hyper-parameters.
+
+    Args:
+        model: the network (tasks with ``backbone``/``head`` leave it None).
+        loss_fn: a callable ``(outputs, targets) -> loss``.
+        metrics: torchmetrics metrics (logged as ``{stage}_{name}``).
+        learning_rate: passed to the optimizer as ``lr``.
+        optimizer: a torch.optim name (``"adamw"``), ``(name, kwargs)``, or a callable.
+        lr_scheduler: a scheduler name, ``(name, kwargs[, {"interval": "step"}])``, or a callable.
+    """
+
+    default_learning_rate = 1e-3
+    input_transform_cls: type[InputTransform] = InputTransform
+
+    def __init__(self, *, model: torch.nn.Module | None = None, loss_fn: Callable | None = None,
+                 metrics: MetricsSpec = None, learning_rate: float | None = None, optimizer: Any = "adam",
+                 lr_scheduler: Any = None) -> None:
+        super().__init__()
+        if not hasattr(self, "hparams"):
+            self.hparams: dict[str, Any] = {}
+        self.model = model
+        self.loss_fn = loss_fn
+        self.learning_rate = learning_rate if learning_rate is not None else self.default_learning_rate
+        self.optimizer = optimizer
+        self.lr_scheduler = lr_scheduler
+        self.train_metrics = self._metrics(metrics)
+        self.val_metrics = self._metrics(metrics)
+        self.test_metrics = self._metrics(metrics)
+        self.input_transform: InputTransform = self.input_transform_cls()
+        self._frozen_bn_eval: list[torch.nn.Module] = []
+
+    # ------------------------------------------------------------------ hyper-parameters
+    def save_hyperparameters(self, *, ignore: Sequence[str] = ()) -> None:
+        """Record the caller's ``__init__`` arguments; the checkpoint rebuilds the task from them."""
+        frame = inspect.currentframe().f_back
+        init_args = inspect.getargvalues(frame)
+        hparams: dict[str, Any] = {}
+        for name in init_args.args[1:] + [a for a in (init_args.varargs, init_args.keywords) if a]:
+            if name in ignore or name == "__class__":
+                continue
+            value = init_args.locals[name]
+            if name == init_args.keywords and isinstance(value, dict):
+                hparams.update(value)
+            else:
+                hparams[name] = value
+        self.hparams = hparams
+
+    # ------------------------------------------------------------------ metrics & steps
+    @staticmethod
+    def _metrics(metrics: MetricsSpec) -> torch.nn.ModuleDict:
+        if metrics is None:
+            return torch.nn.ModuleDict()
+        if isinstance(metrics, torchmetrics.Metric):
+            metrics = [metrics]
+        if isinstance(metrics, (list, tuple)):
+            metrics = {metric_name(m): m for m in metrics}
+        return torch.nn.ModuleDict({name: m.clone() for name, m in metrics.items()})
+
+    def forward(self, x: Any) -> Any:
+        if self.model is None:
+            raise NotImplementedError(f"{type(self).__name__} must define forward() or pass model=...")
+        return self.model(x)
+
+    def compute_loss(self, outputs: Any, target: Any) -> torch.Tensor:
+        return self.loss_fn(outputs, target)
+
+    def metric_inputs(self, outputs: Any, target: Any) -> tuple[Any, Any]:
+        """What the metrics' ``update`` gets (e.g. probabilities and integer targets)."""
+        return outputs, target
+
+    def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
+        target = batch[TARGET]
+        outputs = self(batch[INPUT])
+        loss = self.compute_loss(outputs, target)
+        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
+        if len(metrics):
+            preds, target = self.metric_inputs(outputs.detach(), target)
+            for metric in metrics.values():
+                metric.update(preds, target)
+        batch_size = len(target) if hasattr(target, "__len__") else None
+        self.log(f"{stage}_loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=batch_size)
+        return loss
+
+    def _log_metrics(self, stage: str) -> None:
+        metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
+        for name, metric in metrics.items():
+            if getattr(metric, "update_count", 1):
+                self.log(f"{stage}_{name}", metric.compute(), on_step=False, on_epoch=True, prog_bar=True, batch_size=1)
+            metric.reset()
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._shared_step(batch, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> Any:
+        return self(batch[INPUT])
+
+    def on_train_epoch_end(self) -> None:
+        self._log_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer is not None and self.trainer.sanity_checking:
+            for metric in self.val_metrics.values():
+                metric.reset()
+            return
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def train(self, mode: bool = True) -> "Task":
+        super().train(mode)
+        for module in getattr(self, "_frozen_bn_eval", []):  # finetuning with train_bn=False keeps frozen BN in eval
+            module.eval()
+        return self
+
+    # ------------------------------------------------------------------ optimizers & finetuning
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.optimizer, self.parameters(), learning_rate=self.learning_rate)
+        scheduler = build_scheduler(self.lr_scheduler, optimizer, num_training_steps=self._estimated_steps())
+        return optimizer if scheduler is None else {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def _estimated_steps(self) -> int:
+        trainer = self.trainer
+        if trainer is None:
+            return 1000
+        s = trainer.settings
+        per_epoch = trainer.num_training_batches if trainer.num_training_batches != float("inf") else 1000
+        by_epochs = int(per_epoch * max(1, s.max_epochs) // s.accumulate_grad_batches)
+        return min(by_epochs, s.max_steps) if s.max_steps != -1 else max(1, by_epochs)
+
+    def configure_finetune_callback(self, strategy: Any, *, train_bn: bool = True):
+        return get_finetuning_strategy(strategy, train_bn=train_bn)
+
+    # ------------------------------------------------------------------ outputs & prediction
+    def format_predictions(self, outputs: Any, output: str) -> list:
+        raise ConfigurationError(f"{type(self).__name__} does not support output={output!r}.")
+
+    def samples_from(self, inputs: Any) -> list[dict]:
+        """Turn what a user hands to :meth:`predict` into samples. Tasks override this."""
+        raise NotImplementedError(f"{type(self).__name__}.predict() does not know how to read {type(inputs).__name__}.")
+
+    def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8) -> Any:
+        """Predict on raw inputs (paths, arrays, tensors, strings, ...); one result per input.
+
+        A single input gives a single result; a list/folder gives a list.
+        """
+        single, samples = self.samples_from(inputs)
+        transform = self.input_transform.per_sample_transform("predict")
+        collate = self.input_transform.collate("predict")
+        was_training = self.training
+        self.eval()
+        results: list = []
+        with torch.no_grad():
+            for start in range(0, len(samples), batch_size):
+                chunk = [transform(dict(s)) if transform else dict(s) for s in samples[start : start + batch_size]]
+                batch = _move(collate(chunk), self.device)
+                results.extend(self.format_predictions(self.predict_step(batch, 0), output))
+        self.train(was_training)
+        return results[0] if single else results
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_fit_start(self) -> None:
+        self._adopt_datamodule_transform()
+
+    def _adopt_datamodule_transform(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self.trainer is not None else None
+        transform = getattr(datamodule, "transform", None)
+        if isinstance(transform, InputTransform):
+            self.input_transform = transform
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        import flash
+
+        hparams = {}
+        for key, value in self.hparams.items():
+            plain = _plain(value)
+            if plain is not _UNSAVABLE:
+                hparams[key] = plain
+        checkpoint["task"] = {
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "hyper_parameters": hparams,
+            "input_transform": self.input_transform.state_dict(),
+            "flash_version": flash.__version__,
+        }
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> "Task":
+        """Rebuild the task from a checkpoint alone: no user code, no internet.
+
+        Example:
+            >>> model = ImageClassifier.load_from_checkpoint("image_classification_model.pt")  # doctest: +SKIP
+        """
+        checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
+        info = checkpoint.get("task")
+        if not info:
+            raise CheckpointError(f"'{checkpoint_path}' holds no flash task (it was saved from a plain module).")
+        own = f"{cls.__module__}:{cls.__qualname__}"
+        klass = cls if info["class"] == own else _import_flash_class(info["class"], what="task")
+        if not (isinstance(klass, type) and issubclass(klass, cls)):
+            raise CheckpointError(
+                f"'{checkpoint_path}' is a {klass.__name__} checkpoint, not a {cls.__name__} one. "
+                f"Load it with {klass.__name__}.load_from_checkpoint(...)."
+            )
+        hparams = dict(info.get("hyper_parameters", {}))
+        if "pretrained" in inspect.signature(klass.__init__).parameters:
+            hparams["pretrained"] = False  # the weights come from the checkpoint, not a download
+        hparams.update(overrides)
+        model = klass.from_checkpoint_state(checkpoint, hparams)
+        transform_state = info.get("input_transform")
+        if transform_state:
+            transform_cls = _import_flash_class(transform_state["class"], what="input transform")
+            model.input_transform = transform_cls(**transform_state.get("kwargs", {}))
+        return model.to(map_location if map_location not in (None, "cpu") else "cpu").eval()
+
+    @classmethod
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "Task":
+        """Build the task from its hyper-parameters and load the weights (tasks may extend this)."""
+        model = cls(**hparams)
+        model.load_state_dict(checkpoint["state_dict"])
+        return model
+
+
+def _move(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: _move(v, device) for k, v in batch.items()}
+    if isinstance(batch, list):
+        return [_move(v, device) for v in batch]
+    return batch
