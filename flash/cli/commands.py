@@ -1,0 +1,214 @@
+"""What each ``flash`` sub-command does (imported only once a command runs)."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flash.cli.config import check_kwargs, load_config, merge, parse_flags
+from flash.cli.detect import AUDIO_EXT, IMAGE_EXT, detect
+from flash.cli.tasks import TASKS, get_task, task_for_model_class
+from flash.errors import CheckpointError, ConfigurationError, DataError
+
+
+# ---------------------------------------------------------------------------------------- train
+def _build_datamodule(entry, config: dict, data_path: str | None):
+    data_cls = entry.load("data")
+    kwargs = dict(config["data"])
+    constructor = kwargs.pop("from", None)
+    if data_path:
+        detected, detected_kwargs, description = detect(entry.name, data_path, val_split=kwargs.pop("val_split", 0.2))
+        constructor = constructor or detected
+        kwargs = {**detected_kwargs, **kwargs}
+        print(f"Data: {data_path} looks like {description}; using {data_cls.__name__}.{constructor}(...).")
+    elif constructor:
+        print(f"Data: {data_cls.__name__}.{constructor}(...)")
+    else:
+        demo = entry.load("demo")
+        print(f"Data: no --data given, training on the built-in {entry.name} demo data set.")
+        return demo.demo_datamodule(**kwargs), demo
+    method = getattr(data_cls, constructor, None)
+    if method is None:
+        raise ConfigurationError(f"{data_cls.__name__} has no {constructor}(). Received: --data.from {constructor}")
+    check_kwargs(method, kwargs, flag="data")
+    return method(**kwargs), None
+
+
+def _model_kwargs(model_cls, datamodule, config: dict, demo) -> dict[str, Any]:
+    kwargs = dict(getattr(demo, "DEMO_MODEL", {}) if demo else {})
+    kwargs.update(config["model"])
+    params = inspect.signature(model_cls).parameters
+    for name in ("labels", "num_classes"):
+        value = getattr(datamodule, name, None)
+        if name in params and name not in kwargs and value is not None:
+            kwargs[name] = value
+    check_kwargs(model_cls, kwargs, flag="model")
+    return kwargs
+
+
+def run_train(args, extra: list[str]) -> int:
+    entry = get_task(args.task)
+    config = merge(load_config(args.config), parse_flags(extra))
+    if args.print_config:
+        print(yaml.safe_dump({k: v for k, v in config.items() if v}, sort_keys=False) or "{}")
+        return 0
+    import flash
+
+    datamodule, demo = _build_datamodule(entry, config, args.data)
+    model_cls = entry.load("model")
+    model = model_cls(**_model_kwargs(model_cls, datamodule, config, demo))
+    trainer_kwargs = {**(getattr(demo, "DEMO_TRAINER", {}) if demo else {}), **config["trainer"]}
+    check_kwargs(flash.Trainer, trainer_kwargs, flag="trainer")
+    trainer = flash.Trainer(**trainer_kwargs)
+    finetune = dict(config["finetune"])
+    strategy = finetune.pop("strategy", "no_freeze")
+    if isinstance(strategy, list):
+        strategy = tuple(strategy)
+    trainer.finetune(model, datamodule=datamodule, strategy=strategy, **finetune)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else Path(trainer.log_dir) / f"{entry.name}_model.pt"
+    trainer.save_checkpoint(checkpoint)
+    metrics = {k: v for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val_")}
+    if metrics:
+        print("Validation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    print(f"Checkpoint: {checkpoint}")
+    print(f"Logs: {trainer.log_dir}")
+    print(f"Predict with: flash predict --checkpoint {checkpoint} <files or folder>")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- predict
+def _load_task(path: str):
+    from flash.engine.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    info = checkpoint.get("task") or {}
+    entry = task_for_model_class(info.get("class", ""))
+    if entry is None:
+        raise CheckpointError(f"'{path}' is not a checkpoint of a flash task ({info.get('class') or 'no task recorded'}); "
+                              f"`flash predict` knows: {', '.join(TASKS)}.")
+    model_cls = entry.load("model")
+    return entry, model_cls.load_from_checkpoint(path)
+
+
+def _expand_inputs(entry, inputs: list[str], column: str | None) -> list[Any]:
+    extensions = {"image_classification": IMAGE_EXT, "object_detection": IMAGE_EXT, "speech_recognition": AUDIO_EXT}.get(entry.name)
+    items: list[Any] = []
+    for raw in inputs:
+        path = Path(raw)
+        if column:
+            if not path.is_file():
+                raise DataError(f"--column {column!r} needs a CSV file; '{raw}' does not exist.")
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                if column not in (reader.fieldnames or []):
+                    raise DataError(f"'{raw}' has no column {column!r}; it has {reader.fieldnames}.")
+                values = [row[column] for row in reader]
+            if extensions:
+                values = [str(p if Path(p).is_absolute() else path.parent / p) for p in values]
+            items += values
+        elif path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and (not extensions or p.suffix.lower() in extensions))
+            if not found:
+                raise DataError(f"No {entry.name} input files found in folder '{raw}'.")
+            items += found
+        elif any(ch in raw for ch in "*?[") and extensions:
+            found = sorted(glob.glob(raw, recursive=True))
+            if not found:
+                raise DataError(f"The pattern {raw!r} matches no files.")
+            items += found
+        elif extensions and not path.is_file():
+            raise DataError(f"Input file '{raw}' does not exist.")
+        else:
+            items.append(raw)
+    if not items:
+        raise DataError("No inputs given. Example: flash predict --checkpoint model.pt data/test/")
+    return items
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_predict(args, extra: list[str]) -> int:
+    import torch
+
+    entry, model = _load_task(args.checkpoint)
+    items = _expand_inputs(entry, args.inputs, args.column)
+    model = model.to(torch.device(args.device))
+    from flash.engine.precision import get_precision
+
+    precision = get_precision(args.precision, device_type=torch.device(args.device).type)
+    precision.convert_module(model)
+    kwargs = {"output": args.output_type} if args.output_type else {}
+    results: list[Any] = []
+    from tqdm.auto import tqdm
+
+    show_bar = len(items) > args.batch_size and sys.stderr.isatty()
+    with tqdm(total=len(items), disable=not show_bar, desc="Predicting") as bar, precision.autocast(torch.device(args.device).type):
+        for start in range(0, len(items), args.batch_size):
+            chunk = items[start : start + args.batch_size]
+            results += model.predict(chunk, batch_size=args.batch_size, **kwargs)
+            bar.update(len(chunk))
+    if args.output:
+        _write(args.output, items, results)
+        print(f"Wrote {len(results)} predictions to {args.output}")
+    else:
+        for item, result in zip(items, results):
+            print(f"{item}\t{_show(result)}")
+    return 0
+
+
+def _write(path: str, items: list, results: list) -> None:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".json":
+        out.write_text(json.dumps([{"input": i, "prediction": r} for i, r in zip(items, results)], indent=2))
+    elif out.suffix.lower() == ".csv":
+        with open(out, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["input", "prediction"])
+            writer.writerows([i, _show(r)] for i, r in zip(items, results))
+    else:
+        raise ConfigurationError(f"--output must end in .csv or .json. Received: --output {path}")
+
+
+# ---------------------------------------------------------------------------------------- list
+def run_list(args, extra: list[str]) -> int:
+    if args.what == "tasks":
+        for entry in TASKS.values():
+            print(f"{entry.name:22s} {entry.summary}")
+        return 0
+    if not args.task:
+        raise ConfigurationError(f"`flash list {args.what}` needs a task, e.g. flash list {args.what} "
+                                 f"{'object_detection' if args.what == 'heads' else 'image_classification'}")
+    model_cls = get_task(args.task).load("model")
+    if args.what == "heads":
+        if not hasattr(model_cls, "available_heads"):
+            raise ConfigurationError(f"{args.task} has no heads to choose from.")
+        names = model_cls.available_heads()
+    else:
+        if not hasattr(model_cls, "available_backbones"):
+            raise ConfigurationError(f"{args.task} takes any compatible Hugging Face model id or local folder as backbone.")
+        names = model_cls.available_backbones(args.pattern) if args.pattern else model_cls.available_backbones()
+    for name in names if not isinstance(names, dict) else [f"{k}: {', '.join(v)}" for k, v in names.items()]:
+        print(name)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- export
+def run_export(args, extra: list[str]) -> int:
+    from flash.cli.export import export
+
+    entry, model = _load_task(args.checkpoint)
+    suffix = ".onnx" if args.format == "onnx" else ".ts.pt"
+    output = Path(args.output) if args.output else Path(args.checkpoint).with_suffix(suffix)
+    export(model, output, fmt=args.format)
+    print(f"Exported {entry.name} model to {output} ({args.format})")
+    return 0
