@@ -150,7 +150,7 @@ class DataModule:
                  multi_label: bool | None = None, target_formatter: TargetFormatter | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
-        if not any((train_input, val_input, test_input, predict_input)):
+        if all(d is None for d in (train_input, val_input, test_input, predict_input)):
             raise ConfigurationError("No data given: pass at least one of train/val/test/predict data.")
         self.batch_size, self.num_workers, self.sampler = batch_size, num_workers, sampler
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
