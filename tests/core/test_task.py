@@ -113,7 +113,7 @@ def test_optimizers_and_schedulers_by_name():
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9 and opt.defaults["lr"] == 0.1
     assert isinstance(build_optimizer("AdamW", params, learning_rate=None), torch.optim.AdamW)
     with pytest.raises(ConfigurationError, match="Did you mean 'adam'"):
-        build_optimizer("adma", params, learning_rate=0.1)
+        build_optimizer("adamm", params, learning_rate=0.1)
     config = build_scheduler(("linear_schedule_with_warmup", {"num_warmup_steps": 2}), opt, num_training_steps=10)
     assert config["interval"] == "step"
     lrs = []
