@@ -259,6 +259,35 @@ class DataModule:
     def predict_dataloader(self) -> DataLoader | None:
         return self._loader("predict")
 
+    def show_batch(self, stage: str = "train", *, n: int = 8, path: str | None = None):
+        """Draw ``n`` samples of a ``stage`` batch as the model sees them (augmented), titled by label.
+
+        Returns the matplotlib Figure (shown inline in notebooks); ``path`` also saves a PNG.
+        """
+        from flash.core.plots import show_images
+
+        loader = self._loader(stage)
+        if loader is None:
+            raise ConfigurationError(f"show_batch(stage={stage!r}): this DataModule has no {stage} data.")
+        batch = next(iter(loader))
+        images = list(batch[INPUT][:n])
+        if not images or not hasattr(images[0], "ndim") or images[0].ndim not in (2, 3):
+            raise DataError(f"show_batch draws images; the {stage} inputs are {type(batch[INPUT]).__name__}.")
+        titles = None
+        targets = batch.get(TARGET)
+        if isinstance(targets, torch.Tensor):
+            titles = [self._label_text(t) for t in targets[:n]]
+        get = getattr(self.transform, "setting", lambda name: self.transform.kwargs.get(name))
+        return show_images(images, titles=titles, path=path, mean=get("mean"), std=get("std"))
+
+    def _label_text(self, target: torch.Tensor) -> str:
+        names = self.labels
+        if target.ndim == 0:
+            index = int(target)
+            return names[index] if names and index < len(names) else str(index)
+        active = torch.nonzero(target > 0.5).flatten().tolist()
+        return ",".join(names[i] if names else str(i) for i in active)
+
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self._datasets.items() if v is not None)
         return f"{type(self).__name__}({sizes}, batch_size={self.batch_size}, num_classes={self.num_classes})"

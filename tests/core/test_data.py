@@ -54,3 +54,10 @@ def test_bad_arguments():
         DataModule(PointsInput("train", xs, ys), val_split=1.5)
     with pytest.raises(DataError, match="empty"):
         DataModule(PointsInput("train", [], []))
+
+
+def test_show_batch_rejects_non_images_clearly():
+    xs, ys = points(8)
+    dm = DataModule(PointsInput("train", xs, ys), batch_size=4)
+    with pytest.raises(DataError, match="show_batch draws images"):
+        dm.show_batch()
