@@ -1,0 +1,189 @@
+"""``TextClassificationData``: texts and labels from CSV, JSON, Parquet, DataFrames, lists or HF datasets.
+
+Example:
+    >>> from flash.text import TextClassificationData
+    >>> datamodule = TextClassificationData.from_lists(
+    ...     train_data=["great film", "dull plot", "loved it", "boring"],
+    ...     train_targets=["pos", "neg", "pos", "neg"], batch_size=2)
+    >>> datamodule.labels, datamodule.num_classes
+    (['neg', 'pos'], 2)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+from flash.core.data import DataModule
+from flash.errors import ConfigurationError
+from flash.text.classification.input import (
+    Table,
+    TextClassificationInput,
+    read_csv,
+    read_json,
+    read_parquet,
+    table_from_data_frame,
+    table_from_hf_dataset,
+    table_from_lists,
+)
+from flash.text.classification.transform import LengthGroupedSampler, TextClassificationInputTransform, text_lengths
+
+PathLike = str | os.PathLike
+_STAGES = ("train", "val", "test", "predict")
+_HF_SPLITS = {"train": ("train",), "val": ("validation", "val", "valid", "dev"), "test": ("test",), "predict": ("predict",)}
+
+
+class TextClassificationData(DataModule):
+    """A :class:`~flash.core.data.DataModule` for text classification (one text column, labels).
+
+    Every ``from_*`` takes the data of each stage, ``input_field`` (the text column) and
+    ``target_fields`` (one label column, or several 0/1 columns for multi-label), plus the
+    DataModule's arguments (``batch_size``, ``val_split``, ``num_workers``, ``labels``, ...) and
+    ``sort_by_length=True`` to batch training texts of similar length together (less padding).
+    Tokenization happens per batch, with the tokenizer of the model being trained.
+    """
+
+    input_transform_cls = TextClassificationInputTransform
+
+    def __init__(self, *args: Any, sort_by_length: bool = False, **kwargs: Any) -> None:
+        if sort_by_length:
+            if kwargs.get("sampler") is not None:
+                raise ConfigurationError("Pass either sort_by_length=True or a sampler, not both.")
+            kwargs["sampler"] = self._length_sampler
+        self.sort_by_length = sort_by_length
+        super().__init__(*args, **kwargs)
+
+    def _length_sampler(self, dataset: Any) -> LengthGroupedSampler:
+        return LengthGroupedSampler(text_lengths(dataset), batch_size=self.batch_size)
+
+    @classmethod
+    def _from_tables(cls, tables: dict[str, Table | None], input_field: str,
+                     target_fields: str | Sequence[str] | None, **data_module_kwargs: Any) -> "TextClassificationData":
+        """The one place a DataModule is built from per-stage tables."""
+        fields = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
+        if len(fields) > 1:  # several 0/1 columns: multi-label, the columns name the classes
+            data_module_kwargs.setdefault("labels", fields)
+            data_module_kwargs.setdefault("multi_label", True)
+        inputs = {stage: TextClassificationInput(stage, table, input_field=input_field, target_fields=fields)
+                  if table is not None else None for stage, table in tables.items()}
+        return cls(inputs.get("train"), inputs.get("val"), inputs.get("test"), inputs.get("predict"), **data_module_kwargs)
+
+    @classmethod
+    def _from_files(cls, read: Callable[[PathLike], Table], files: Sequence[PathLike | None], input_field: str,
+                    target_fields: Any, **data_module_kwargs: Any) -> "TextClassificationData":
+        tables = {stage: read(path) if path is not None else None for stage, path in zip(_STAGES, files)}
+        return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
+
+    @classmethod
+    def from_csv(cls, input_field: str, target_fields: str | Sequence[str] | None = None, train_file: PathLike | None = None,
+                 val_file: PathLike | None = None, test_file: PathLike | None = None, predict_file: PathLike | None = None,
+                 *, encoding: str = "utf-8", **data_module_kwargs: Any) -> "TextClassificationData":
+        """CSV files (``.tsv``: tab-separated) with a header row. UTF-8 with or without BOM by default.
+
+        Example:
+            >>> dm = TextClassificationData.from_csv("review", "sentiment", train_file="train.csv",
+            ...                                      val_split=0.1, batch_size=16)  # doctest: +SKIP
+        """
+        def read(path):
+            return read_csv(path, input_field=input_field, encoding=encoding)
+
+        files = (train_file, val_file, test_file, predict_file)
+        return cls._from_files(read, files, input_field, target_fields, **data_module_kwargs)
+
+    @classmethod
+    def from_json(cls, input_field: str, target_fields: str | Sequence[str] | None = None, train_file: PathLike | None = None,
+                  val_file: PathLike | None = None, test_file: PathLike | None = None, predict_file: PathLike | None = None,
+                  *, field: str | None = None, encoding: str = "utf-8", **data_module_kwargs: Any) -> "TextClassificationData":
+        """JSON files (a list of records, or JSON lines); ``field`` names the key holding the records.
+
+        Example:
+            >>> dm = TextClassificationData.from_json("text", "label", train_file="train.json",
+            ...                                       field="data", batch_size=16)  # doctest: +SKIP
+        """
+        def read(path):
+            return read_json(path, field=field, encoding=encoding)
+
+        files = (train_file, val_file, test_file, predict_file)
+        return cls._from_files(read, files, input_field, target_fields, **data_module_kwargs)
+
+    @classmethod
+    def from_parquet(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
+                     train_file: PathLike | None = None, val_file: PathLike | None = None,
+                     test_file: PathLike | None = None, predict_file: PathLike | None = None,
+                     **data_module_kwargs: Any) -> "TextClassificationData":
+        """Parquet files (needs pyarrow).
+
+        Example:
+            >>> dm = TextClassificationData.from_parquet("text", "label", train_file="train.parquet")  # doctest: +SKIP
+        """
+        files = (train_file, val_file, test_file, predict_file)
+        return cls._from_files(read_parquet, files, input_field, target_fields, **data_module_kwargs)
+
+    @classmethod
+    def from_data_frame(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
+                        train_data_frame: Any = None, val_data_frame: Any = None, test_data_frame: Any = None,
+                        predict_data_frame: Any = None, **data_module_kwargs: Any) -> "TextClassificationData":
+        """pandas DataFrames.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"text": ["good", "bad", "fine", "awful"], "label": [1, 0, 1, 0]})
+            >>> TextClassificationData.from_data_frame("text", "label", train_data_frame=df).num_classes
+            2
+        """
+        frames = (train_data_frame, val_data_frame, test_data_frame, predict_data_frame)
+        tables = {stage: table_from_data_frame(df, f"the {stage} data frame") if df is not None else None
+                  for stage, df in zip(_STAGES, frames)}
+        return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
+
+    @classmethod
+    def from_lists(cls, train_data: Sequence[str] | None = None, train_targets: Sequence[Any] | None = None,
+                   val_data: Sequence[str] | None = None, val_targets: Sequence[Any] | None = None,
+                   test_data: Sequence[str] | None = None, test_targets: Sequence[Any] | None = None,
+                   predict_data: Sequence[str] | None = None, **data_module_kwargs: Any) -> "TextClassificationData":
+        """Python lists of texts and of targets (a label, or a list of labels per text for multi-label)."""
+        pairs = ((train_data, train_targets), (val_data, val_targets), (test_data, test_targets), (predict_data, None))
+        tables = {stage: table_from_lists(texts, targets, f"the {stage} list") if texts is not None else None
+                  for stage, (texts, targets) in zip(_STAGES, pairs)}
+        has_targets = any(targets is not None for _, targets in pairs)
+        return cls._from_tables(tables, "text", "target" if has_targets else None, **data_module_kwargs)
+
+    @classmethod
+    def from_hf_datasets(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
+                         train_hf_dataset: Any = None, val_hf_dataset: Any = None, test_hf_dataset: Any = None,
+                         predict_hf_dataset: Any = None, **data_module_kwargs: Any) -> "TextClassificationData":
+        """Hugging Face ``datasets.Dataset`` objects, or one ``DatasetDict`` as the first dataset.
+
+        A ``DatasetDict`` fills the stages from its ``train``, ``validation`` (or ``val``/``valid``/``dev``),
+        ``test`` and ``predict`` splits. A ``ClassLabel`` target column brings its class names.
+
+        Example:
+            >>> dm = TextClassificationData.from_hf_datasets("text", "label",
+            ...                                              load_dataset("imdb"))  # doctest: +SKIP
+        """
+        datasets = [train_hf_dataset, val_hf_dataset, test_hf_dataset, predict_hf_dataset]
+        if _is_dataset_dict(train_hf_dataset):
+            if any(d is not None for d in datasets[1:]):
+                raise ConfigurationError("Pass either one DatasetDict or one Dataset per stage, not both.")
+            splits = train_hf_dataset
+            datasets = [next((splits[s] for s in _HF_SPLITS[stage] if s in splits), None) for stage in _STAGES]
+        tables = {stage: table_from_hf_dataset(ds, f"the {stage} dataset") if ds is not None else None
+                  for stage, ds in zip(_STAGES, datasets)}
+        if isinstance(target_fields, str) and "labels" not in data_module_kwargs:
+            names = _class_label_names(next((d for d in datasets if d is not None), None), target_fields)
+            if names:
+                data_module_kwargs["labels"] = names
+        return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
+
+    from_datasets = from_hf_datasets  # the same loader under the name of the library it reads
+
+
+def _is_dataset_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and type(obj).__name__ in ("DatasetDict", "dict") and all(
+        hasattr(v, "column_names") for v in obj.values())
+
+
+def _class_label_names(dataset: Any, column: str) -> list[str] | None:
+    feature = getattr(dataset, "features", {}).get(column) if dataset is not None else None
+    names = getattr(feature, "names", None)
+    return list(names) if names else None
