@@ -1,0 +1,257 @@
+"""``SpeechRecognizer``: fine-tune and run CTC (wav2vec2, HuBERT, ...) and encoder-decoder (Whisper) models.
+
+The data pipeline hands over padded waveforms; the model resamples them to its feature
+extractor's rate if needed, runs the feature extractor (normalisation / log-mel), tokenizes the
+transcripts (label padding -100), and takes the loss from the Hugging Face model. Decoding is
+greedy: argmax + CTC collapse for CTC models, ``generate`` for sequence-to-sequence ones.
+
+Example:
+    >>> model = SpeechRecognizer("facebook/wav2vec2-base-960h")  # doctest: +SKIP
+    >>> model.predict("speech.wav")  # doctest: +SKIP
+    'HELLO WORLD'
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from flash.audio.speech_recognition.backbones import SPEECH_BACKBONES, backbone_files, load_backbone, write_backbone_files
+from flash.audio.speech_recognition.data import SpeechRecognitionInputTransform
+from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
+from flash.audio.speech_recognition.text import TranscriptChecker
+from flash.core.data import INPUT, METADATA, TARGET
+from flash.core.task import Task
+from flash.errors import CheckpointError, ConfigurationError, DataError, require
+
+DEFAULT_CTC_MAX_DURATION = 60.0
+OUTPUTS = ("labels", "transcripts", "text")
+
+
+class SpeechRecognizer(Task):
+    """Speech to text with any Hugging Face CTC or speech sequence-to-sequence model.
+
+    Args:
+        backbone: a hub id (``"facebook/wav2vec2-base-960h"``, ``"openai/whisper-tiny"``), a local
+            folder saved with ``save_pretrained``, or a registered name (``available_backbones()``).
+        processor_backbone: where to load the tokenizer / feature extractor from (default: ``backbone``).
+        pretrained: load the pretrained weights (False: same architecture, random weights).
+        learning_rate, optimizer, lr_scheduler: see :class:`~flash.core.task.Task`.
+        sampling_rate: the rate the model works at (default: its feature extractor's, usually 16 kHz);
+            audio at other rates is resampled, never misread.
+        max_duration: longest clip in seconds; longer clips raise an error naming the file. Default:
+            the window of a Whisper-style model (30 s), 60 s for CTC models (raise it if memory allows).
+        vocab: CTC only: characters of a new output vocabulary (a fresh output layer is trained).
+        normalize_text: CTC only: map transcripts to the vocabulary's case and drop characters it lacks,
+            instead of raising an error naming them.
+
+    Example:
+        >>> model = SpeechRecognizer("tiny-wav2vec2-ctc", learning_rate=1e-3)
+        >>> isinstance(model.predict(torch.zeros(16000)), str)
+        True
+    """
+
+    default_learning_rate = 1e-5
+    input_transform_cls = SpeechRecognitionInputTransform
+    backbones = SPEECH_BACKBONES
+
+    def __init__(self, backbone: str = "facebook/wav2vec2-base-960h", *, processor_backbone: str | None = None,
+                 pretrained: bool = True, learning_rate: float | None = None, optimizer: Any = "AdamW",
+                 lr_scheduler: Any = None, sampling_rate: int | None = None, max_duration: float | None = None,
+                 vocab: Sequence[str] | None = None, normalize_text: bool = False) -> None:
+        text = require("torchmetrics.text", "audio", purpose="word error rates")
+        super().__init__(metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()}, learning_rate=learning_rate,
+                         optimizer=optimizer, lr_scheduler=lr_scheduler)
+        self.save_hyperparameters()
+        self.train_metrics = torch.nn.ModuleDict()  # error rates need decoding: measured on val / test
+        speech = load_backbone(backbone, pretrained=pretrained, processor_backbone=processor_backbone,
+                               vocab=list(vocab) if vocab is not None else None)
+        self.model, self.tokenizer, self.feature_extractor = speech.model, speech.tokenizer, speech.feature_extractor
+        self.is_ctc = speech.is_ctc
+        if self.is_ctc:
+            self.model.config.ctc_loss_reduction = "mean"  # a loss that does not grow with batch size or length
+        self.sampling_rate = self._sampling_rate(sampling_rate)
+        self.max_duration = self._max_duration(max_duration)
+        self.transcripts = TranscriptChecker(self.tokenizer, ctc=self.is_ctc, normalize=normalize_text)
+
+    # ------------------------------------------------------------------ configuration
+    @classmethod
+    def available_backbones(cls, pattern: str | None = None) -> list[str]:
+        """Registered offline backbones; any Hugging Face CTC / speech seq2seq model id works too."""
+        return SPEECH_BACKBONES.available_keys(pattern)
+
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The encoder (for CTC models the whole wav2vec2/HuBERT body): what finetuning strategies freeze."""
+        return self.model.base_model if self.is_ctc else self.model.get_encoder()
+
+    def _sampling_rate(self, requested: int | None) -> int:
+        native = getattr(self.feature_extractor, "sampling_rate", None)
+        if requested is not None and native is not None and int(requested) != int(native):
+            raise ConfigurationError(
+                f"The feature extractor of {self.hparams['backbone']!r} works at {native} Hz; audio at other rates is "
+                f"resampled to it automatically. Leave sampling_rate=None. Received: sampling_rate={requested!r}")
+        return int(requested or native or 16000)
+
+    def _max_duration(self, requested: float | None) -> float:
+        window = getattr(self.feature_extractor, "n_samples", None)  # Whisper-style fixed input window
+        window_s = window / self.sampling_rate if window else None
+        if window_s is not None and requested is not None and requested > window_s:
+            raise ConfigurationError(
+                f"{self.hparams['backbone']!r} reads at most {window_s:g} s of audio at a time. Split longer clips. "
+                f"Received: max_duration={requested!r}")
+        return float(requested or window_s or DEFAULT_CTC_MAX_DURATION)
+
+    # ------------------------------------------------------------------ features & labels
+    def _features(self, batch_input: dict, metadata: list[dict]) -> dict[str, torch.Tensor]:
+        waveform, lengths, rate = batch_input["waveform"], batch_input["lengths"].tolist(), int(batch_input["sampling_rate"])
+        for length, meta in zip(lengths, metadata):
+            if length / rate > self.max_duration + 1e-6:
+                raise DataError(
+                    f"Audio {_name(meta)} is {length / rate:.1f} s long, but this model takes at most "
+                    f"{self.max_duration:g} s (max_duration). Split the recording into shorter clips"
+                    + (" or raise max_duration." if self.is_ctc else "."))
+        clips = [resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy() for i, n in enumerate(lengths)]
+        extractor = self.feature_extractor
+        kwargs: dict[str, Any] = {} if getattr(extractor, "n_samples", None) else {"padding": True}
+        if getattr(extractor, "return_attention_mask", False):
+            kwargs["return_attention_mask"] = True
+        features = extractor(clips, sampling_rate=self.sampling_rate, return_tensors="pt", **kwargs)
+        return {key: value.to(self.device) for key, value in features.items()}
+
+    def _labels(self, texts: list[str], metadata: list[dict], features: dict) -> torch.Tensor:
+        ids = [self.tokenizer(self.transcripts.prepare(t, _name(m))).input_ids for t, m in zip(texts, metadata)]
+        if not self.is_ctc:
+            start = self.model.config.decoder_start_token_id
+            ids = [row[1:] if row and row[0] == start else row for row in ids]  # the model prepends it itself
+        else:
+            self._check_ctc_lengths(ids, texts, metadata, features)
+        labels = torch.full((len(ids), max(1, max(len(r) for r in ids))), -100, dtype=torch.long)
+        for i, row in enumerate(ids):
+            labels[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return labels.to(self.device)
+
+    def _output_lengths(self, features: dict) -> torch.Tensor | None:
+        mask = features.get("attention_mask")
+        lengths_of = getattr(self.model, "_get_feat_extract_output_lengths", None)
+        if lengths_of is None:
+            return None
+        samples = mask.sum(-1) if mask is not None else torch.full((next(iter(features.values())).shape[0],),
+                                                                   next(iter(features.values())).shape[-1])
+        return lengths_of(samples.cpu())
+
+    def _check_ctc_lengths(self, ids: list[list[int]], texts: list[str], metadata: list[dict], features: dict) -> None:
+        frames = self._output_lengths(features)
+        if frames is None:
+            return
+        for row, text, meta, available in zip(ids, texts, metadata, frames.tolist()):
+            needed = len(row) + sum(1 for a, b in zip(row, row[1:]) if a == b)  # repeats need a blank between them
+            if needed > available:
+                raise DataError(
+                    f"Audio {_name(meta)} is too short for its transcript {text!r}: CTC needs {needed} output frames, "
+                    f"the model makes {available} from this clip. Check that audio and transcript belong together.")
+
+    # ------------------------------------------------------------------ steps
+    def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
+        texts, metadata = batch[TARGET], batch[METADATA]
+        features = self._features(batch[INPUT], metadata)
+        outputs = self.model(**features, labels=self._labels(texts, metadata, features))
+        metrics = {"val": self.val_metrics, "test": self.test_metrics}.get(stage)
+        if metrics:
+            predictions = self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
+            references = [self.transcripts.reference(t) for t in texts]
+            for metric in metrics.values():
+                metric.update(predictions, references)
+        self.log(f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts))
+        return outputs.loss
+
+    def transcribe(self, batch_input: dict, metadata: list[dict] | None = None) -> list[str]:
+        """Padded waveforms (a collated batch's ``"input"``) -> one transcript per clip."""
+        metadata = metadata or [{} for _ in range(len(batch_input["lengths"]))]
+        features = self._features(batch_input, metadata)
+        if self.is_ctc:
+            return self._ctc_decode(self.model(**features).logits, features)
+        return self._generate(features)
+
+    forward = transcribe
+
+    def predict_step(self, batch: dict, batch_idx: int) -> list[str]:
+        return self.transcribe(batch[INPUT], batch.get(METADATA))
+
+    def _ctc_decode(self, logits: torch.Tensor, features: dict) -> list[str]:
+        ids = logits.argmax(dim=-1)  # (B, frames, vocab) -> (B, frames)
+        frames = self._output_lengths(features) if "attention_mask" in features else None
+        if frames is not None:  # frames made from padding are blanks
+            ids = ids.masked_fill(torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
+                                  self.tokenizer.pad_token_id)
+        return [" ".join(t.split()) for t in self.tokenizer.batch_decode(ids.cpu().tolist())]
+
+    def _generate(self, features: dict) -> list[str]:
+        prompt = self.transcripts.prompt_ids
+        batch_size = next(iter(features.values())).shape[0]
+        prompt_ids = torch.tensor([prompt] * batch_size, dtype=torch.long, device=self.device)
+        config = copy.deepcopy(self.model.generation_config)
+        config.max_length = getattr(self.model.config, "max_target_positions", 448)
+        config.begin_suppress_tokens = config.suppress_tokens = None
+        generated = self.model.generate(**features, decoder_input_ids=prompt_ids, generation_config=config)
+        if generated.shape[1] >= len(prompt) and torch.equal(generated[:, : len(prompt)], prompt_ids):
+            generated = generated[:, len(prompt):]  # some models return the prompt, Whisper does not
+        return [" ".join(t.split()) for t in self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)]
+
+    # ------------------------------------------------------------------ prediction
+    def format_predictions(self, outputs: list[str], output: str) -> list[str]:
+        if output not in OUTPUTS:
+            raise ConfigurationError(f"SpeechRecognizer outputs transcripts: use output='labels' (or omit it). "
+                                     f"Received: output={output!r}")
+        return list(outputs)
+
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
+        """A path, a folder, a waveform array (at ``self.sampling_rate``), or a list of those."""
+        single = not isinstance(inputs, (list, tuple))
+        if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
+            single, inputs = False, sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file() and is_audio_file(p))
+            if not inputs:
+                raise DataError(f"No audio files found in folder '{inputs}'.")
+        items = [inputs] if single else list(inputs)
+        samples = []
+        for row, item in enumerate(items):
+            if isinstance(item, (str, os.PathLike)):
+                meta = {"filepath": str(item)}
+                waveform = read_audio(item, sampling_rate=self.sampling_rate)
+            else:
+                meta = {"row": row}
+                waveform = audio_from_array(item, sampling_rate=self.sampling_rate, name=f"#{row} given to predict()")
+            samples.append({INPUT: waveform, METADATA: {**meta, "sampling_rate": self.sampling_rate}})
+        return single, samples
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Also store config, tokenizer and feature-extractor files, so the model reloads offline."""
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["speech_backbone_files"] = backbone_files(self)
+
+    @classmethod
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "SpeechRecognizer":
+        files = checkpoint.get("speech_backbone_files")
+        if not files:
+            raise CheckpointError("This SpeechRecognizer checkpoint holds no tokenizer/config files; it cannot be rebuilt offline.")
+        with tempfile.TemporaryDirectory() as folder:
+            write_backbone_files(files, folder)
+            model = cls(**{**hparams, "backbone": folder, "processor_backbone": None, "vocab": None, "pretrained": False})
+        model.hparams.update({k: hparams.get(k) for k in ("backbone", "processor_backbone", "vocab")})
+        model.load_state_dict(checkpoint["state_dict"])
+        return model
+
+
+SpeechRecognition = SpeechRecognizer  # Lightning Flash's name
+
+
+def _name(meta: dict) -> str:
+    if "filepath" in meta:
+        return f"'{meta['filepath']}'"
+    return f"row {meta['row']}" if "row" in meta else "in the batch"
