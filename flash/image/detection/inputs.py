@@ -1,0 +1,196 @@
+"""Detection ``Input`` classes and the one box check every annotation format goes through.
+
+A detection sample before label indexing::
+
+    {"input": "img/1.png", "target": {"boxes": [[x1, y1, x2, y2], ...], "labels": ["cat", ...]},
+     "metadata": {"filepath": "img/1.png"}}
+
+Boxes are ``XYXY`` pixels of the original image. ``bad_boxes="fix"`` clips boxes that leave the
+image and drops boxes with no area, with one warning that counts them; ``"raise"`` makes the first
+one a ``DataError`` naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+from flash.core.data import INPUT, METADATA, TARGET, Input
+from flash.errors import ConfigurationError, DataError
+from flash.image.io import image_from_array, is_image_file, load_image
+
+BadBoxes = Literal["fix", "raise"]
+BOX_KEYS = ("xmin", "ymin", "width", "height")
+
+
+def image_size(path: str | os.PathLike, *, where: str) -> tuple[int, int]:
+    """``(height, width)`` from the file header; a missing or unreadable file names ``where`` it was referenced."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not Path(path).is_file():
+        raise DataError(f"{where} points to the image '{path}', which does not exist. Fix the path or the annotation.")
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"Cannot read image '{path}' ({where}): {err}. Remove or replace the file.") from None
+
+
+@dataclass
+class BoxChecker:
+    """Clips or drops bad boxes (or raises), counting what it did, for one stage's data."""
+
+    policy: BadBoxes = "fix"
+    clipped: int = 0
+    dropped: int = 0
+    first: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("fix", "raise"):
+            raise ConfigurationError(f"bad_boxes must be 'fix' or 'raise'. Received: bad_boxes={self.policy!r}")
+
+    def check(self, box: Sequence[float], size: tuple[int, int], *, where: str) -> list[float] | None:
+        """The box, clipped to the ``(height, width)`` image, or None when it has no area."""
+        height, width = size
+        try:
+            x1, y1, x2, y2 = (float(v) for v in box)
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: a box needs 4 numbers. Received: {box!r}") from None
+        if not (x2 > x1 and y2 > y1):
+            return self._bad(f"{where}: box {_fmt(box)} has zero or negative width/height", drop=True)
+        clipped = [min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
+        if clipped != [x1, y1, x2, y2]:
+            if not (clipped[2] > clipped[0] and clipped[3] > clipped[1]):
+                return self._bad(f"{where}: box {_fmt(box)} lies entirely outside the {width}x{height} image", drop=True)
+            self._bad(f"{where}: box {_fmt(box)} reaches outside the {width}x{height} image (negative or too large coordinates)", drop=False)
+        return clipped
+
+    def _bad(self, message: str, *, drop: bool) -> None:
+        if self.policy == "raise":
+            raise DataError(f"{message}. Fix the annotation, or pass bad_boxes='fix' to clip/drop such boxes.")
+        self.dropped += drop
+        self.clipped += not drop
+        self.first = self.first or message
+        return None
+
+    def report(self, stage: str) -> None:
+        if self.clipped or self.dropped:
+            warnings.warn(f"Fixed {self.clipped + self.dropped} boxes in the {stage} data: clipped {self.clipped} to the "
+                          f"image, dropped {self.dropped} with no area. First: {self.first}.", stacklevel=4)
+
+
+def _fmt(box: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{float(v):g}" for v in box) + "]"
+
+
+def make_sample(filepath: Any, boxes: list, labels: list, *, metadata: dict | None = None) -> dict:
+    return {INPUT: filepath, TARGET: {"boxes": boxes, "labels": labels}, METADATA: dict(metadata or {})}
+
+
+class DetectionInput(Input):
+    """Base: samples whose ``input`` is a path, PIL image or array; loads and converts images to RGB."""
+
+    def load_sample(self, sample: dict) -> dict:
+        value = sample[INPUT]
+        if isinstance(value, (str, os.PathLike)):
+            sample[INPUT] = load_image(value)
+            sample.setdefault(METADATA, {})["filepath"] = str(value)
+        elif not hasattr(value, "convert"):  # arrays and tensors; PIL images pass through
+            sample[INPUT] = image_from_array(value)
+        return sample
+
+    def checked(self, samples: list[dict], bad_boxes: BadBoxes) -> list[dict]:
+        """Run every sample's boxes through the box check (sizes from the image headers)."""
+        checker = BoxChecker(bad_boxes)
+        for sample in samples:
+            target = sample.get(TARGET)
+            if target is None:
+                continue
+            path, where = sample[INPUT], sample[METADATA].get("where") or f"image '{sample[INPUT]}'"
+            size = image_size(path, where=where) if isinstance(path, (str, os.PathLike)) else _array_size(path)
+            kept = [(checker.check(box, size, where=where), label) for box, label in zip(target["boxes"], target["labels"])]
+            kept = [(box, label) for box, label in kept if box is not None]
+            sample[TARGET] = {"boxes": [b for b, _ in kept], "labels": [lab for _, lab in kept]}
+        checker.report(self.stage)
+        return samples
+
+
+def _array_size(image: Any) -> tuple[int, int]:
+    if hasattr(image, "size") and not callable(image.size) and hasattr(image, "mode"):  # PIL
+        return image.height, image.width
+    return tuple(image_from_array(image).size[::-1])
+
+
+class FilesInput(DetectionInput):
+    """Image files (or in-memory images) with per-image lists of labels and ``{"xmin","ymin","width","height"}`` boxes."""
+
+    def load_data(self, files: Sequence[Any], targets: Sequence[Sequence[Any]] | None = None,
+                  bboxes: Sequence[Sequence[dict]] | None = None, *, bad_boxes: BadBoxes = "fix") -> list[dict]:
+        if targets is None and bboxes is None:
+            return [{INPUT: f, METADATA: _file_meta(f)} for f in files]
+        if targets is None or bboxes is None or not (len(files) == len(targets) == len(bboxes)):
+            raise DataError(f"The {self.stage} files, targets and bboxes must be lists of the same length. Received: "
+                            f"{len(files)} files, {_len(targets)} targets, {_len(bboxes)} bboxes.")
+        samples = []
+        for i, (file, labels, boxes) in enumerate(zip(files, targets, bboxes)):
+            where = f"{self.stage} item {i} (image {_name(file)})"
+            if len(labels) != len(boxes):
+                raise DataError(f"{where}: {len(labels)} targets but {len(boxes)} bboxes; give one target per box.")
+            samples.append(make_sample(file, [_xywh_dict_to_xyxy(b, where=where) for b in boxes], list(labels),
+                                       metadata={**_file_meta(file), "where": where}))
+        return self.checked(samples, bad_boxes)
+
+
+def _len(value: Any) -> Any:
+    return None if value is None else len(value)
+
+
+def _name(file: Any) -> str:
+    return f"'{file}'" if isinstance(file, (str, os.PathLike)) else type(file).__name__
+
+
+def _file_meta(file: Any) -> dict:
+    return {"filepath": str(file)} if isinstance(file, (str, os.PathLike)) else {}
+
+
+def _xywh_dict_to_xyxy(box: Any, *, where: str) -> list[float]:
+    if not isinstance(box, dict) or any(k not in box for k in BOX_KEYS):
+        raise DataError(f"{where}: a bbox must be a dict with keys {', '.join(BOX_KEYS)}. Received: {box!r}")
+    x, y, w, h = (float(box[k]) for k in BOX_KEYS)
+    return [x, y, x + w, y + h]
+
+
+class FolderInput(DetectionInput):
+    """Every image in a folder (sorted), without targets: for prediction."""
+
+    def load_data(self, folder: str | os.PathLike) -> list[dict]:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DataError(f"The {self.stage} folder '{folder}' does not exist or is not a folder.")
+        files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+        return [{INPUT: str(p), METADATA: {"filepath": str(p)}} for p in files]
+
+
+class DatasetInput(DetectionInput):
+    """A map-style dataset of ``(image, {"boxes": XYXY, "labels": [...]})`` pairs or sample dicts."""
+
+    def load_data(self, dataset: Any, *, bad_boxes: BadBoxes = "fix") -> list[dict]:
+        samples = []
+        for i in range(len(dataset)):
+            item = dataset[i]
+            if isinstance(item, dict):
+                image, target = item[INPUT], item.get(TARGET)
+            else:
+                image, target = item if isinstance(item, (tuple, list)) and len(item) == 2 else (item, None)
+            meta = {**_file_meta(image), "where": f"{self.stage} dataset item {i}"}
+            if target is None:
+                samples.append({INPUT: image, METADATA: meta})
+            else:
+                boxes = target["boxes"].tolist() if hasattr(target["boxes"], "tolist") else list(target["boxes"])
+                labels = target["labels"].tolist() if hasattr(target["labels"], "tolist") else list(target["labels"])
+                samples.append(make_sample(image, boxes, labels, metadata=meta))
+        return self.checked(samples, bad_boxes)
