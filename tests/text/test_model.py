@@ -35,8 +35,7 @@ def test_fit_learns_and_logs_metrics(tiny_bert, tmp_path):
     trainer.fit(model, datamodule=dm)
     metrics = trainer.callback_metrics
     assert {"val_accuracy", "val_f1score", "train_accuracy", "val_loss"} <= set(metrics)
-    print("val_accuracy", float(metrics["val_accuracy"]))
-    assert float(metrics["val_accuracy"]) >= 0.75  # chance is 0.5: the sentiment word decides the label
+    assert float(metrics["val_accuracy"]) >= 0.75  # measured 0.85; chance is 0.5: the sentiment word decides the label
     assert model.labels == ["neg", "pos"] and model.hparams["labels"] == ["neg", "pos"]  # taken from the data
     assert trainer.validate(model, datamodule=dm)[0]["val_accuracy"] == pytest.approx(float(metrics["val_accuracy"]))
 
