@@ -63,14 +63,17 @@ def load_image(path: str | os.PathLike) -> Any:
         raise DataError(f"Cannot read image '{path}': {err}. The file is corrupt or truncated; remove or replace it.") from None
 
 
-def check_image(path: str | os.PathLike) -> str | None:
-    """A cheap header check; returns an error message or None."""
+def check_image(path: str | os.PathLike, *, verify: bool = True) -> str | None:
+    """A cheap header check (``verify=False``: only parse the header); returns an error message or None."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            image.verify()
+            if verify:
+                image.verify()
         return None
+    except FileNotFoundError:
+        return f"Cannot read image '{path}': the file does not exist. Check the path (and images_root)."
     except UnidentifiedImageError:
         return f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file."
     except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
@@ -94,3 +97,12 @@ def image_from_array(array: Any) -> Any:
     if array.ndim not in (2, 3):
         raise DataError(f"Expected an image array of shape (H, W), (H, W, C) or (C, H, W). Received: shape={array.shape}")
     return to_rgb(Image.fromarray(array))
+
+
+def as_rgb_image(value: Any) -> Any:
+    """A path, PIL image, NumPy array or tensor -> RGB PIL image (the one entry point for tasks)."""
+    if isinstance(value, (str, os.PathLike)):
+        return load_image(value)
+    if hasattr(value, "mode") and hasattr(value, "convert"):
+        return to_rgb(value)
+    return image_from_array(value)

@@ -1,0 +1,38 @@
+"""The built-in demo data for ``flash train image_classification``: scikit-learn's real handwritten digits.
+
+1,797 8x8 greyscale images of the digits 0-9 (from ``sklearn.datasets.load_digits``, stored in
+``assets/digits.npz`` as uint8 so no scikit-learn is needed at run time).
+
+Example:
+    >>> datamodule = demo_datamodule(batch_size=64)
+    >>> datamodule.labels[:3], len(datamodule.train_dataset) + len(datamodule.val_dataset)
+    (['0', '1', '2'], 1797)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flash.image.classification.data import ImageClassificationData
+
+DIGITS_FILE = Path(__file__).parent / "assets" / "digits.npz"
+DEMO_MODEL = {"backbone": "resnet18", "pretrained": False}
+DEMO_TRAINER = {"max_epochs": 8}
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The digits as ``(images (1797, 8, 8) uint8, targets (1797,) int64)``."""
+    with np.load(DIGITS_FILE) as data:
+        return data["images"], data["targets"].astype(np.int64)
+
+
+def demo_datamodule(**datamodule_kwargs: Any) -> ImageClassificationData:
+    """The digits as an ``ImageClassificationData`` with a 20% validation split, upsampled to 32x32."""
+    images, targets = load_digits()
+    kwargs: dict[str, Any] = {"batch_size": 32, "val_split": 0.2, "transform_kwargs": {"image_size": (32, 32)},
+                              "labels": [str(i) for i in range(10)]}
+    kwargs.update(datamodule_kwargs)
+    return ImageClassificationData.from_numpy(train_data=images, train_targets=targets, **kwargs)

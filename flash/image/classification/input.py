@@ -1,0 +1,241 @@
+"""Inputs for image classification: folders, file lists, data frames, arrays/images, datasets.
+
+Each ``load_data`` lists lightweight samples (a path, a row index) and checks what is cheap to
+check up front (the path exists, the header is an image); ``load_sample`` decodes one image
+to RGB through :mod:`flash.image.io` when the DataLoader asks for it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
+from flash.errors import ConfigurationError, DataError, invalid_choice
+from flash.image.io import as_rgb_image, check_image, is_image_file, load_image
+
+OnBadFile = Literal["raise", "skip"]
+
+
+def _skip(on_bad_file: str) -> bool:
+    if on_bad_file not in ("raise", "skip"):
+        raise invalid_choice("on_bad_file", on_bad_file, ("raise", "skip"))
+    return on_bad_file == "skip"
+
+
+def _file_error(path: str) -> str | None:
+    if not is_image_file(path):
+        return (f"'{path}' is not an image file (by its extension). Remove it, or pass on_bad_file='skip' "
+                "to skip such files.")
+    return check_image(path, verify=False)
+
+
+def _sample(path: str, target: Any) -> dict:
+    return {INPUT: path, TARGET: target, METADATA: {"filepath": path}}
+
+
+class ImageFilesInput(Input):
+    """Image file paths with optional targets; unreadable files raise (or are skipped with a warning)."""
+
+    label_names: list[str] | None = None
+
+    def load_data(self, files: Sequence[str | os.PathLike], targets: Sequence[Any] | None = None, *,
+                  on_bad_file: OnBadFile = "raise") -> list[dict]:
+        if isinstance(files, (str, os.PathLike)):
+            raise ConfigurationError(f"Pass a list of image paths for the {self.stage} files (or use from_folders). "
+                                     f"Received: {self.stage}_files={files!r}")
+        files = [os.fspath(f) for f in files]
+        if targets is not None and len(targets) != len(files):
+            raise DataError(f"The {self.stage} data has {len(files)} files but {len(targets)} targets; give one target per file.")
+        return self._checked([_sample(f, targets[i] if targets is not None else None) for i, f in enumerate(files)],
+                             on_bad_file)
+
+    def _checked(self, samples: list[dict], on_bad_file: str) -> list[dict]:
+        skip = _skip(on_bad_file)
+        errors, good = [], []
+        for sample in samples:
+            error = _file_error(sample[INPUT])
+            (errors.append(error) if error else good.append(sample))
+        skip_or_raise(errors, skip=skip, what=f"bad files in the {self.stage} data")
+        return good
+
+    def load_sample(self, sample: dict) -> dict:
+        sample[INPUT] = load_image(sample[INPUT])
+        return sample
+
+
+def _listdir(folder: Path, stage: str) -> list[os.DirEntry]:
+    if not folder.exists():
+        raise DataError(f"The {stage} folder '{folder}' does not exist. Check the path.")
+    if not folder.is_dir():
+        raise DataError(f"The {stage} folder '{folder}' is a file, not a folder. Pass the folder holding the images.")
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as err:
+        raise DataError(f"Cannot read the {stage} folder '{folder}': {err.strerror or err}. Check its permissions.") from None
+
+
+def _walk_files(folder: Path) -> list[str]:
+    """Every non-hidden file under ``folder``, in a stable order."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".")]
+    return found
+
+
+class ImageFolderInput(ImageFilesInput):
+    """``folder/<class>/<image>`` (train/val/test); a flat (or nested) folder of images for predict."""
+
+    def load_data(self, folder: str | os.PathLike, *, on_bad_file: OnBadFile = "raise") -> list[dict]:  # type: ignore[override]
+        folder = Path(folder)
+        entries = _listdir(folder, self.stage)
+        if self.stage == "predict":
+            files = _walk_files(folder)
+            if not files:
+                raise DataError(f"The predict folder '{folder}' is empty: put the images to predict in it.")
+            return self._checked([_sample(f, None) for f in files], on_bad_file)
+        classes = [Path(e.path) for e in entries if e.is_dir()]
+        if not classes:
+            what = "has files but no class sub-folders" if entries else "is empty"
+            raise DataError(f"The {self.stage} folder '{folder}' {what}: expected one sub-folder per class "
+                            f"({folder}/<class name>/<image>).")
+        samples = []
+        for class_dir in classes:
+            files = _walk_files(class_dir)
+            if not files:
+                raise DataError(f"The class folder '{class_dir}' in the {self.stage} data is empty: add images of "
+                                f"class '{class_dir.name}', or remove the folder.")
+            samples += [_sample(f, class_dir.name) for f in files]
+        return self._checked(samples, on_bad_file)
+
+
+def default_resolver(root: str | os.PathLike | None, file_id: Any) -> str:
+    """``root/file_id``; an id without extension (``"17"``) finds ``root/17.<image extension>``."""
+    path = os.path.join(os.fspath(root), str(file_id)) if root else str(file_id)
+    if os.path.isfile(path):
+        return path
+    matches = [m for m in sorted(glob.glob(glob.escape(path) + ".*")) if is_image_file(m)]
+    return matches[0] if matches else path
+
+
+class ImageDataFrameInput(ImageFilesInput):
+    """Rows of a pandas DataFrame: an image path column and one target column (or several multi-hot columns)."""
+
+    def load_data(self, data_frame: Any, input_field: str, target_fields: str | Sequence[str] | None = None,  # type: ignore[override]
+                  images_root: str | os.PathLike | None = None, resolver: Callable[[Any, Any], str] | None = None, *,
+                  on_bad_file: OnBadFile = "raise", source: str = "the data frame") -> list[dict]:
+        fields = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
+        columns = [str(c) for c in data_frame.columns]
+        absent = [f for f in [input_field, *fields] if f not in data_frame.columns]
+        if absent:
+            raise DataError(f"{source} has no column(s) {absent}; its columns are {columns}. "
+                            "Check input_field / target_fields.")
+        if len(fields) > 1:
+            self.label_names = list(fields)  # multi-hot columns: the column names are the labels
+        resolver = resolver or default_resolver
+        with_targets = bool(fields) and self.stage != "predict"
+        samples = []
+        for row, (file_id, target) in enumerate(zip(data_frame[input_field].tolist(), self._targets(data_frame, fields))):
+            sample = _sample(resolver(images_root, file_id), target if with_targets else None)
+            sample[METADATA]["row"] = row
+            samples.append(sample)
+        return self._checked(samples, on_bad_file)
+
+    @staticmethod
+    def _targets(data_frame: Any, fields: list[str]) -> list[Any]:
+        if not fields:
+            return [None] * len(data_frame)
+        if len(fields) == 1:
+            return data_frame[fields[0]].tolist()
+        return data_frame[fields].values.tolist()
+
+
+class ImageArrayInput(Input):
+    """In-memory images: an (N, H, W[, C]) / (N, C, H, W) array or tensor, or a list of arrays/PIL images."""
+
+    label_names: list[str] | None = None
+
+    def load_data(self, data: Any, targets: Sequence[Any] | None = None) -> list[dict]:
+        if hasattr(data, "ndim") and data.ndim not in (3, 4):
+            raise DataError(f"The {self.stage} images must be a batch of shape (N, H, W), (N, H, W, C) or "
+                            f"(N, C, H, W). Received: shape={tuple(data.shape)}")
+        images = list(data)
+        if targets is not None and len(targets) != len(images):
+            raise DataError(f"The {self.stage} data has {len(images)} images but {len(targets)} targets; give one target per image.")
+        targets = list(targets) if targets is not None else [None] * len(images)
+        return [{INPUT: image, TARGET: target, METADATA: {"row": i}} for i, (image, target) in enumerate(zip(images, targets))]
+
+    def load_sample(self, sample: dict) -> dict:
+        sample[INPUT] = as_rgb_image(sample[INPUT])
+        return sample
+
+
+def _is_hf_dataset(dataset: Any) -> bool:
+    return hasattr(dataset, "column_names") and hasattr(dataset, "features")
+
+
+class ImageDatasetInput(Input):
+    """A Hugging Face ``datasets.Dataset`` (image / label columns) or a torch Dataset of ``(image, target)``."""
+
+    label_names: list[str] | None = None
+
+    def load_data(self, dataset: Any, *, input_field: str = "image", target_field: str = "label") -> list[dict]:
+        self.dataset, self.input_field = dataset, input_field
+        if _is_hf_dataset(dataset):
+            targets = self._hf_targets(dataset, input_field, target_field)
+        else:
+            self.input_field = None
+            targets = self._torch_targets(dataset)
+        if self.stage == "predict":
+            targets = [None] * len(dataset)
+        return [{INPUT: i, TARGET: t, METADATA: {"row": i}} for i, t in enumerate(targets)]
+
+    def _hf_targets(self, dataset: Any, input_field: str, target_field: str) -> list[Any]:
+        absent = [f for f in (input_field, target_field) if f not in dataset.column_names]
+        if input_field in absent or (absent and self.stage != "predict"):
+            raise DataError(f"The {self.stage} dataset has no column(s) {absent}; its columns are "
+                            f"{dataset.column_names}. Pass input_field=... / target_field=....")
+        if target_field in absent:
+            return [None] * len(dataset)
+        names = getattr(dataset.features[target_field], "names", None)
+        self.label_names = list(names) if names else None
+        return list(dataset[target_field])
+
+    def _torch_targets(self, dataset: Any) -> list[Any]:
+        classes = getattr(dataset, "classes", None)
+        self.label_names = [str(c) for c in classes] if classes else None
+        targets = getattr(dataset, "targets", None)
+        if targets is not None:
+            return list(targets)
+        if self.stage == "predict":
+            return [None] * len(dataset)
+        return [self._item(i)[1] for i in range(len(dataset))]
+
+    def _item(self, index: int) -> tuple[Any, Any]:
+        item = self.dataset[index]
+        if not (isinstance(item, (tuple, list)) and len(item) >= 1):
+            raise DataError(f"The {self.stage} dataset must return (image, target) tuples; item {index} is a "
+                            f"{type(item).__name__}.")
+        return item[0], (item[1] if len(item) > 1 else None)
+
+    def load_sample(self, sample: dict) -> dict:
+        index = sample[INPUT]
+        image = self.dataset[index][self.input_field] if self.input_field else self._item(index)[0]
+        if isinstance(image, dict) and ("bytes" in image or "path" in image):  # an undecoded datasets.Image
+            image = _decode(image)
+        sample[INPUT] = as_rgb_image(image)
+        return sample
+
+
+def _decode(value: dict) -> Any:
+    import io
+
+    from PIL import Image
+
+    if value.get("bytes"):
+        return Image.open(io.BytesIO(value["bytes"]))
+    return load_image(value["path"])

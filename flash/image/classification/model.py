@@ -1,0 +1,161 @@
+"""``ImageClassifier``: a backbone (timm, torchvision, or a local folder) plus a head, single- or multi-label.
+
+Example:
+    >>> import flash
+    >>> from flash.image import ImageClassificationData, ImageClassifier
+    >>> datamodule = ImageClassificationData.from_folders(train_folder="data/train", batch_size=4)  # doctest: +SKIP
+    >>> model = ImageClassifier(backbone="resnet18", labels=datamodule.labels)  # doctest: +SKIP
+    >>> flash.Trainer(max_epochs=3).finetune(model, datamodule=datamodule, strategy="freeze")  # doctest: +SKIP
+    >>> model.predict("data/predict/ant.jpg")  # doctest: +SKIP
+    'ants'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torchmetrics
+
+from flash.core.data import INPUT
+from flash.core.outputs import classification_output
+from flash.core.task import Task
+from flash.errors import ConfigurationError
+from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
+from flash.image.classification.transforms import ImageClassificationInputTransform
+from flash.image.io import IMAGE_EXTENSIONS, as_rgb_image, is_image_file
+
+HeadSpec = Any  # None | "linear" | nn.Module | (num_features, num_classes) -> nn.Module
+
+
+def build_head(head: HeadSpec, num_features: int, num_classes: int) -> torch.nn.Module:
+    """A linear layer by default; an ``nn.Module`` as given; a factory called with the two sizes."""
+    if head is None or head == "linear":
+        return torch.nn.Linear(num_features, num_classes)
+    if isinstance(head, torch.nn.Module):
+        return head
+    if callable(head):
+        module = head(num_features, num_classes)
+        if not isinstance(module, torch.nn.Module):
+            raise ConfigurationError(f"The head factory must return an nn.Module. Received: {type(module).__name__}")
+        return module
+    raise ConfigurationError("head must be None, 'linear', an nn.Module, or a callable (num_features, num_classes) -> "
+                             f"nn.Module. Received: head={head!r}")
+
+
+class ImageClassifier(Task):
+    """Classify images with a pretrained backbone and a (linear) head.
+
+    Args:
+        num_classes: number of classes (default: ``len(labels)``).
+        backbone: ``"resnet18"`` / ``"timm:<name>"`` / ``"torchvision:<name>"`` / a local folder; see
+            :meth:`available_backbones`.
+        labels: class names, used by ``output="labels"``.
+        backbone_kwargs: extra arguments for the backbone factory (e.g. ``{"drop_rate": 0.1}``).
+        head: None (linear), an ``nn.Module``, or ``(num_features, num_classes) -> nn.Module``.
+        pretrained: True (the provider's weights, downloaded or cached), False, or a weights file path.
+        loss_fn / metrics / optimizer / lr_scheduler / learning_rate: see :class:`~flash.core.task.Task`.
+        multi_label: one sigmoid per class (binary cross-entropy) instead of a softmax.
+    """
+
+    backbones = IMAGE_CLASSIFIER_BACKBONES
+    input_transform_cls = ImageClassificationInputTransform
+
+    def __init__(self, num_classes: int | None = None, *, backbone: str = "resnet18", labels: Sequence[str] | None = None,
+                 backbone_kwargs: dict | None = None, head: HeadSpec = None, pretrained: bool | str = True,
+                 loss_fn: Callable | None = None, optimizer: Any = "Adam", lr_scheduler: Any = None,
+                 metrics: Any = None, learning_rate: float | None = None, multi_label: bool = False) -> None:
+        num_classes = self._num_classes(num_classes, labels)
+        if loss_fn is None:
+            loss_fn = torch.nn.functional.binary_cross_entropy_with_logits if multi_label else torch.nn.functional.cross_entropy
+        super().__init__(loss_fn=loss_fn, metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
+                         learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        self.save_hyperparameters(ignore=("loss_fn", "metrics", "head") if not isinstance(head, str) else ("loss_fn", "metrics"))
+        self.num_classes, self.multi_label = num_classes, multi_label
+        self.labels = list(labels) if labels is not None else None
+        built = self._build_backbone(backbone, pretrained=pretrained, backbone_kwargs=backbone_kwargs or {})
+        self.backbone = built.module
+        self.num_features = built.num_features
+        self.data_config = dict(built.data_config)
+        self.head = build_head(head, self.num_features, num_classes)
+        self.input_transform = ImageClassificationInputTransform(**self.data_config)
+
+    @classmethod
+    def _build_backbone(cls, backbone: Any, *, pretrained: Any, backbone_kwargs: dict) -> Any:
+        if not isinstance(backbone, (str, os.PathLike)):
+            raise ConfigurationError(f"backbone must be a name or a folder path; see ImageClassifier.available_backbones(). "
+                                     f"Received: backbone={backbone!r}")
+        try:
+            factory = cls.backbones.get(os.fspath(backbone))
+        except ConfigurationError as err:
+            message = str(err).replace("See available_keys()", f"See {cls.__name__}.available_backbones()")
+            raise ConfigurationError(message.replace(f"{backbone!r}.", f"{backbone!r} for {cls.__name__}.", 1)) from None
+        return factory(pretrained=pretrained, **backbone_kwargs)
+
+    @staticmethod
+    def _num_classes(num_classes: int | None, labels: Sequence[str] | None) -> int:
+        if num_classes is None and labels is None:
+            raise ConfigurationError("ImageClassifier needs num_classes or labels (e.g. labels=datamodule.labels).")
+        if num_classes is not None and labels is not None and num_classes != len(labels):
+            raise ConfigurationError(f"num_classes={num_classes} does not match the {len(labels)} labels {list(labels)}.")
+        num_classes = len(labels) if num_classes is None else num_classes
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise ConfigurationError(f"num_classes must be an int >= 1. Received: num_classes={num_classes!r}")
+        return num_classes
+
+    @staticmethod
+    def _default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Metric]:
+        if multi_label:
+            return [torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
+                    torchmetrics.F1Score(task="multilabel", num_labels=num_classes)]
+        if num_classes < 2:
+            return []
+        return [torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)]
+
+    @classmethod
+    def available_backbones(cls, pattern: str | None = None) -> list[str]:
+        """Backbone names, filtered by a wildcard: ``available_backbones("*resnet1*")``."""
+        return cls.backbones.available_keys(pattern)
+
+    # ------------------------------------------------------------------ forward & steps
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(x)  # (B, 3, H, W) -> (B, num_features)
+        features = getattr(features, "logits", features)
+        if features.ndim > 2:
+            features = torch.flatten(features, 1)
+        return self.head(features)  # (B, num_features) -> (B, num_classes)
+
+    def compute_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.loss_fn(outputs, target.float() if self.multi_label else target)
+
+    def metric_inputs(self, outputs: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.multi_label:
+            return torch.sigmoid(outputs), target.int()
+        return torch.softmax(outputs, dim=-1), target
+
+    def format_predictions(self, outputs: torch.Tensor, output: str) -> list:
+        return classification_output(outputs, output, multi_label=self.multi_label, labels=self.labels)
+
+    # ------------------------------------------------------------------ transforms follow the backbone
+    def setup(self, stage: str) -> None:
+        """Fill the datamodule's unset transform settings (image size, mean, std) from this model's."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self.trainer is not None else None
+        transform = getattr(datamodule, "transform", None)
+        if isinstance(transform, ImageClassificationInputTransform) and transform is not self.input_transform:
+            transform.fill_defaults(**self.input_transform.kwargs)
+
+    # ------------------------------------------------------------------ predict on raw inputs
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
+        """A path, folder, PIL image, array or tensor (or a list of them / a batch) -> image samples."""
+        if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
+            files = sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file() and is_image_file(p))
+            if not files:
+                raise ConfigurationError(f"Folder '{inputs}' has no images ({', '.join(IMAGE_EXTENSIONS)}).")
+            return False, [{INPUT: as_rgb_image(f)} for f in files]
+        if isinstance(inputs, (list, tuple)):
+            return False, [{INPUT: as_rgb_image(item)} for item in inputs]
+        if hasattr(inputs, "ndim") and inputs.ndim == 4:  # a batch (N, C, H, W) / (N, H, W, C)
+            return False, [{INPUT: as_rgb_image(item)} for item in inputs]
+        return True, [{INPUT: as_rgb_image(inputs)}]
