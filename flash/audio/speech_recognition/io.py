@@ -27,16 +27,21 @@ def is_audio_file(path: str | os.PathLike) -> bool:
     return str(path).lower().endswith(AUDIO_EXTENSIONS)
 
 
-def to_mono(array: Any, *, where: str) -> torch.Tensor:
-    """A 1-D (samples) or 2-D (samples, channels) array -> a float32 mono tensor (channels averaged)."""
+def to_mono(array: Any, *, where: str, channels_last: bool | None = None) -> torch.Tensor:
+    """A 1-D (samples) or 2-D array -> a float32 mono tensor (channels averaged).
+
+    2-D arrays are (samples, channels) as soundfile gives them, or (channels, samples) as torchaudio
+    does; ``channels_last=None`` takes the short side (at most 8) as the channels.
+    """
     tensor = torch.as_tensor(np.asarray(array), dtype=torch.float32)
-    if tensor.ndim == 2:
-        # soundfile gives (samples, channels); a (channels, samples) torch-style array has few rows
-        tensor = tensor.mean(dim=0) if tensor.shape[0] < tensor.shape[1] and tensor.shape[0] <= 8 else tensor.mean(dim=1)
-    if tensor.ndim != 1:
-        raise DataError(f"Audio {where} must be 1-D (samples) or 2-D (samples, channels); got shape {tuple(tensor.shape)}.")
     if tensor.numel() == 0:
         raise DataError(f"Audio {where} is empty (0 samples). Remove it or replace it with a recording.")
+    if tensor.ndim == 2:
+        if channels_last is None:
+            channels_last = not (tensor.shape[0] < tensor.shape[1] and tensor.shape[0] <= 8)
+        tensor = tensor.mean(dim=1 if channels_last else 0)
+    if tensor.ndim != 1:
+        raise DataError(f"Audio {where} must be 1-D (samples) or 2-D (samples, channels); got shape {tuple(tensor.shape)}.")
     if not torch.isfinite(tensor).all():
         raise DataError(f"Audio {where} holds NaN or infinite samples. Replace the file or clean the array.")
     return tensor
@@ -71,7 +76,7 @@ def read_audio(source: str | os.PathLike | bytes, *, sampling_rate: int, name: s
             f"Cannot read audio {where}: {reason}. Supported formats: WAV, FLAC, OGG, MP3 (and other libsndfile "
             "formats); the file is corrupt or in another format; convert it (e.g. to WAV) or remove it."
         ) from None
-    return resample(to_mono(data, where=where), rate, sampling_rate)
+    return resample(to_mono(data, where=where, channels_last=True), rate, sampling_rate)
 
 
 def audio_from_array(array: Any, *, sampling_rate: int, source_rate: int | None = None, name: str = "array") -> torch.Tensor:

@@ -189,7 +189,7 @@ class SpeechRecognizer(Task):
         if frames is not None:  # frames made from padding are blanks
             ids = ids.masked_fill(torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
                                   self.tokenizer.pad_token_id)
-        return [" ".join(t.split()) for t in self.tokenizer.batch_decode(ids.cpu().tolist())]
+        return [" ".join(t.split()) for t in self.tokenizer.batch_decode(ids.cpu().tolist(), skip_special_tokens=True)]
 
     def _generate(self, features: dict) -> list[str]:
         prompt = self.transcripts.prompt_ids
