@@ -41,6 +41,12 @@ class TextClassificationData(DataModule):
     DataModule's arguments (``batch_size``, ``val_split``, ``num_workers``, ``labels``, ...) and
     ``sort_by_length=True`` to batch training texts of similar length together (less padding).
     Tokenization happens per batch, with the tokenizer of the model being trained.
+
+    Bad data raises a ``DataError`` naming the file (or data frame / list) and the row (counted
+    from 0, header excluded): a missing column (the existing ones are listed), a missing text or
+    label (None/NaN; in CSV an empty field), labels of mixed types in one column, a val/test label
+    unseen in training, an undecodable file (pass ``encoding=``). An empty string is a valid text.
+    Over-long texts are truncated to the model's ``max_length``.
     """
 
     input_transform_cls = TextClassificationInputTransform
