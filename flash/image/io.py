@@ -31,8 +31,9 @@ def to_rgb(image: Any) -> Any:
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
         top = 65535.0 if mode.startswith("I;16") or array.max(initial=0) > 255 else 255.0
-        if mode == "F":
-            top = max(float(array.max(initial=1.0)), 1e-12)
+        if mode == "F":  # floats in [0, 1], in [0, 255], or any other range (scaled by the maximum)
+            peak = float(array.max(initial=0.0))
+            top = 1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else peak
         array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
         return Image.fromarray(array, mode="L").convert("RGB")
     if mode == "P":

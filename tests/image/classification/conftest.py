@@ -13,7 +13,7 @@ import flash
 from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES, Backbone
 
 TINY = "tiny_test_cnn"
-COLORS = {"blue": (20, 40, 230), "red": (230, 30, 20)}
+COLORS = {"blue": (20, 40, 230), "red": (230, 30, 20), "green": (30, 220, 40)}
 
 
 @IMAGE_CLASSIFIER_BACKBONES.register(name=TINY, override=True)
