@@ -89,10 +89,14 @@ def load_weights_file(module: torch.nn.Module, path: str | os.PathLike) -> None:
             f"Weights file '{path}' does not match the backbone: {len(missing)} parameter(s) missing, e.g. "
             f"{missing[:3]}. Check that the file was saved from the same architecture."
         )
-    try:
-        module.load_state_dict(state, strict=False)
-    except RuntimeError as err:
-        raise ConfigurationError(f"Weights file '{path}' does not match the backbone: {err}") from None
+    mismatched = [f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state.items()
+                  if tuple(v.shape) != tuple(own[k].shape)]
+    if mismatched:
+        raise ConfigurationError(
+            f"Weights file '{path}' does not match the backbone: {len(mismatched)} tensor(s) have other shapes, e.g. "
+            f"{'; '.join(mismatched[:3])}. Check that the file was saved from the same architecture."
+        )
+    module.load_state_dict(state, strict=False)
 
 
 # ---------------------------------------------------------------------------------------- timm
