@@ -195,3 +195,16 @@ def test_sort_by_length_groups_similar_lengths():
     assert sorted(list(sampler)) == list(range(8))
     with pytest.raises(ConfigurationError, match="sort_by_length=True or a sampler"):
         TextClassificationData.from_lists(train_data=texts, train_targets=["a", "b"] * 4, sort_by_length=True, sampler=object())
+
+
+def test_length_grouped_sampler_shards_across_processes(monkeypatch):
+    from flash.text.classification import transform
+
+    lengths = list(range(7))
+    shards = []
+    for rank in (0, 1):
+        monkeypatch.setattr(transform, "_process_group", lambda rank=rank: (rank, 2))
+        sampler = LengthGroupedSampler(lengths, batch_size=2)
+        shards.append(list(sampler))
+        assert len(sampler) == 4 == len(shards[-1])
+    assert set(shards[0]) | set(shards[1]) == set(range(7))  # every sample seen; one repeated to even out

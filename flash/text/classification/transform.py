@@ -60,7 +60,7 @@ class LengthGroupedSampler(Sampler[int]):
 
     Samples are shuffled, cut into mega-batches of ``batch_size * group_batches``, and each
     mega-batch is sorted by length (longest first), so a batch pads little while the batches still
-    vary from epoch to epoch.
+    vary from epoch to epoch. Under torch.distributed each process takes every world_size-th index.
 
     Example:
         >>> list(LengthGroupedSampler([5, 1, 4, 2], batch_size=2, group_batches=2))  # one mega-batch
@@ -78,11 +78,23 @@ class LengthGroupedSampler(Sampler[int]):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)  # the trainer calls set_epoch
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         size = self.batch_size * self.group_batches
-        for start in range(0, len(order), size):
-            yield from sorted(order[start : start + size], key=lambda i: -self.lengths[i])
+        grouped = [i for start in range(0, len(order), size)
+                   for i in sorted(order[start : start + size], key=lambda i: -self.lengths[i])]
+        rank, world_size = _process_group()
+        if world_size > 1:  # every process gets as many indices, neighbours stay of similar length
+            grouped += grouped[: len(self) * world_size - len(grouped)]
+            grouped = grouped[rank::world_size]
+        return iter(grouped)
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return -(-len(self.lengths) // _process_group()[1])
+
+
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) of the running torch.distributed job, or (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 def text_lengths(dataset: Any) -> list[int]:
