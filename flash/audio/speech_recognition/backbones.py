@@ -107,7 +107,7 @@ def tiny_whisper(*, chunk_length: int = 2, d_model: int = 32) -> SpeechBackbone:
     config = transformers.WhisperConfig(
         vocab_size=len(tokenizer), num_mel_bins=16, d_model=d_model, encoder_layers=1, decoder_layers=1,
         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model,
-        max_source_positions=extractor.nb_max_frames // 2, max_target_positions=64, decoder_start_token_id=sot,
+        max_source_positions=extractor.nb_max_frames // 2, max_target_positions=16, decoder_start_token_id=sot,
         eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, begin_suppress_tokens=None, suppress_tokens=None,
     )
     return SpeechBackbone(transformers.WhisperForConditionalGeneration(config), tokenizer, extractor)

@@ -57,7 +57,7 @@ class TranscriptChecker:
     def _message(self, text: str, where: str, missing: list[str]) -> str:
         vocabulary = "".join(sorted(self.characters))
         case_fix = ""
-        if self.case and not self.unknown(self._cased(text)):
+        if self.case and any(c.swapcase() in self.characters for c in missing):
             case_fix = f" The vocabulary is {self.case}-case: {self.case}-case the transcripts."
         return (f"The transcript {text!r} of {where} has characters the model's CTC vocabulary lacks: "
                 f"{', '.join(repr(c) for c in missing)}. The vocabulary spells with {vocabulary!r}.{case_fix} "
