@@ -6,7 +6,8 @@ Every factory has the signature ``factory(*, pretrained=True, **kwargs) -> Backb
 
 Names:
 - ``"resnet18"`` or ``"timm:convnext_tiny"``: any timm model (the default provider);
-- ``"torchvision:mobilenet_v2"``: any torchvision classification model;
+- ``"torchvision:mobilenet_v2"``: any torchvision classification model, with its DEFAULT weights, or
+  named weights with a tag: ``"torchvision:mobilenet_v2.imagenet1k_v1"``;
 - ``"path/to/folder"``: a folder with a timm-style ``config.json`` (``{"architecture": ...}``)
   and ``model.safetensors`` / ``pytorch_model.bin`` / ``*.pth`` weights.
 
@@ -149,18 +150,28 @@ def _strip_classifier(model: torch.nn.Module) -> int:
     raise ConfigurationError(f"Cannot find the classifier of torchvision model {type(model).__name__} to remove it.")
 
 
+def _torchvision_weights(name: str) -> tuple[str, Any, Any]:
+    """``"mobilenet_v2.imagenet1k_v1"`` -> (architecture, weights enum, the tagged weights or None)."""
+    import torchvision
+
+    architecture, _, tag = name.partition(".")
+    weights_enum = torchvision.models.get_model_weights(architecture)
+    tagged = weights_enum[tag.upper()] if tag else None
+    return architecture, weights_enum, tagged
+
+
 def _torchvision_factory(name: str) -> Callable[..., Backbone]:
     def build(*, pretrained: Any = True, **kwargs: Any) -> Backbone:
         torchvision = require("torchvision", "image", purpose=f"the backbone 'torchvision:{name}'")
-        weights_enum = torchvision.models.get_model_weights(name)
-        weights = weights_enum.DEFAULT if pretrained is True else None
-        if name in ("inception_v3", "googlenet"):
+        architecture, weights_enum, tagged = _torchvision_weights(name)
+        chosen = tagged or weights_enum.DEFAULT
+        if architecture in ("inception_v3", "googlenet"):
             kwargs.setdefault("aux_logits", False)  # one output tensor, not (logits, aux_logits)
-        module = torchvision.models.get_model(name, weights=weights, **kwargs)
+        module = torchvision.models.get_model(architecture, weights=chosen if pretrained is True else None, **kwargs)
         num_features = _strip_classifier(module)
         if _weights_path(pretrained):
             load_weights_file(module, pretrained)
-        preset = weights_enum.DEFAULT.transforms()
+        preset = chosen.transforms()
         size = preset.crop_size[0] if isinstance(preset.crop_size, (list, tuple)) else preset.crop_size
         data_config = {"image_size": (int(size), int(size)), "mean": tuple(preset.mean), "std": tuple(preset.std)}
         return Backbone(module, num_features, data_config)
@@ -176,8 +187,11 @@ def _torchvision_list() -> list[str]:
 
 def _torchvision_has(name: str) -> bool:
     try:
-        return name in _torchvision_list()
-    except ImportError:
+        if name.partition(".")[0] not in _torchvision_list():
+            return False
+        _torchvision_weights(name)
+        return True
+    except (ImportError, KeyError):
         return False
 
 

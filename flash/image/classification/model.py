@@ -156,6 +156,11 @@ class ImageClassifier(Task):
             return False, [{INPUT: as_rgb_image(f)} for f in files]
         if isinstance(inputs, (list, tuple)):
             return False, [{INPUT: as_rgb_image(item)} for item in inputs]
-        if hasattr(inputs, "ndim") and inputs.ndim == 4:  # a batch (N, C, H, W) / (N, H, W, C)
+        if hasattr(inputs, "ndim") and (inputs.ndim == 4 or _is_grey_batch(inputs)):  # (N, C, H, W), (N, H, W[, C])
             return False, [{INPUT: as_rgb_image(item)} for item in inputs]
         return True, [{INPUT: as_rgb_image(inputs)}]
+
+
+def _is_grey_batch(array: Any) -> bool:
+    """(N, H, W) with neither end a channel axis (1, 3 or 4), e.g. 50 greyscale 8x8 digits."""
+    return array.ndim == 3 and array.shape[0] not in (1, 3, 4) and array.shape[-1] not in (1, 3, 4)
