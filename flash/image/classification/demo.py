@@ -20,7 +20,7 @@ from flash.image.classification.data import ImageClassificationData
 
 DIGITS_FILE = Path(__file__).parent / "assets" / "digits.npz"
 DEMO_MODEL = {"backbone": "resnet18", "pretrained": False}
-DEMO_TRAINER = {"max_epochs": 8}
+DEMO_TRAINER = {"max_epochs": 3}  # ~0.8-0.9 validation accuracy from scratch
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,7 @@ class ImageClassifier(Task):
             loss_fn = torch.nn.functional.binary_cross_entropy_with_logits if multi_label else torch.nn.functional.cross_entropy
         super().__init__(loss_fn=loss_fn, metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
                          learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
-        self.save_hyperparameters(ignore=("loss_fn", "metrics", "head") if not isinstance(head, str) else ("loss_fn", "metrics"))
+        self.save_hyperparameters(ignore=("loss_fn", "metrics"))  # a head module/factory is not stored: pass it again
         self.num_classes, self.multi_label = num_classes, multi_label
         self.labels = list(labels) if labels is not None else None
         built = self._build_backbone(backbone, pretrained=pretrained, backbone_kwargs=backbone_kwargs or {})
