@@ -7,7 +7,6 @@ CMYK, and 16/32-bit greyscale (I;16, I, F; rescaled to 8 bits). Errors name the 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,13 +50,12 @@ def load_image(path: str | os.PathLike) -> Any:
     require("PIL", "image", purpose="reading images")
     from PIL import Image, UnidentifiedImageError
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Cannot read image '{path}': the file does not exist. Check the path (and images_root).")
     try:
         with Image.open(path) as image:
             image.load()
             return to_rgb(image)
+    except (FileNotFoundError, IsADirectoryError):
+        raise DataError(f"Cannot read image '{path}': the file does not exist. Check the path (and images_root).") from None
     except UnidentifiedImageError:
         raise DataError(f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file.") from None
     except (OSError, SyntaxError, ValueError) as err:
