@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import socket
@@ -218,6 +219,7 @@ class DDPStrategy(Strategy):
                 MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port), FLASH_LAUNCHED="1",
             )
             self.children.append(subprocess.Popen(command, env=child_env))
+        atexit.register(self._reap_children)
         os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
@@ -245,11 +247,15 @@ class DDPStrategy(Strategy):
             return wrapped.no_sync()
         return contextlib.nullcontext()
 
-    def teardown(self):
+    def _reap_children(self) -> None:
+        """At rank 0's exit: close the process group (a worker still blocked in a collective then fails
+        instead of hanging) and wait for the workers this process launched."""
+        if dist.is_initialized():
+            dist.destroy_process_group()
         for child in self.children:
             code = child.wait()
             if code != 0:
-                raise RuntimeError(f"A worker process (pid {child.pid}) exited with code {code}.")
+                print(f"flash: worker process {child.pid} exited with code {code}.", file=sys.stderr)
         self.children.clear()
 
     def barrier(self):
@@ -347,6 +353,11 @@ def get_strategy(strategy: str | Strategy, *, num_processes: int) -> Strategy:
         raise invalid_choice("strategy", strategy, STRATEGIES)
     if name == "auto":
         name = "ddp" if num_processes > 1 or detect_cluster_env() is not None else "single"
+    if name == "single" and num_processes > 1:
+        raise ConfigurationError(
+            f"strategy='single' runs one process on one device, but {num_processes} devices were requested. "
+            "Use strategy='ddp' (or 'auto'), or devices=1. Received: strategy='single'"
+        )
     if name == "ddp_find_unused_parameters_true":
         return DDPStrategy(find_unused_parameters=True)
     return {"single": Strategy, "ddp": DDPStrategy, "fsdp": FSDPStrategy}[name]()
