@@ -18,7 +18,7 @@ def parse_max_time(value: Any) -> float | None:
         return value.total_seconds()
     if isinstance(value, dict):
         return dt.timedelta(**value).total_seconds()
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
     if isinstance(value, str):
         parts = value.split(":")
@@ -28,6 +28,14 @@ def parse_max_time(value: Any) -> float | None:
     raise ConfigurationError(
         f"max_time must be 'DD:HH:MM:SS', a datetime.timedelta, a dict like {{'hours': 1}}, or seconds. Received: max_time={value!r}"
     )
+
+
+def _check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be an int >= 1{' or None' if allow_none else ''}. Received: {name}={value!r}")
+    return value
 
 
 def _check_limit(name: str, value: Any) -> Any:
@@ -73,11 +81,15 @@ class TrainerSettings:
         max_epochs, max_steps = args["max_epochs"], args["max_steps"]
         if max_epochs is None:
             max_epochs = 1000 if max_steps == -1 else -1
+        for name, value, low in (("max_epochs", max_epochs, -1), ("min_epochs", args["min_epochs"] or 0, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigurationError(f"{name} must be an int >= {low} or None. Received: {name}={value!r}")
         if max_steps != -1 and (not isinstance(max_steps, int) or max_steps < -1):
             raise ConfigurationError(f"max_steps must be -1 (no limit) or an int >= 0. Received: max_steps={max_steps!r}")
-        accumulate = args["accumulate_grad_batches"]
-        if not isinstance(accumulate, int) or accumulate < 1:
-            raise ConfigurationError(f"accumulate_grad_batches must be an int >= 1. Received: accumulate_grad_batches={accumulate!r}")
+        accumulate = _check_positive_int("accumulate_grad_batches", args["accumulate_grad_batches"])
+        clip = args["gradient_clip_val"]
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0):
+            raise ConfigurationError(f"gradient_clip_val must be a number >= 0 or None. Received: gradient_clip_val={clip!r}")
         algorithm = args["gradient_clip_algorithm"] or "norm"
         if algorithm not in ("norm", "value"):
             raise invalid_choice("gradient_clip_algorithm", algorithm, ("norm", "value"))
@@ -94,6 +106,8 @@ class TrainerSettings:
                 f"Received: val_check_interval={interval!r}"
             )
         sanity = args["num_sanity_val_steps"]
+        if sanity is not None and (isinstance(sanity, bool) or not isinstance(sanity, int) or sanity < -1):
+            raise ConfigurationError(f"num_sanity_val_steps must be an int >= 0, or -1 (all). Received: num_sanity_val_steps={sanity!r}")
         sanity = 2 if sanity is None else (math.inf if sanity == -1 else sanity)
         settings = cls(
             precision=args["precision"], max_epochs=max_epochs, min_epochs=args["min_epochs"] or 0,
@@ -103,10 +117,13 @@ class TrainerSettings:
             limit_test_batches=_check_limit("limit_test_batches", args["limit_test_batches"]),
             limit_predict_batches=_check_limit("limit_predict_batches", args["limit_predict_batches"]),
             fast_dev_run=fast, val_check_interval=interval,
-            check_val_every_n_epoch=args["check_val_every_n_epoch"], num_sanity_val_steps=sanity,
+            check_val_every_n_epoch=_check_positive_int("check_val_every_n_epoch", args["check_val_every_n_epoch"],
+                                                        allow_none=True),
+            num_sanity_val_steps=sanity,
             accumulate_grad_batches=accumulate, gradient_clip_val=args["gradient_clip_val"],
             gradient_clip_algorithm=algorithm,
-            log_every_n_steps=args["log_every_n_steps"] if args["log_every_n_steps"] is not None else 50,
+            log_every_n_steps=_check_positive_int("log_every_n_steps", 50 if args["log_every_n_steps"] is None
+                                                  else args["log_every_n_steps"]),
             enable_progress_bar=args["enable_progress_bar"],
             enable_checkpointing=True if args["enable_checkpointing"] is None else bool(args["enable_checkpointing"]),
             on_nonfinite_loss=args["on_nonfinite_loss"],
