@@ -90,6 +90,11 @@ class ModelCheckpoint(Callback):
     ) -> None:
         if save_top_k < -1:
             raise ConfigurationError(f"save_top_k must be >= -1. Received: save_top_k={save_top_k}")
+        if monitor is None and save_top_k > 1:
+            raise ConfigurationError(
+                f"ModelCheckpoint keeps the {save_top_k} best checkpoints by a metric: set monitor=..., or use "
+                f"save_top_k=1 (the latest) or -1 (all). Received: save_top_k={save_top_k}, monitor=None"
+            )
         self.dirpath = Path(dirpath) if dirpath is not None else None
         self.filename = filename
         self.monitor = monitor
@@ -103,14 +108,20 @@ class ModelCheckpoint(Callback):
         self.best_model_score: float | None = None
         self.last_model_path = ""
         self._last_saved_step = -1
+        self._validated = False  # a validation ran in this fit, so a missing monitor is a real mistake
 
     @property
     def state_key(self) -> str:
-        return f"ModelCheckpoint{{monitor={self.monitor!r}, mode={self.mode!r}}}"
+        return (f"ModelCheckpoint{{monitor={self.monitor!r}, mode={self.mode!r}, every_n_train_steps="
+                f"{self.every_n_train_steps}, every_n_epochs={self.every_n_epochs}}}")
 
     def setup(self, trainer, module, stage):
         if self.dirpath is None:
             self.dirpath = Path(trainer.log_dir) / "checkpoints"
+        self._validated = False
+
+    def on_validation_end(self, trainer, module):
+        self._validated = self._validated or not trainer.sanity_checking
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         n = self.every_n_train_steps
@@ -123,24 +134,26 @@ class ModelCheckpoint(Callback):
             self._save(trainer)
 
     def _save(self, trainer) -> None:
-        if trainer.global_step == self._last_saved_step or trainer.sanity_checking:
+        if trainer.global_step == self._last_saved_step or trainer.sanity_checking or trainer.settings.fast_dev_run:
             return
         self._last_saved_step = trainer.global_step
         metrics = trainer.callback_metrics
         if self.monitor is not None and self.save_top_k != 0:
-            if self.monitor in metrics:
-                self._save_top_k(trainer, float(metrics[self.monitor]))
-            elif not self.save_last:
+            if self.monitor in metrics:  # rank 0's value decides, so every process joins the same saves
+                self._save_top_k(trainer, trainer.strategy.broadcast_object(float(metrics[self.monitor])))
+            elif self._validated or not trainer.num_val_batches:  # else: wait for the first validation
                 raise ConfigurationError(
                     f"ModelCheckpoint(monitor={self.monitor!r}) found no such logged metric. "
                     f"Logged: {sorted(metrics)}. Log it with self.log({self.monitor!r}, ...), or change monitor."
                 )
-        elif self.monitor is None and self.save_top_k != 0 and not self.save_last:
-            path = self._format_path(trainer)
+        elif self.monitor is None and (self.save_top_k == -1 or (self.save_top_k == 1 and not self.save_last)):
+            path = self._format_path(trainer)  # no monitor: keep the latest (save_top_k=1) or every one (-1)
             trainer.save_checkpoint(path)
-            self._remove_old(trainer, keep={str(path)})
+            if self.save_top_k == 1:
+                self._remove_old(trainer, keep={str(path)})
+                self.best_k_models = {}
+            self.best_k_models[str(path)] = float(trainer.global_step)
             self.best_model_path = str(path)
-            self.best_k_models = {str(path): float(trainer.global_step)}
         if self.save_last:
             path = self.dirpath / "last.ckpt"
             trainer.save_checkpoint(path)
@@ -218,7 +231,7 @@ class EarlyStopping(Callback):
                     f"EarlyStopping(monitor={self.monitor!r}) found no such logged metric. Logged: {sorted(metrics)}."
                 )
             return
-        current = float(metrics[self.monitor])
+        current = trainer.strategy.broadcast_object(float(metrics[self.monitor]))  # all processes stop together
         if self.check_finite and not math.isfinite(current):
             trainer.should_stop = True
             self.stopped_epoch = trainer.current_epoch
