@@ -33,6 +33,10 @@ class Precision:
     def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
         return module
 
+    def convert_input(self, batch: Any) -> Any:
+        """Cast the batch's floating-point tensors to the parameters' dtype (true-precision modes)."""
+        return batch
+
     def autocast(self, device_type: str) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
@@ -54,11 +58,25 @@ class Precision:
         pass
 
 
+def _cast_floating(batch: Any, dtype: torch.dtype) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dtype) if batch.is_floating_point() else batch
+    if isinstance(batch, dict):
+        return {k: _cast_floating(v, dtype) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        items = [_cast_floating(v, dtype) for v in batch]
+        return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
+    return batch
+
+
 class DoublePrecision(Precision):
     name = "64-true"
 
     def convert_module(self, module):
         return module.double()
+
+    def convert_input(self, batch):
+        return _cast_floating(batch, torch.float64)
 
 
 class MixedPrecision(Precision):
@@ -109,6 +127,9 @@ class HalfPrecision(Precision):
 
     def convert_module(self, module):
         return module.to(torch.bfloat16)
+
+    def convert_input(self, batch):
+        return _cast_floating(batch, torch.bfloat16)
 
 
 def get_precision(precision: Union[str, int, Precision], *, device_type: str = "cpu") -> Precision:

@@ -37,7 +37,9 @@ def _to_device(batch: Any, device: torch.device) -> Any:
         return {k: _to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
         moved = [_to_device(v, device) for v in batch]
-        return type(batch)(moved) if isinstance(batch, tuple) and not hasattr(batch, "_fields") else moved
+        if hasattr(batch, "_fields"):  # a namedtuple
+            return type(batch)(*moved)
+        return tuple(moved) if isinstance(batch, tuple) else moved
     if hasattr(batch, "to") and callable(batch.to):
         return batch.to(device)
     return batch
@@ -334,6 +336,7 @@ class Trainer:
             return getattr(self._model, name)(batch, batch_idx)
 
     def _to_device(self, batch: Any) -> Any:
+        batch = self.precision.convert_input(batch)
         return batch if self.device.type == "cpu" else _to_device(batch, self.device)
 
     def _check_finite(self, loss: torch.Tensor) -> bool:
