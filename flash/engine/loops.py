@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from flash.engine import data as engine_data
+from flash.engine.checkpoint import restore_state
 from flash.engine.optim import parse_optimizers, step_schedulers
 from flash.engine.results import LoggedResults
 from flash.engine.seed import global_seed, set_rng_state
@@ -62,11 +63,17 @@ def run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path) -
         if all(type(callback) is not type(c) for c in trainer._extra_callbacks):
             trainer._extra_callbacks.append(callback)
     trainer.optimizers, trainer.lr_scheduler_configs = parse_optimizers(model.configure_optimizers())
+    if len(trainer.optimizers) != 1:
+        raise ConfigurationError(
+            f"flash.Trainer steps one optimizer, but configure_optimizers() returned {len(trainer.optimizers)}. "
+            "Put the parameters in one optimizer with several param groups (one lr each)."
+        )
     trainer.current_epoch = trainer.global_step = trainer._batches_seen = 0
+    trainer._val_pending, trainer._resume_results, trainer._window_finite = False, None, True
     trainer.should_stop = False
     trainer._call("setup", "fit")
     if ckpt_path is not None:
-        trainer._restore(ckpt_path, full=True)
+        restore_state(trainer, ckpt_path, full=True)
     if trainer.is_global_zero:
         hparams = getattr(model, "hparams", None)
         for logger in trainer.loggers:
@@ -122,20 +129,33 @@ def _should_validate(trainer, batch_idx: int, total: float) -> bool:
     return done % s.val_check_interval == 0
 
 
-def _train_epoch(trainer, model, train_loader, val_loader) -> None:
-    s = trainer.settings
-    epoch, total, k = trainer.current_epoch, trainer.num_training_batches, s.accumulate_grad_batches
-    optimizer = trainer.optimizers[0]
-    engine_data.set_epoch(train_loader, epoch, global_seed())
+def _start_train_epoch(trainer, model, train_loader, val_loader) -> tuple[Any, int, int]:
+    """Reshuffle, arrange to skip what a resumed epoch already saw, run the epoch-start hooks.
+
+    Returns what to iterate, the first batch index, and how many batches to drop by hand.
+    """
+    engine_data.set_epoch(train_loader, trainer.current_epoch, global_seed())
     start = trainer._batches_seen
     to_skip = engine_data.skip_samples(train_loader, start)
     trainer._epoch_finished = False
-    trainer._results = LoggedResults()
+    resumed = trainer._resume_results if start else None  # a mid-epoch resume carries on the epoch's metric sums
+    trainer._results, trainer._resume_results = LoggedResults.from_state(resumed) if resumed else LoggedResults(), None
     model.train()
     trainer._call("on_train_epoch_start")
     _rewrap_if_trainable_changed(trainer, model)
+    if trainer._val_pending:  # resumed from a checkpoint saved after a batch but before its validation
+        _validate(trainer, model, val_loader)
+    batches = () if _stop_mid_epoch(trainer) else train_loader  # that validation may have stopped training
+    return batches, start, to_skip
+
+
+def _train_epoch(trainer, model, train_loader, val_loader) -> None:
+    s = trainer.settings
+    total, k = trainer.num_training_batches, s.accumulate_grad_batches
+    optimizer = trainer.optimizers[0]
+    batches, start, to_skip = _start_train_epoch(trainer, model, train_loader, val_loader)
     batch_idx = start - 1
-    for batch_idx, batch in enumerate(train_loader, start=start - to_skip):
+    for batch_idx, batch in enumerate(batches, start=start - to_skip):
         if batch_idx < start:  # a loader that cannot skip by index: drop already-seen batches
             continue
         if batch_idx >= total:
@@ -149,7 +169,9 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
         with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=not closes_window):
             output = trainer._step("training_step", batch, batch_idx)
             loss = _loss(output)
-            if loss is not None and trainer._check_finite(loss):
+            if loss is not None:
+                # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
+                trainer._window_finite &= trainer._check_finite(loss)
                 trainer.precision.backward(loss / window)
         trainer._optimizer_stepped = False
         if closes_window:
@@ -162,14 +184,22 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
         if trainer._optimizer_stepped:
             trainer.callback_metrics.update(trainer._results.step_values)
             trainer.log_metrics(dict(trainer._results.step_values), step=trainer.global_step, every_n=True)
+        # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
+        trainer._val_pending = val_loader is not None and _should_validate(trainer, batch_idx, total)
         trainer._call("on_train_batch_end", output, batch, batch_idx)
-        if val_loader is not None and _should_validate(trainer, batch_idx, total):
-            _evaluate(trainer, model, "validation", val_loader, trainer.num_val_batches)
-            model.train()
+        if trainer._val_pending:
+            _validate(trainer, model, val_loader)
         if _stop_mid_epoch(trainer):
             break
     trainer._epoch_finished = trainer._batches_seen >= total or (not math.isfinite(total) and batch_idx >= start)
     _end_train_epoch(trainer)
+
+
+def _validate(trainer, model, val_loader) -> None:
+    trainer._val_pending = False
+    if val_loader is not None:
+        _evaluate(trainer, model, "validation", val_loader, trainer.num_val_batches)
+        model.train()
 
 
 def _loss(output: Any) -> torch.Tensor | None:
@@ -178,8 +208,19 @@ def _loss(output: Any) -> torch.Tensor | None:
     return _loss_of(output)
 
 
+def _window_finite(trainer) -> bool:
+    """Whether every loss of the accumulation window was finite, on every process."""
+    finite, trainer._window_finite = trainer._window_finite, True
+    if trainer.world_size > 1 and trainer.settings.on_nonfinite_loss == "skip":
+        finite = bool(trainer.strategy.all_reduce_sum(torch.tensor(float(not finite))) == 0)
+    return finite
+
+
 def _optimizer_step(trainer, model, optimizer) -> None:
     s = trainer.settings
+    if not _window_finite(trainer):
+        optimizer.zero_grad(set_to_none=True)
+        return
     if s.gradient_clip_val is not None:
         trainer.precision.unscale(optimizer)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -283,7 +324,7 @@ def run_evaluate(trainer, model, stage: str, loaders, datamodule, ckpt_path) -> 
     _setup_module(trainer, model, training=False)
     trainer._call("setup", stage)
     if ckpt_path is not None:
-        trainer._restore(ckpt_path, full=False)
+        restore_state(trainer, ckpt_path, full=False)
     metrics = _evaluate(trainer, model, "validation" if stage == "validate" else "test", loader, limit)
     trainer._call("teardown", stage)
     return [metrics]
@@ -312,7 +353,7 @@ def run_predict(trainer, model, loaders, datamodule, output, return_predictions,
     _setup_module(trainer, model, training=False)
     trainer._call("setup", "predict")
     if ckpt_path is not None:
-        trainer._restore(ckpt_path, full=False)
+        restore_state(trainer, ckpt_path, full=False)
     model.eval()
     trainer._call("on_predict_start")
     predictions: list = []

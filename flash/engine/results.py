@@ -52,6 +52,16 @@ class LoggedResults:
         if prog_bar:
             self.prog_bar.add(name)
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint saved mid-epoch needs to finish the epoch's means exactly."""
+        return {"step_values": dict(self.step_values), "sums": dict(self.sums), "counts": dict(self.counts),
+                "prog_bar": sorted(self.prog_bar)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "LoggedResults":
+        return cls(step_values=dict(state["step_values"]), sums=dict(state["sums"]), counts=dict(state["counts"]),
+                   prog_bar=set(state["prog_bar"]))
+
     def epoch_means(self, reduce_fn=None) -> dict[str, float]:
         """Weighted means of everything logged on_epoch, summed over processes when ``reduce_fn`` is given."""
         if not self.sums:

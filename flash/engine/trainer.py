@@ -19,15 +19,15 @@ import torch
 from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
-from flash.engine.checkpoint import load_checkpoint, save_checkpoint
+from flash.engine.checkpoint import dump_state, save_checkpoint
 from flash.engine.loggers import get_loggers
 from flash.engine.precision import Precision, get_precision
 from flash.engine.progress import ProgressBar
 from flash.engine.results import LoggedResults, batch_size_of
-from flash.engine.seed import global_seed, rng_state
+from flash.engine.seed import global_seed
 from flash.engine.settings import TrainerSettings
 from flash.engine.strategy import Strategy, get_strategy
-from flash.errors import CheckpointError, ConfigurationError, NonFiniteLossError
+from flash.errors import ConfigurationError, NonFiniteLossError
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -128,6 +128,9 @@ class Trainer:
         self._batches_seen = 0
         self._epoch_finished = False
         self._resume_rng: dict | None = None
+        self._resume_results: dict | None = None
+        self._val_pending = False  # a validation is due after the batch that just ended
+        self._window_finite = True  # every loss of the current accumulation window was finite
         self._launched = False
         self._model: torch.nn.Module | None = None
         self._wrapped: torch.nn.Module | None = None
@@ -250,7 +253,7 @@ class Trainer:
         """Save a checkpoint (collective: every process must call it; rank 0 writes atomically)."""
         if self._model is None:
             raise ConfigurationError("save_checkpoint() needs a model: call fit/validate/test/predict first.")
-        checkpoint = self._dump_checkpoint(weights_only)
+        checkpoint = dump_state(self, weights_only=weights_only)
         if self.is_global_zero:
             save_checkpoint(checkpoint, filepath)
         self.strategy.barrier()
@@ -344,86 +347,11 @@ class Trainer:
         if math.isfinite(loss.item()) if loss.numel() == 1 else torch.isfinite(loss).all():
             return True
         if self.settings.on_nonfinite_loss == "skip":
-            warnings.warn(f"Non-finite loss ({loss.item()}) at global step {self.global_step}; skipping the batch.")
+            warnings.warn(f"Non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
+                          f"{self.global_step}; skipping this optimizer step.")
             return False
         raise NonFiniteLossError(
             f"The training loss is {loss.item()} at epoch {self.current_epoch}, global step {self.global_step}. "
             "Lower the learning rate, enable gradient_clip_val, check the data for NaNs, "
             "or pass Trainer(on_nonfinite_loss='skip') to skip such batches."
         )
-
-    # ------------------------------------------------------------------ checkpoint state
-    def _dump_checkpoint(self, weights_only: bool) -> dict[str, Any]:
-        rng = self.strategy.all_gather_object(rng_state())
-        checkpoint: dict[str, Any] = {
-            "state_dict": self.strategy.model_state_dict(self._model),
-            "epoch": self.current_epoch,
-            "global_step": self.global_step,
-            "loops": {"epoch": self.current_epoch, "batches_seen": self._batches_seen,
-                      "epoch_finished": self._epoch_finished, "global_step": self.global_step},
-            "world_size": self.world_size,
-        }
-        if not weights_only:
-            checkpoint["optimizer_states"] = [self.strategy.optimizer_state_dict(self._model, o) for o in self.optimizers]
-            checkpoint["lr_schedulers"] = [c.scheduler.state_dict() for c in self.lr_scheduler_configs]
-            checkpoint["precision"] = self.precision.state_dict()
-            checkpoint["callbacks"] = {c.state_key: c.state_dict() for c in self._all_callbacks if c.state_dict()}
-            checkpoint["rng_states"] = rng
-        hparams = getattr(self._model, "hparams", None)
-        if isinstance(hparams, dict):
-            checkpoint["hyper_parameters"] = dict(hparams)
-        for callback in self._all_callbacks:
-            callback.on_save_checkpoint(self, self._model, checkpoint)
-        if callable(getattr(self._model, "on_save_checkpoint", None)):
-            self._model.on_save_checkpoint(checkpoint)
-        return checkpoint
-
-    def _resolve_ckpt_path(self, ckpt_path: str | os.PathLike) -> Path:
-        if str(ckpt_path) != "last":
-            return Path(ckpt_path)
-        callback = self.checkpoint_callback
-        candidates = []
-        if callback is not None and callback.dirpath is not None:
-            candidates.append(Path(callback.dirpath) / "last.ckpt")
-        candidates += sorted(self.default_root_dir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in candidates:
-            if path.is_file():
-                return path
-        raise CheckpointError(
-            f"ckpt_path='last' found no last.ckpt under '{self.default_root_dir}'. "
-            "Enable ModelCheckpoint(save_last=True), or pass the checkpoint's path."
-        )
-
-    def _restore(self, ckpt_path: str | os.PathLike, *, full: bool) -> None:
-        path = self._resolve_ckpt_path(ckpt_path)
-        checkpoint = load_checkpoint(path)
-        if callable(getattr(self._model, "on_load_checkpoint", None)):
-            self._model.on_load_checkpoint(checkpoint)
-        self.strategy.load_model_state_dict(self._model, checkpoint["state_dict"])
-        if not full:
-            return
-        if "optimizer_states" not in checkpoint:
-            raise CheckpointError(f"'{path}' holds weights only and cannot resume training; load it into the model instead.")
-        for optimizer, state in zip(self.optimizers, checkpoint["optimizer_states"]):
-            self.strategy.load_optimizer_state_dict(self._model, optimizer, state)
-        for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
-            config.scheduler.load_state_dict(state)
-        self.precision.load_state_dict(checkpoint.get("precision", {}))
-        states = checkpoint.get("callbacks", {})
-        for callback in self._all_callbacks:
-            if callback.state_key in states:
-                callback.load_state_dict(states[callback.state_key])
-            callback.on_load_checkpoint(self, self._model, checkpoint)
-        loops = checkpoint["loops"]
-        self.global_step = loops["global_step"]
-        if loops["epoch_finished"]:
-            self.current_epoch, self._batches_seen = loops["epoch"] + 1, 0
-        else:
-            self.current_epoch, self._batches_seen = loops["epoch"], loops["batches_seen"]
-        rng = checkpoint.get("rng_states") or []
-        if len(rng) == self.world_size:
-            self._resume_rng = rng[self.global_rank]
-        elif rng:
-            warnings.warn(f"'{path}' was saved with {len(rng)} process(es), now {self.world_size}: "
-                          "random states restart from rank 0's, so the run will not repeat bit for bit.")
-            self._resume_rng = rng[0]
