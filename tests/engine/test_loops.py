@@ -1,0 +1,152 @@
+"""Loop controls: when training stops, how many batches run, when validation runs, what is logged."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import time
+
+import pytest
+from torch.utils.data import DataLoader, Subset
+
+import flash
+from flash.engine.settings import parse_max_time
+from flash.errors import ConfigurationError
+from tests.engine.helpers import TinyRegressor, dataset, loader, quiet
+
+
+class Counter(flash.Callback):
+    """Counts training batches and real (non-sanity) validation runs / batches, per epoch."""
+
+    def __init__(self):
+        self.train_batches, self.val_runs, self.val_batches, self.sanity_batches = 0, [], 0, 0
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.train_batches += 1
+
+    def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.sanity_checking:
+            self.sanity_batches += 1
+        else:
+            self.val_batches += 1
+
+    def on_validation_end(self, trainer, module):
+        if not trainer.sanity_checking:
+            self.val_runs.append(trainer.current_epoch)
+
+
+def _fit(tmp_path, *, train=16, val=None, model=None, callbacks=(), **kwargs):
+    counter = Counter()
+    trainer = flash.Trainer(**quiet(tmp_path, callbacks=[counter, *callbacks], **kwargs))
+    trainer.fit(model or TinyRegressor(), loader(train), loader(val, seed=1) if val else None)
+    return trainer, counter
+
+
+def test_max_steps_stops_mid_epoch(tmp_path):
+    trainer, counter = _fit(tmp_path, max_steps=6)
+    assert trainer.global_step == 6 and counter.train_batches == 6 and trainer.current_epoch == 1
+
+
+def test_max_epochs(tmp_path):
+    trainer, counter = _fit(tmp_path, max_epochs=2)
+    assert trainer.current_epoch == 2 and trainer.global_step == 8 and counter.train_batches == 8
+
+
+def test_max_time_stops_training(tmp_path):
+    class Slow(flash.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            time.sleep(0.05)
+
+    trainer, counter = _fit(tmp_path, max_epochs=1000, max_time={"seconds": 0.2}, callbacks=[Slow()])
+    assert 1 <= trainer.global_step <= 8 and counter.train_batches == trainer.global_step
+
+
+@pytest.mark.parametrize("value, seconds", [("00:01:02:03", 3723), (dt.timedelta(minutes=2), 120),
+                                            ({"hours": 1}, 3600), (1.5, 1.5)])
+def test_max_time_formats(value, seconds):
+    assert parse_max_time(value) == seconds
+
+
+@pytest.mark.parametrize("limit, batches", [(2, 2), (0.5, 2), (1.0, 4), (10, 4)])
+def test_limit_train_batches(tmp_path, limit, batches):
+    trainer, counter = _fit(tmp_path, max_epochs=2, limit_train_batches=limit)
+    assert counter.train_batches == 2 * batches and trainer.global_step == 2 * batches
+
+
+@pytest.mark.parametrize("limit, batches", [(1, 1), (0.5, 2), (0.0, 0)])
+def test_limit_val_batches(tmp_path, limit, batches):
+    _, counter = _fit(tmp_path, val=16, max_epochs=1, limit_val_batches=limit)
+    assert counter.val_batches == batches
+
+
+def test_limit_test_and_predict_batches(tmp_path):
+    trainer = flash.Trainer(**quiet(tmp_path, limit_test_batches=0.5, limit_predict_batches=3))
+    model = TinyRegressor()
+    assert len(trainer.predict(model, loader(20))) == 3
+    metrics = trainer.test(model, loader(16))
+    assert list(metrics[0]) == ["test_loss"]
+    first_half = DataLoader(Subset(dataset(16), range(8)), batch_size=4)  # the first 2 of 4 batches
+    expected = flash.Trainer(**quiet(tmp_path)).test(model, first_half)
+    assert metrics[0]["test_loss"] == pytest.approx(expected[0]["test_loss"])
+
+
+@pytest.mark.parametrize("fast", [True, 2])
+def test_fast_dev_run_writes_nothing(tmp_path, fast):
+    counter = Counter()
+    trainer = flash.Trainer(accelerator="cpu", fast_dev_run=fast, default_root_dir=tmp_path, enable_progress_bar=False,
+                            callbacks=[counter, flash.ModelCheckpoint(tmp_path / "ckpts", save_last=True)])
+    trainer.fit(TinyRegressor(), loader(16), loader(16))
+    n = 1 if fast is True else fast
+    assert counter.train_batches == n and counter.val_batches == n and counter.sanity_batches == 0
+    assert list(tmp_path.iterdir()) == []  # no logs, no checkpoints
+
+
+@pytest.mark.parametrize("interval, runs_per_epoch", [(0.5, 2), (0.25, 4), (1.0, 1), (2, 2), (1, 4)])
+def test_val_check_interval(tmp_path, interval, runs_per_epoch):
+    _, counter = _fit(tmp_path, val=8, max_epochs=2, val_check_interval=interval)
+    assert len(counter.val_runs) == 2 * runs_per_epoch
+
+
+def test_check_val_every_n_epoch(tmp_path):
+    _, counter = _fit(tmp_path, val=8, max_epochs=5, check_val_every_n_epoch=2)
+    assert counter.val_runs == [1, 3]
+
+
+def test_sanity_steps_run_first_and_are_not_logged(tmp_path):
+    trainer, counter = _fit(tmp_path, val=16, max_epochs=1, num_sanity_val_steps=2, check_val_every_n_epoch=2,
+                            logger=flash.CSVLogger(tmp_path), log_every_n_steps=1)
+    assert counter.sanity_batches == 2 and counter.val_runs == []
+    assert "val_loss" not in trainer.callback_metrics
+    rows = list(csv.DictReader(open(tmp_path / "flash_logs" / "version_0" / "metrics.csv")))
+    assert rows and all(not row.get("val_loss") for row in rows)
+
+
+class ConstantVal(TinyRegressor):
+    """Validation loss never improves (a constant)."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", 1.0)
+
+
+def test_early_stopping_stops(tmp_path):
+    stop = flash.EarlyStopping("val_loss", patience=2)
+    trainer, counter = _fit(tmp_path, val=8, max_epochs=20, callbacks=[stop], model=ConstantVal())
+    assert counter.val_runs == [0, 1, 2] and trainer.current_epoch == 3 and stop.stopped_epoch == 2
+
+
+def test_min_epochs_overrides_early_stopping(tmp_path):
+    stop = flash.EarlyStopping("val_loss", patience=1)
+    trainer, counter = _fit(tmp_path, val=8, max_epochs=20, min_epochs=4, callbacks=[stop], model=ConstantVal())
+    assert trainer.current_epoch == 4 and counter.val_runs == [0, 1, 2, 3]
+
+
+def test_early_stopping_unknown_metric_is_an_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="val_acc"):
+        _fit(tmp_path, val=8, max_epochs=2, callbacks=[flash.EarlyStopping("val_acc")])
+
+
+@pytest.mark.parametrize("every, steps", [(1, [1, 2, 3, 4, 5, 6, 7, 8]), (3, [3, 6])])
+def test_log_every_n_steps(tmp_path, every, steps):
+    trainer, _ = _fit(tmp_path, max_epochs=2, log_every_n_steps=every, logger=flash.CSVLogger(tmp_path))
+    rows = list(csv.DictReader(open(tmp_path / "flash_logs" / "version_0" / "metrics.csv")))
+    assert [int(row["step"]) for row in rows if row.get("train_loss")] == steps
