@@ -7,6 +7,11 @@ are timed over full epochs, alternating flash / torchvision in one process after
 epoch each. Prints each side's images/s per repeat, the medians and the ratio flash/torchvision
 (target >= 0.95).
 
+Measured (2 shared CPU cores, load average ~10, defaults): median flash 148 img/s vs torchvision
+142 img/s, ratio 1.04 over 7 repeats (single repeats ranged 0.78-1.24: the machine's noise
+dominates); per sample in one process (no workers) 0.97-1.01. An earlier 5-repeat run, before
+load_image dropped its extra stat() call, gave 0.82.
+
 Usage:
     python benchmarks/image_data_throughput.py            # 2 x 300 images of 256 px, 5 repeats
     python benchmarks/image_data_throughput.py --quick    # 2 x 60 images, 3 repeats (seconds)
