@@ -172,18 +172,19 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
             if loss is not None:
                 # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
                 trainer._window_finite &= trainer._check_finite(loss)
-                trainer.precision.backward(loss / window)
+                trainer.precision.backward(loss if window == 1 else loss / window)  # x / 1 == x: skip the op
         trainer._optimizer_stepped = False
         if closes_window:
             _optimizer_step(trainer, model, optimizer)
         trainer._batches_seen = batch_idx + 1
+        step_values = trainer._results.step_values
         if loss is not None:
-            trainer.progress_bar_metrics["loss"] = float(loss.detach())
-        trainer.progress_bar_metrics.update({n: trainer._results.step_values[n] for n in trainer._results.prog_bar
-                                             if n in trainer._results.step_values})
+            trainer.progress_bar_metrics["loss"] = float(loss.item())
+        if trainer._results.prog_bar:
+            trainer.progress_bar_metrics.update({n: step_values[n] for n in trainer._results.prog_bar if n in step_values})
         if trainer._optimizer_stepped:
-            trainer.callback_metrics.update(trainer._results.step_values)
-            trainer.log_metrics(dict(trainer._results.step_values), step=trainer.global_step, every_n=True)
+            trainer.callback_metrics.update(step_values)
+            trainer.log_metrics(step_values, step=trainer.global_step, every_n=True)  # it copies what it keeps
         # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
         trainer._val_pending = val_loader is not None and _should_validate(trainer, batch_idx, total)
         trainer._call("on_train_batch_end", output, batch, batch_idx)

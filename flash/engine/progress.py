@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 
 from flash.engine.callbacks import Callback
 
@@ -16,12 +18,16 @@ class ProgressBar(Callback):
     """One bar per epoch showing the loss and ``prog_bar=True`` metrics.
 
     ``enable=None`` shows it only where someone can watch: a terminal or a notebook.
+    The bar is redrawn every ``refresh_rate`` batches but at most once per ``min_interval``
+    seconds (drawing costs more than a small training step), and always at the epoch's end.
     """
 
-    def __init__(self, enable: bool | None = None, refresh_rate: int = 1) -> None:
+    def __init__(self, enable: bool | None = None, refresh_rate: int = 1, min_interval: float = 0.1) -> None:
         self.enable = enable
         self.refresh_rate = max(1, refresh_rate)
+        self.min_interval = min_interval
         self._bar = None
+        self._last_refresh = -math.inf
 
     @property
     def active(self) -> bool:
@@ -48,8 +54,12 @@ class ProgressBar(Callback):
         self._bar = self._new(trainer, trainer.num_training_batches, f"Epoch {trainer.current_epoch}")
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-        if self._bar is not None and (batch_idx + 1) % self.refresh_rate == 0:
-            self._bar.n = batch_idx + 1
+        if self._bar is None or (batch_idx + 1) % self.refresh_rate:
+            return
+        self._bar.n = batch_idx + 1
+        now = time.monotonic()
+        if now - self._last_refresh >= self.min_interval:
+            self._last_refresh = now
             self._bar.set_postfix(trainer.progress_bar_metrics, refresh=True)
 
     def on_train_epoch_end(self, trainer, module):

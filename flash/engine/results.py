@@ -17,7 +17,10 @@ def _to_float_tensor(value: Any) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"self.log needs a scalar; got a tensor of shape {tuple(value.shape)}.")
-        return value.detach().float().reshape(())
+        value = value.detach()
+        if value.dtype == torch.float32 and value.ndim == 0:
+            return value  # already what the conversions below would give; skipping them is cheaper
+        return value.float().reshape(())
     if hasattr(value, "compute") and callable(value.compute):  # a torchmetrics Metric
         return _to_float_tensor(value.compute())
     try:

@@ -311,11 +311,14 @@ class Trainer:
 
     def _call(self, hook: str, *args: Any) -> None:
         """Run ``hook`` on every callback, then on the model."""
+        model = self._model
         for callback in self._all_callbacks:
-            getattr(callback, hook)(self, self._model, *args)
-        method = getattr(self._model, hook, None)
-        if callable(method):
-            method(*args)
+            getattr(callback, hook)(self, model, *args)
+        # look before getattr: a miss goes through nn.Module.__getattr__, which raises (slow, every step)
+        if hasattr(type(model), hook) or hook in getattr(model, "__dict__", ()):
+            method = getattr(model, hook, None)
+            if callable(method):
+                method(*args)
 
     def _prepare_loader(self, loader: Any, *, train: bool) -> Any:
         return engine_data.engine_dataloader(loader, train=train, rank=self.global_rank,
