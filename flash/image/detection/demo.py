@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 SHAPES = (("red_square", (220, 40, 40)), ("green_circle", (40, 200, 60)), ("blue_triangle", (50, 80, 230)))
-DEMO_MODEL = {"head": "fcos", "backbone": "resnet18_fpn", "pretrained": False, "image_size": 128, "learning_rate": 1e-3}
+DEMO_MODEL = {"head": "fcos", "backbone": "mobilenet_v3_large_fpn", "pretrained": False, "image_size": 128}
 DEMO_TRAINER = {"max_epochs": 10}
 
 

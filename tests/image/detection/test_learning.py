@@ -38,7 +38,7 @@ def _map_50(trainer, model, datamodule) -> float:
 @pytest.mark.slow
 def test_fcos_learns_the_shapes(tmp_path, offline_mobilenet_v2):
     torch.manual_seed(0)
-    datamodule = demo_datamodule(tmp_path / "shapes", num_train=64, num_val=24, batch_size=8, image_size=128)
+    datamodule = demo_datamodule(tmp_path / "shapes", num_train=64, num_val=24, batch_size=4, image_size=128)
     model = ObjectDetector(labels=datamodule.labels, head="fcos", backbone="mobilenet_v2_fpn",
                            pretrained="IMAGENET1K_V1", image_size=128, learning_rate=1e-3, optimizer="adamw")
     trainer = quiet_trainer(tmp_path, max_epochs=12, max_time={"minutes": 3})
