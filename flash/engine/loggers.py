@@ -49,6 +49,8 @@ class CSVLogger(Logger):
         super().__init__(save_dir, name, version)
         self._rows: list[dict[str, Any]] = []
         self._columns: list[str] = ["epoch", "step"]
+        self._written_columns: list[str] = []  # the header of the file on disk
+        self._written_rows = 0
 
     @property
     def metrics_file(self) -> Path:
@@ -70,13 +72,25 @@ class CSVLogger(Logger):
         self._flush()
 
     def _flush(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.metrics_file.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self._columns)
-            writer.writeheader()
-            writer.writerows(self._rows)
-        os.replace(tmp, self.metrics_file)
+        """Append the new rows; rewrite the file (atomically) only when a column was added.
+
+        Appending gives the same bytes, and avoids ext4's synchronous data write on every
+        rename over an existing file (~5 ms, more than many training steps).
+        """
+        path = self.metrics_file
+        if self._written_columns == self._columns and path.is_file():
+            with open(path, "a", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=self._columns).writerows(self._rows[self._written_rows :])
+        else:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=self._columns)
+                writer.writeheader()
+                writer.writerows(self._rows)
+            os.replace(tmp, path)
+            self._written_columns = list(self._columns)
+        self._written_rows = len(self._rows)
 
 
 class TensorBoardLogger(Logger):
