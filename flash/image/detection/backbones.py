@@ -75,11 +75,11 @@ def _mobilenet_v2_fpn(weights, *, norm: Norm, extra_blocks) -> torch.nn.Module:
     return BackboneWithFPN(features, return_layers, [32, 96, 1280], 256, extra_blocks=extra_blocks, norm_layer=None)
 
 
-def num_levels(backbone: torch.nn.Module) -> int:
-    """How many feature maps the backbone returns (measured on a tiny input)."""
+def feature_strides(backbone: torch.nn.Module) -> list[int]:
+    """The stride of each feature map the backbone returns (measured on a 256 px input), finest first."""
     was_training = backbone.training
     backbone.eval()
     with torch.no_grad():
-        levels = len(backbone(torch.zeros(1, 3, 64, 64)))
+        features = backbone(torch.zeros(1, 3, 256, 256))
     backbone.train(was_training)
-    return levels
+    return [256 // f.shape[-1] for f in features.values()]

