@@ -212,7 +212,7 @@ def _loss(output: Any) -> torch.Tensor | None:
 def _window_finite(trainer) -> bool:
     """Whether every loss of the accumulation window was finite, on every process."""
     finite, trainer._window_finite = trainer._window_finite, True
-    if trainer.world_size > 1 and trainer.settings.on_nonfinite_loss == "skip":
+    if trainer.settings.on_nonfinite_loss == "skip" and trainer.world_size > 1:
         finite = bool(trainer.strategy.all_reduce_sum(torch.tensor(float(not finite))) == 0)
     return finite
 

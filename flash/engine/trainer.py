@@ -267,15 +267,13 @@ class Trainer:
             return
         if batch_size is None:
             batch_size = self._current_batch_size
-        reduce_fn = self.strategy.all_reduce_sum if self.world_size > 1 else None
+        reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # used for sync_dist only
         self._results.add(name, value, on_step=on_step, on_epoch=on_epoch, prog_bar=prog_bar,
                           batch_size=batch_size, sync_dist=sync_dist, reduce_fn=reduce_fn)
 
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
         """Send metrics to every logger (rank 0 only); ``every_n`` honours ``log_every_n_steps``."""
-        if not metrics or not self.is_global_zero:
-            return
-        if every_n and step % self.settings.log_every_n_steps:
+        if (every_n and step % self.settings.log_every_n_steps) or not metrics or not self.is_global_zero:
             return
         self.logged_metrics.update(metrics)
         for logger in self.loggers:
@@ -312,7 +310,7 @@ class Trainer:
     def _call(self, hook: str, *args: Any) -> None:
         """Run ``hook`` on every callback, then on the model."""
         model = self._model
-        for callback in self._all_callbacks:
+        for callback in self.callbacks + self._extra_callbacks:  # = _all_callbacks, a call less per hook
             getattr(callback, hook)(self, model, *args)
         # look before getattr: a miss goes through nn.Module.__getattr__, which raises (slow, every step)
         if hasattr(type(model), hook) or hook in getattr(model, "__dict__", ()):
