@@ -277,8 +277,8 @@ class DataModule:
         targets = batch.get(TARGET)
         if isinstance(targets, torch.Tensor):
             titles = [self._label_text(t) for t in targets[:n]]
-        get = getattr(self.transform, "setting", lambda name: self.transform.kwargs.get(name))
-        return show_images(images, titles=titles, path=path, mean=get("mean"), std=get("std"))
+        settings = self.transform.settings() if hasattr(self.transform, "settings") else self.transform.kwargs
+        return show_images(images, titles=titles, path=path, mean=settings.get("mean"), std=settings.get("std"))
 
     def _label_text(self, target: torch.Tensor) -> str:
         names = self.labels

@@ -146,6 +146,11 @@ class ImageClassifier(Task):
         if isinstance(transform, ImageClassificationInputTransform) and transform is not self.input_transform:
             transform.fill_defaults(**self.input_transform.kwargs)
 
+    def example_input(self) -> torch.Tensor:
+        """One random image at the evaluation size, ``(1, 3, H, W)``: what ``flash export`` traces with."""
+        height, width = self.input_transform.settings()["image_size"]
+        return torch.randn(1, 3, height, width)
+
     # ------------------------------------------------------------------ predict on raw inputs
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
         """A path, folder, PIL image, array or tensor (or a list of them / a batch) -> image samples."""
