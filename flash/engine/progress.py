@@ -9,6 +9,13 @@ import time
 from flash.engine.callbacks import Callback
 
 
+def _has_widgets() -> bool:
+    """tqdm's notebook bar needs ipywidgets; without it a text bar is used instead of crashing."""
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 def _in_notebook() -> bool:
     shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
@@ -38,10 +45,10 @@ class ProgressBar(Callback):
     def _new(self, trainer, total, desc):
         if not self.active or not trainer.is_global_zero:
             return None
-        if _in_notebook():
+        from tqdm import tqdm
+
+        if _in_notebook() and _has_widgets():
             from tqdm.notebook import tqdm
-        else:
-            from tqdm import tqdm
         return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, file=sys.stderr)
 
     def _close(self):

@@ -179,3 +179,13 @@ def test_finetune_asks_the_model_for_its_callback(tmp_path):
 def test_finetune_string_strategy_needs_the_model_hook(tmp_path):
     with pytest.raises(ConfigurationError, match="configure_finetune_callback.*strategy='freeze'"):
         flash.Trainer(**quiet(tmp_path, max_epochs=1)).finetune(TinyRegressor(), loader(8), strategy="freeze")
+
+
+def test_progress_bar_in_a_notebook_without_ipywidgets_falls_back_to_text(tmp_path, capsys, monkeypatch):
+    from flash.engine import progress
+
+    monkeypatch.setattr(progress, "_in_notebook", lambda: True)
+    monkeypatch.setattr(progress, "_has_widgets", lambda: False)
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1, enable_progress_bar=None))
+    trainer.fit(TinyRegressor(), loader(8), loader(4))
+    assert "Epoch 0" in capsys.readouterr().err
