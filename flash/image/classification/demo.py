@@ -20,7 +20,7 @@ from flash.image.classification.data import ImageClassificationData
 
 DIGITS_FILE = Path(__file__).parent / "assets" / "digits.npz"
 DEMO_MODEL = {"backbone": "resnet18", "pretrained": False}
-DEMO_TRAINER = {"max_epochs": 3}  # ~0.8-0.9 validation accuracy from scratch
+DEMO_TRAINER = {"max_epochs": 4}  # ~0.8-0.9 validation accuracy from scratch
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -30,9 +30,9 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def demo_datamodule(**datamodule_kwargs: Any) -> ImageClassificationData:
-    """The digits as an ``ImageClassificationData`` with a 20% validation split, upsampled to 32x32."""
+    """The digits as an ``ImageClassificationData`` with a 20% validation split, upsampled to 16x16."""
     images, targets = load_digits()
-    kwargs: dict[str, Any] = {"batch_size": 32, "val_split": 0.2, "transform_kwargs": {"image_size": (32, 32)},
+    kwargs: dict[str, Any] = {"batch_size": 32, "val_split": 0.2, "transform_kwargs": {"image_size": (16, 16)},
                               "labels": [str(i) for i in range(10)]}
     kwargs.update(datamodule_kwargs)
     return ImageClassificationData.from_numpy(train_data=images, train_targets=targets, **kwargs)
