@@ -20,7 +20,7 @@ import torch
 import torchmetrics
 
 from flash.core.data import INPUT
-from flash.core.outputs import classification_output
+from flash.core.classification import ClassificationMixin, default_loss
 from flash.core.task import Task
 from flash.errors import ConfigurationError
 from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
@@ -45,7 +45,7 @@ def build_head(head: HeadSpec, num_features: int, num_classes: int) -> torch.nn.
                              f"nn.Module. Received: head={head!r}")
 
 
-class ImageClassifier(Task):
+class ImageClassifier(ClassificationMixin, Task):
     """Classify images with a pretrained backbone and a (linear) head.
 
     Args:
@@ -69,7 +69,7 @@ class ImageClassifier(Task):
                  metrics: Any = None, learning_rate: float | None = None, multi_label: bool = False) -> None:
         num_classes = self._num_classes(num_classes, labels)
         if loss_fn is None:
-            loss_fn = torch.nn.functional.binary_cross_entropy_with_logits if multi_label else torch.nn.functional.cross_entropy
+            loss_fn = default_loss(multi_label)
         super().__init__(loss_fn=loss_fn, metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
                          learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
         self.save_hyperparameters(ignore=("loss_fn", "metrics"))  # a head module/factory is not stored: pass it again
@@ -126,17 +126,6 @@ class ImageClassifier(Task):
         if features.ndim > 2:
             features = torch.flatten(features, 1)
         return self.head(features)  # (B, num_features) -> (B, num_classes)
-
-    def compute_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.loss_fn(outputs, target.float() if self.multi_label else target)
-
-    def metric_inputs(self, outputs: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.multi_label:
-            return torch.sigmoid(outputs), target.int()
-        return torch.softmax(outputs, dim=-1), target
-
-    def format_predictions(self, outputs: torch.Tensor, output: str) -> list:
-        return classification_output(outputs, output, multi_label=self.multi_label, labels=self.labels)
 
     # ------------------------------------------------------------------ transforms follow the backbone
     def setup(self, stage: str) -> None:

@@ -21,7 +21,7 @@ import torch
 import torchmetrics
 
 from flash.core.data import INPUT, InputTransform
-from flash.core.outputs import classification_output
+from flash.core.classification import ClassificationMixin, default_loss
 from flash.core.task import MetricsSpec, Task
 from flash.errors import ConfigurationError
 from flash.text.classification.backbones import (
@@ -45,7 +45,7 @@ def default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Me
             torchmetrics.F1Score(task="multiclass", num_classes=num_classes, average="macro")]
 
 
-class TextClassifier(Task):
+class TextClassifier(ClassificationMixin, Task):
     """Classify texts with any encoder ``AutoModel`` loads; single- or multi-label.
 
     Args:
@@ -70,8 +70,7 @@ class TextClassifier(Task):
                  lr_scheduler: Any = None, metrics: MetricsSpec = None, loss_fn: Callable | None = None) -> None:
         num_classes = _num_classes(num_classes, labels, multi_label)
         labels = list(labels) if labels is not None else None
-        default_loss = torch.nn.functional.binary_cross_entropy_with_logits if multi_label else torch.nn.functional.cross_entropy
-        super().__init__(loss_fn=loss_fn or default_loss, metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
+        super().__init__(loss_fn=loss_fn or default_loss(multi_label), metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
                          learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
         self.save_hyperparameters(ignore=("metrics", "loss_fn"))
         self.num_classes, self.labels, self.multi_label = num_classes, labels, multi_label
@@ -132,14 +131,6 @@ class TextClassifier(Task):
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H): mean over real tokens
         return self.head(pooled)
 
-    def compute_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.loss_fn(outputs, target.float() if self.multi_label else target)
-
-    def metric_inputs(self, outputs: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.multi_label:
-            return torch.sigmoid(outputs), target.int()
-        return torch.softmax(outputs, dim=-1), target
-
     # ------------------------------------------------------------------ prediction
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
         if isinstance(inputs, str):
@@ -148,8 +139,6 @@ class TextClassifier(Task):
             return False, [{INPUT: text} for text in inputs]
         raise ConfigurationError(f"TextClassifier.predict() takes a string or a list of strings. Received: {type(inputs).__name__}")
 
-    def format_predictions(self, outputs: torch.Tensor, output: str) -> list:
-        return classification_output(outputs, output, multi_label=self.multi_label, labels=self.labels)
 
     # ------------------------------------------------------------------ checkpoints: config + tokenizer inside
     def on_save_checkpoint(self, checkpoint: dict) -> None:

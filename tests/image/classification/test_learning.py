@@ -23,7 +23,7 @@ def test_demo_data_is_the_real_digits():
     assert np.bincount(targets).tolist()[:3] == [178, 182, 177]
     dm = demo_datamodule(batch_size=16)
     assert dm.labels == DIGIT_LABELS and len(dm.train_dataset) + len(dm.val_dataset) == 1797
-    assert dm.train_dataset[0]["input"].shape == (3, 32, 32)
+    assert dm.train_dataset[0]["input"].shape == (3, 16, 16)
     assert DEMO_MODEL == {"backbone": "resnet18", "pretrained": False} and DEMO_TRAINER["max_epochs"] >= 1
 
 
