@@ -1,0 +1,94 @@
+"""How long ``import flash`` takes, against ``import torch`` alone.
+
+Each statement runs in a fresh interpreter (``python -c``) with ``time.perf_counter`` around
+it; statements alternate, several repeats each, and the medians are printed. ``import flash``
+resolves its public names lazily and loads no torch, so the statement a user really pays for
+is ``import flash; flash.Trainer`` (which imports torch and the engine). Then
+``python -X importtime`` lists what flash adds on top of torch. Target: at most 0.15 s more
+than ``import torch``. Results: benchmarks/README.md.
+
+Usage:
+    python benchmarks/import_time.py              # 7 repeats
+    python benchmarks/import_time.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+
+STATEMENTS = {
+    "import torch": "import torch",
+    "import flash": "import flash",
+    "import flash; flash.Trainer": "import flash; flash.Trainer",
+}
+TARGET_S = 0.15
+
+_TIMER = (
+    "import sys, time; t = time.perf_counter(); {stmt}; elapsed = time.perf_counter() - t; "
+    "print(elapsed, 'torch' in sys.modules)"
+)
+
+
+def time_once(stmt: str) -> tuple[float, bool]:
+    """Seconds the statement takes in a fresh interpreter, and whether torch got imported."""
+    out = subprocess.run([sys.executable, "-c", _TIMER.format(stmt=stmt)], capture_output=True, text=True, check=True)
+    elapsed, torch_loaded = out.stdout.split()
+    return float(elapsed), torch_loaded == "True"
+
+
+def flash_on_top_of_torch(most: int = 8) -> list[tuple[int, str]]:
+    """The slowest imports (cumulative microseconds) that ``flash.Trainer`` adds after torch.
+
+    ``flash`` resolves ``Trainer`` with ``importlib.import_module``, which ``-X importtime`` does not
+    log, so the engine's modules show up at the top level and the trainer module itself is missing.
+    """
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import torch; import flash; flash.Trainer"],
+                         capture_output=True, text=True, check=True)
+    rows, after_torch = [], False
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line or "cumulative" in line:
+            continue
+        _, cumulative, name = line[len("import time:"):].split("|")
+        if name.strip() == "torch" and name.startswith(" torch"):  # top-level torch is done
+            after_torch = True
+            continue
+        if after_torch and not name.startswith("  "):  # top level: one leading space
+            rows.append((int(cumulative), name.strip()))
+    return sorted(rows, reverse=True)[:most]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+
+    times: dict[str, list[float]] = {label: [] for label in STATEMENTS}
+    loads_torch: dict[str, bool] = {}
+    for label, stmt in STATEMENTS.items():  # warm the file cache once
+        time_once(stmt)
+    for _ in range(args.repeats):
+        for label, stmt in STATEMENTS.items():
+            elapsed, loads_torch[label] = time_once(stmt)
+            times[label].append(elapsed)
+
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    print(f"python {sys.version.split()[0]}, {args.repeats} fresh interpreters per statement (median):")
+    for label, median in medians.items():
+        print(f"  {label:<30} {median:7.3f} s   (torch imported: {'yes' if loads_torch[label] else 'no'})")
+    torch_s = medians["import torch"]
+    bare = medians["import flash"] - torch_s
+    full = medians["import flash; flash.Trainer"] - torch_s
+    print(f"import flash                - import torch: {bare:+.3f} s")
+    print(f"import flash; flash.Trainer - import torch: {full:+.3f} s "
+          f"(target <= {TARGET_S} s: {'met' if max(bare, full) <= TARGET_S else 'NOT met'})")
+    print("modules flash.Trainer imports after torch, slowest first (python -X importtime, cumulative):")
+    for micros, name in flash_on_top_of_torch():
+        print(f"  {micros / 1e6:7.3f} s  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
