@@ -5,8 +5,7 @@ Names resolve lazily so that importing one task does not load the other's depend
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from flash.lazy import lazy_getattr
 
 _LAZY = {
     "ImageClassifier": "flash.image.classification.model",
@@ -17,10 +16,4 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'flash.image' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -18,7 +18,7 @@ def _fit_validate_predict_reload(folder, rows, tmp_path, **model_kwargs):
     files, texts = [r["file"] for r in rows[:6]], [r["text"] for r in rows[:6]]
     dm = SpeechRecognitionData.from_files(files[:4], texts[:4], val_files=files[4:], val_targets=texts[4:],
                                           predict_files=files[:3], batch_size=2)
-    model = SpeechRecognizer(str(folder), pretrained=True, learning_rate=1e-3, **model_kwargs)
+    model = SpeechRecognizer(str(folder), pretrained=True, learning_rate=1e-3, **model_kwargs)  # offline: a local tmp folder
     trainer = flash.Trainer(max_epochs=1, default_root_dir=str(tmp_path), enable_checkpointing=False,
                             enable_progress_bar=False)
     trainer.fit(model, datamodule=dm)

@@ -18,7 +18,7 @@ def make():
 
 def test_register_get_and_metadata():
     reg = make()
-    assert reg.get("resnet18")(pretrained=True) == ("resnet18", True)
+    assert reg.get("resnet18")(pretrained=True) == ("resnet18", True)  # offline: a stub factory
     assert reg.metadata("resnet18") == {"family": "resnet"}
     assert "resnet18" in reg and "nope" not in reg
 
