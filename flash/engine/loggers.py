@@ -6,7 +6,9 @@ Each writes into ``<root>/<name>/version_<n>/``; only rank 0 writes.
 from __future__ import annotations
 
 import csv
+import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +41,30 @@ class Logger:
 
     def log_hyperparams(self, params: dict[str, Any]) -> None: ...
     def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
-    def finalize(self) -> None: ...
+
+    def save(self) -> None:
+        """Write what is buffered (the Trainer calls it when fit/validate/test/predict ends)."""
+
+    def finalize(self) -> None:
+        """End of training: flush and close."""
 
 
 class CSVLogger(Logger):
-    """Append metrics to ``metrics.csv`` (one row per step; columns grow as new names appear)."""
+    """Append metrics to ``metrics.csv`` (one row per step; columns grow as new names appear).
 
-    def __init__(self, save_dir=".", name="flash_logs", version=None) -> None:
+    Rows reach the file at most ``flush_interval`` seconds after they are logged, and all of
+    them when training ends (also when it fails): a file write per logged step would cost more
+    than a small model's training step.
+    """
+
+    def __init__(self, save_dir=".", name="flash_logs", version=None, flush_interval: float = 1.0) -> None:
         super().__init__(save_dir, name, version)
+        self.flush_interval = flush_interval
         self._rows: list[dict[str, Any]] = []
         self._columns: list[str] = ["epoch", "step"]
         self._written_columns: list[str] = []  # the header of the file on disk
         self._written_rows = 0
+        self._last_flush = -math.inf
 
     @property
     def metrics_file(self) -> Path:
@@ -69,7 +83,15 @@ class CSVLogger(Logger):
             if key not in self._columns:
                 self._columns.append(key)
         self._rows.append(row)
-        self._flush()
+        if time.monotonic() - self._last_flush >= self.flush_interval:
+            self._flush()
+
+    def save(self):
+        if self._written_rows < len(self._rows):
+            self._flush()
+
+    def finalize(self):
+        self.save()
 
     def _flush(self) -> None:
         """Append the new rows; rewrite the file (atomically) only when a column was added.
@@ -91,6 +113,7 @@ class CSVLogger(Logger):
             os.replace(tmp, path)
             self._written_columns = list(self._columns)
         self._written_rows = len(self._rows)
+        self._last_flush = time.monotonic()
 
 
 class TensorBoardLogger(Logger):
@@ -106,7 +129,7 @@ class TensorBoardLogger(Logger):
             require("tensorboard", "all", purpose="TensorBoardLogger")
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(log_dir=str(self.log_dir))
+            self._writer = SummaryWriter(log_dir=str(self.log_dir), flush_secs=5)  # its own thread writes
         return self._writer
 
     def log_hyperparams(self, params):
@@ -117,7 +140,10 @@ class TensorBoardLogger(Logger):
         for key, value in metrics.items():
             if key != "epoch":
                 self.writer.add_scalar(key, value, step)
-        self.writer.flush()
+
+    def save(self):
+        if self._writer is not None:
+            self._writer.flush()
 
     def finalize(self):
         if self._writer is not None:

@@ -150,50 +150,83 @@ def _start_train_epoch(trainer, model, train_loader, val_loader) -> tuple[Any, i
 
 
 def _train_epoch(trainer, model, train_loader, val_loader) -> None:
+    """One epoch of training steps. Everything that cannot change within the epoch is decided before
+    the first batch: a step's own cost is a few microseconds above the model's, which shows on small models."""
     s = trainer.settings
     total, k = trainer.num_training_batches, s.accumulate_grad_batches
     optimizer = trainer.optimizers[0]
     batches, start, to_skip = _start_train_epoch(trainer, model, train_loader, val_loader)
+    trainer._reset_hooks()  # a callback may have added or removed callbacks since the last epoch
+    batch_start_hooks, batch_end_hooks = trainer._hooks("on_train_batch_start"), trainer._hooks("on_train_batch_end")
+    move, step = trainer._batch_mover(), trainer._step_runner("training_step")
+    limited = s.max_steps != -1 or s.max_time is not None
     batch_idx = start - 1
     for batch_idx, batch in enumerate(batches, start=start - to_skip):
         if batch_idx < start:  # a loader that cannot skip by index: drop already-seen batches
             continue
         if batch_idx >= total:
             break
-        batch = trainer._to_device(batch)
-        trainer._call("on_train_batch_start", batch, batch_idx)
-        # the accumulation window this batch belongs to; a final partial window is averaged over its real size
-        window_start = (batch_idx // k) * k
-        window = int(min(k, total - window_start)) if math.isfinite(total) else k
-        closes_window = batch_idx + 1 - window_start == window
-        with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=not closes_window):
-            output = trainer._step("training_step", batch, batch_idx)
-            loss = _loss(output)
-            if loss is not None:
-                # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
-                trainer._window_finite &= trainer._check_finite(loss)
-                trainer.precision.backward(loss if window == 1 else loss / window)  # x / 1 == x: skip the op
-        trainer._optimizer_stepped = False
+        if move is not None:
+            batch = move(batch)
+        trainer._current_batch = batch
+        for hook in batch_start_hooks:
+            hook(batch, batch_idx)
+        window, closes_window = 1, True
+        if k > 1:  # the accumulation window this batch belongs to; a final partial one is averaged over its real size
+            window_start = (batch_idx // k) * k
+            window = int(min(k, total - window_start)) if math.isfinite(total) else k
+            closes_window = batch_idx + 1 - window_start == window
         if closes_window:
-            _optimizer_step(trainer, model, optimizer)
+            output, loss = _forward_backward(trainer, step, batch, batch_idx, window)
+            _optimizer_step(trainer, optimizer)
+        else:  # inside a window DDP skips the gradient all-reduce
+            with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
+                output, loss = _forward_backward(trainer, step, batch, batch_idx, window)
+            trainer._optimizer_stepped = False
         trainer._batches_seen = batch_idx + 1
-        step_values = trainer._results.step_values
-        if loss is not None:
-            trainer.progress_bar_metrics["loss"] = float(loss.item())
-        if trainer._results.prog_bar:
-            trainer.progress_bar_metrics.update({n: step_values[n] for n in trainer._results.prog_bar if n in step_values})
-        if trainer._optimizer_stepped:
-            trainer.callback_metrics.update(step_values)
-            trainer.log_metrics(step_values, step=trainer.global_step, every_n=True)  # it copies what it keeps
+        _record_step_metrics(trainer, loss)
         # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
         trainer._val_pending = val_loader is not None and _should_validate(trainer, batch_idx, total)
-        trainer._call("on_train_batch_end", output, batch, batch_idx)
+        for hook in batch_end_hooks:
+            hook(output, batch, batch_idx)
         if trainer._val_pending:
             _validate(trainer, model, val_loader)
-        if _stop_mid_epoch(trainer):
+        if (trainer.should_stop or limited) and _stop_mid_epoch(trainer):
             break
+    trainer._current_batch = None
     trainer._epoch_finished = trainer._batches_seen >= total or (not math.isfinite(total) and batch_idx >= start)
     _end_train_epoch(trainer)
+
+
+def _forward_backward(trainer, step, batch, batch_idx: int, window: int) -> tuple[Any, torch.Tensor | None]:
+    """Run the training step and backpropagate its loss (divided by the window's size when accumulating)."""
+    output = step(batch, batch_idx)
+    loss = output if type(output) is torch.Tensor else _loss(output)
+    if loss is None:
+        return output, None
+    if loss.numel() == 1:
+        value = trainer._loss_value = loss.item()  # read once: the finiteness check, the bar
+        finite = math.isfinite(value)
+    else:
+        trainer._loss_value, finite = None, False
+    if not finite:  # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
+        trainer._window_finite &= trainer._check_finite(loss, trainer._loss_value)
+    trainer.precision.backward(loss if window == 1 else loss / window)  # x / 1 == x: skip the op
+    return output, loss
+
+
+def _record_step_metrics(trainer, loss: torch.Tensor | None) -> None:
+    """The bar's loss and ``prog_bar`` values; after an optimizer step, what was logged goes to the loggers."""
+    results = trainer._results
+    if loss is not None:
+        value = trainer._loss_value
+        trainer.progress_bar_metrics["loss"] = value if value is not None else float(loss.detach().float().mean())
+    step_values = results.step_values
+    if results.prog_bar:
+        trainer.progress_bar_metrics.update({n: step_values[n] for n in results.prog_bar if n in step_values})
+    if trainer._optimizer_stepped and step_values:
+        trainer.callback_metrics.update(step_values)
+        trainer.log_metrics(step_values, step=trainer.global_step, every_n=True)  # it copies what it keeps
 
 
 def _validate(trainer, model, val_loader) -> None:
@@ -204,9 +237,13 @@ def _validate(trainer, model, val_loader) -> None:
 
 
 def _loss(output: Any) -> torch.Tensor | None:
-    from flash.engine.trainer import _loss_of
-
-    return _loss_of(output)
+    if output is None or isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict) and "loss" in output:
+        return output["loss"]
+    raise ConfigurationError(
+        f"training_step must return the loss tensor, a dict with a 'loss' key, or None. Received: {type(output).__name__}"
+    )
 
 
 def _window_finite(trainer) -> bool:
@@ -217,9 +254,11 @@ def _window_finite(trainer) -> bool:
     return finite
 
 
-def _optimizer_step(trainer, model, optimizer) -> None:
+def _optimizer_step(trainer, optimizer) -> None:
+    """Clip, step and zero the gradients at the end of an accumulation window; step per-step schedulers."""
     s = trainer.settings
-    if not _window_finite(trainer):
+    trainer._optimizer_stepped = finite = _window_finite(trainer)
+    if not finite:
         optimizer.zero_grad(set_to_none=True)
         return
     if s.gradient_clip_val is not None:
@@ -229,13 +268,14 @@ def _optimizer_step(trainer, model, optimizer) -> None:
             torch.nn.utils.clip_grad_norm_(params, s.gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(params, s.gradient_clip_val)
-    trainer._call("on_before_optimizer_step", optimizer)
+    for hook in trainer._hooks("on_before_optimizer_step"):
+        hook(optimizer)
     stepped = trainer.precision.step(optimizer)
     optimizer.zero_grad(set_to_none=True)
     if stepped:
         trainer.global_step += 1
-        step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
-    trainer._optimizer_stepped = True
+        if trainer.lr_scheduler_configs:
+            step_schedulers(trainer.lr_scheduler_configs, "step", trainer.global_step, trainer.callback_metrics)
 
 
 def _stop_mid_epoch(trainer) -> bool:

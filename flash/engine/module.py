@@ -60,9 +60,9 @@ class TrainingModule(torch.nn.Module):
         batch_size: int | None = None,
     ) -> None:
         """Record a metric. Defaults: training logs per step, evaluation per epoch (batch-size weighted)."""
-        if self._trainer is not None:
-            self._trainer._log(name, value, on_step=on_step, on_epoch=on_epoch, prog_bar=prog_bar,
-                               sync_dist=sync_dist, batch_size=batch_size)
+        trainer = self._trainer
+        if trainer is not None:
+            trainer._log(name, value, on_step, on_epoch, prog_bar, sync_dist, batch_size)
 
     def log_dict(self, metrics: dict[str, Any], **kwargs: Any) -> None:
         for name, value in metrics.items():

@@ -30,6 +30,11 @@ class Precision:
 
     name = "32-true"
 
+    @property
+    def has_autocast(self) -> bool:
+        """Whether ``autocast`` does anything; the loops skip the context manager when not."""
+        return type(self).autocast is not Precision.autocast
+
     def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
         return module
 

@@ -39,8 +39,8 @@ class LoggedResults:
     prog_bar: set[str] = field(default_factory=set)
     sync: set[str] = field(default_factory=set)
 
-    def add(self, name: str, value: Any, *, on_step: bool, on_epoch: bool, prog_bar: bool,
-            batch_size: int, sync_dist: bool, reduce_fn=None) -> None:
+    def add(self, name: str, value: Any, on_step: bool, on_epoch: bool, prog_bar: bool,
+            batch_size: int | None, sync_dist: bool, reduce_fn=None) -> None:
         if (on_step and not on_epoch and not prog_bar and reduce_fn is None and isinstance(value, torch.Tensor)
                 and value.dtype == torch.float32 and value.numel() == 1):
             self.step_values[name] = value.item()  # a training step's loss: the value below, without a detached copy

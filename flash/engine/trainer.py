@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -45,14 +46,23 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _loss_of(output: Any) -> torch.Tensor | None:
-    if output is None or isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict) and "loss" in output:
-        return output["loss"]
-    raise ConfigurationError(
-        f"training_step must return the loss tensor, a dict with a 'loss' key, or None. Received: {type(output).__name__}"
-    )
+def _implementations(hook: str, callbacks: list, trainer: Any, model: Any) -> list:
+    """The callables ``_call`` runs for ``hook``: callbacks that override the no-op base, then the model.
+
+    Skipping the no-ops matters: hooks run several times per training step.
+    """
+    base = getattr(Callback, hook, None)
+    methods = [
+        functools.partial(getattr(callback, hook), trainer, model)
+        for callback in callbacks
+        if hook in vars(callback) or getattr(type(callback), hook, None) is not base
+    ]
+    # look before getattr: a miss goes through nn.Module.__getattr__, which raises (slow)
+    if hasattr(type(model), hook) or hook in getattr(model, "__dict__", ()):
+        method = getattr(model, hook, None)
+        if callable(method):
+            methods.append(method)
+    return methods
 
 
 class Trainer:
@@ -124,7 +134,8 @@ class Trainer:
         self.optimizers: list[torch.optim.Optimizer] = []
         self.lr_scheduler_configs: list = []
         self.num_training_batches: float = 0
-        self._optimizer_stepped = False
+        self._optimizer_stepped = False  # whether the batch that just ended closed an accumulation window
+        self._loss_value: float | None = None  # the last one-element training loss, read on the host once
         self._batches_seen = 0
         self._epoch_finished = False
         self._resume_rng: dict | None = None
@@ -136,9 +147,10 @@ class Trainer:
         self._wrapped: torch.nn.Module | None = None
         self._results = LoggedResults()
         self._extra_callbacks: list[Callback] = []
+        self._hook_cache: dict[str, list] = {}
         self.datamodule: Any = None
         self._start_time = 0.0
-        self._current_batch_size = 1
+        self._current_batch: Any = None  # self.log's default batch size is read from it, only when needed
         self._trainable: tuple = ()
         self.num_val_batches: float = 0
 
@@ -259,17 +271,18 @@ class Trainer:
         self.strategy.barrier()
 
     # ------------------------------------------------------------------ logging
-    def _log(self, name, value, *, on_step, on_epoch, prog_bar, sync_dist, batch_size) -> None:
-        training = self.state_stage == "fit" and self._model is not None and self._model.training
-        on_step = training if on_step is None else on_step
-        on_epoch = (not training) if on_epoch is None else on_epoch
+    def _log(self, name, value, on_step, on_epoch, prog_bar, sync_dist, batch_size) -> None:
+        """``self.log`` of a module (positional arguments: it runs every step)."""
         if self.sanity_checking:
             return
-        if batch_size is None:
-            batch_size = self._current_batch_size
+        if on_step is None or on_epoch is None:
+            training = self.state_stage == "fit" and self._model is not None and self._model.training
+            on_step = training if on_step is None else on_step
+            on_epoch = (not training) if on_epoch is None else on_epoch
+        if batch_size is None and on_epoch:
+            batch_size = batch_size_of(self._current_batch) if self._current_batch is not None else 1
         reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # used for sync_dist only
-        self._results.add(name, value, on_step=on_step, on_epoch=on_epoch, prog_bar=prog_bar,
-                          batch_size=batch_size, sync_dist=sync_dist, reduce_fn=reduce_fn)
+        self._results.add(name, value, on_step, on_epoch, prog_bar, batch_size, sync_dist, reduce_fn)
 
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
         """Send metrics to every logger (rank 0 only); ``every_n`` honours ``log_every_n_steps``."""
@@ -286,6 +299,7 @@ class Trainer:
         self._launch()
         self.state_stage = stage
         self._model = model
+        self._reset_hooks()
         object.__setattr__(model, "_trainer", self)
         try:
             return body()
@@ -295,9 +309,11 @@ class Trainer:
             raise
         finally:
             self.state_stage = None
-            if stage == "fit":
-                for logger in self.loggers:
+            for logger in self.loggers:
+                if stage == "fit":
                     logger.finalize()
+                else:
+                    logger.save()
 
     def _launch(self) -> None:
         if not self._launched:
@@ -308,15 +324,20 @@ class Trainer:
                 self.loggers = []
 
     def _call(self, hook: str, *args: Any) -> None:
-        """Run ``hook`` on every callback, then on the model."""
-        model = self._model
-        for callback in self.callbacks + self._extra_callbacks:  # = _all_callbacks, a call less per hook
-            getattr(callback, hook)(self, model, *args)
-        # look before getattr: a miss goes through nn.Module.__getattr__, which raises (slow, every step)
-        if hasattr(type(model), hook) or hook in getattr(model, "__dict__", ()):
-            method = getattr(model, hook, None)
-            if callable(method):
-                method(*args)
+        """Run ``hook`` on every callback that implements it, then on the model."""
+        for method in self._hooks(hook):
+            method(*args)
+
+    def _hooks(self, hook: str) -> list:
+        """What ``_call(hook, ...)`` runs, each taking the hook's own arguments (looked up once per epoch)."""
+        methods = self._hook_cache.get(hook)
+        if methods is None:
+            methods = self._hook_cache[hook] = _implementations(hook, self._all_callbacks, self, self._model)
+        return methods
+
+    def _reset_hooks(self) -> None:
+        """Forget which callbacks implement which hook (after the callbacks or the model changed)."""
+        self._hook_cache = {}
 
     def _prepare_loader(self, loader: Any, *, train: bool) -> Any:
         return engine_data.engine_dataloader(loader, train=train, rank=self.global_rank,
@@ -333,19 +354,40 @@ class Trainer:
         return min(total, int(limit))
 
     def _step(self, name: str, batch: Any, batch_idx: int) -> Any:
-        self._current_batch_size = batch_size_of(batch)
-        with self.precision.autocast(self.device.type):
-            if name == "training_step" and self._wrapped is not None:
-                return self.strategy.training_step(self._wrapped, self._model, batch, batch_idx)
-            return getattr(self._model, name)(batch, batch_idx)
+        self._current_batch = batch
+        return self._step_runner(name)(batch, batch_idx)
+
+    def _step_runner(self, name: str):
+        """``step(batch, batch_idx)`` for the hook ``name``, with the wrapper and autocast decided once, not per batch."""
+        if name == "training_step" and self._wrapped is not None:
+            step = functools.partial(self.strategy.training_step, self._wrapped, self._model)
+        else:
+            step = getattr(self._model, name)
+        device_type = self.strategy.device.type
+        if not self.precision.has_autocast:
+            return step
+
+        def autocast_step(batch: Any, batch_idx: int) -> Any:
+            with self.precision.autocast(device_type):
+                return step(batch, batch_idx)
+
+        return autocast_step
 
     def _to_device(self, batch: Any) -> Any:
-        batch = self.precision.convert_input(batch)
-        return batch if self.device.type == "cpu" else _to_device(batch, self.device)
+        mover = self._batch_mover()
+        return batch if mover is None else mover(batch)
 
-    def _check_finite(self, loss: torch.Tensor) -> bool:
-        # a one-element loss (the usual case) is read once on the host: far cheaper than isfinite().all()
-        if math.isfinite(loss.item()) if loss.numel() == 1 else torch.isfinite(loss).all():
+    def _batch_mover(self):
+        """What turns a loaded batch into a model input (dtype, device), or None when nothing needs doing."""
+        device, convert = self.strategy.device, self.precision.convert_input
+        converts = type(self.precision).convert_input is not Precision.convert_input
+        if device.type == "cpu":
+            return convert if converts else None
+        return lambda batch: _to_device(convert(batch), device)
+
+    def _check_finite(self, loss: torch.Tensor, value: float | None = None) -> bool:
+        """``value``: the loss already read on the host (a one-element loss), far cheaper than isfinite().all()."""
+        if math.isfinite(value) if value is not None else torch.isfinite(loss).all():
             return True
         if self.settings.on_nonfinite_loss == "skip":
             warnings.warn(f"Non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
