@@ -115,14 +115,11 @@ class Lockstep(flash.Callback):
         self.hand_steps: list[float] = []
         self._start = None
 
-    def _close_flash_step(self) -> None:
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
         now = time.perf_counter()
         if self._start is not None:
             self.flash_steps.append(now - self._start - self.hand_steps[-1])
         self._start = now
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        self._close_flash_step()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         start = time.perf_counter()
@@ -130,7 +127,7 @@ class Lockstep(flash.Callback):
         self.hand_steps.append(time.perf_counter() - start)
 
     def on_train_end(self, trainer, module):
-        self._close_flash_step()
+        self.on_train_batch_start(trainer, module, None, -1)  # closes the last step
 
 
 @contextlib.contextmanager

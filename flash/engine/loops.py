@@ -204,7 +204,11 @@ def _forward_backward(trainer, step, batch, batch_idx: int, window: int) -> tupl
     loss = output if type(output) is torch.Tensor else _loss(output)
     if loss is None:
         return output, None
-    if loss.numel() == 1:
+    logged, trainer._results.last_scalar = trainer._results.last_scalar, None
+    if logged is not None and logged[0] is loss:  # self.log("train_loss", loss) already read it
+        value = trainer._loss_value = logged[1]
+        finite = math.isfinite(value)
+    elif loss.numel() == 1:
         value = trainer._loss_value = loss.item()  # read once: the finiteness check, the bar
         finite = math.isfinite(value)
     else:
@@ -246,18 +250,14 @@ def _loss(output: Any) -> torch.Tensor | None:
     )
 
 
-def _window_finite(trainer) -> bool:
-    """Whether every loss of the accumulation window was finite, on every process."""
-    finite, trainer._window_finite = trainer._window_finite, True
-    if trainer.settings.on_nonfinite_loss == "skip" and trainer.world_size > 1:
-        finite = bool(trainer.strategy.all_reduce_sum(torch.tensor(float(not finite))) == 0)
-    return finite
-
-
 def _optimizer_step(trainer, optimizer) -> None:
     """Clip, step and zero the gradients at the end of an accumulation window; step per-step schedulers."""
     s = trainer.settings
-    trainer._optimizer_stepped = finite = _window_finite(trainer)
+    # whether every loss of the window was finite, on every process
+    finite, trainer._window_finite = trainer._window_finite, True
+    if s.on_nonfinite_loss == "skip" and trainer.world_size > 1:
+        finite = bool(trainer.strategy.all_reduce_sum(torch.tensor(float(not finite))) == 0)
+    trainer._optimizer_stepped = finite
     if not finite:
         optimizer.zero_grad(set_to_none=True)
         return

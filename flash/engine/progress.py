@@ -26,10 +26,11 @@ class ProgressBar(Callback):
 
     ``enable=None`` shows it only where someone can watch: a terminal or a notebook.
     The bar is redrawn every ``refresh_rate`` batches but at most once per ``min_interval``
-    seconds (drawing costs more than a small training step), and always at the epoch's end.
+    seconds (a redraw costs more than a small training step; 5 a second look smooth), and always
+    at the epoch's end.
     """
 
-    def __init__(self, enable: bool | None = None, refresh_rate: int = 1, min_interval: float = 0.1) -> None:
+    def __init__(self, enable: bool | None = None, refresh_rate: int = 1, min_interval: float = 0.2) -> None:
         self.enable = enable
         self.refresh_rate = max(1, refresh_rate)
         self.min_interval = min_interval

@@ -38,20 +38,26 @@ class LoggedResults:
     counts: dict[str, float] = field(default_factory=dict)
     prog_bar: set[str] = field(default_factory=set)
     sync: set[str] = field(default_factory=set)
+    # the last scalar tensor logged per step and its value: the training loop reuses the value when
+    # that tensor is the returned loss, instead of reading it from the tensor a second time
+    last_scalar: tuple[torch.Tensor, float] | None = None
 
     def add(self, name: str, value: Any, on_step: bool, on_epoch: bool, prog_bar: bool,
             batch_size: int | None, sync_dist: bool, reduce_fn=None) -> None:
         if (on_step and not on_epoch and not prog_bar and reduce_fn is None and isinstance(value, torch.Tensor)
                 and value.dtype == torch.float32 and value.numel() == 1):
-            self.step_values[name] = value.item()  # a training step's loss: the value below, without a detached copy
+            self.step_values[name] = item = value.item()  # a training step's loss, without a detached copy
+            self.last_scalar = (value, item)
             return
         tensor = _to_float_tensor(value)
         if on_step:
-            step_value = tensor
             if sync_dist and reduce_fn is not None:
                 both = reduce_fn(torch.stack([tensor.cpu(), torch.tensor(1.0)]))
-                step_value = both[0] / both[1]
-            self.step_values[name] = float(step_value)
+                self.step_values[name] = float(both[0] / both[1])
+            else:
+                self.step_values[name] = item = float(tensor)
+                if tensor is value or (isinstance(value, torch.Tensor) and value.dtype == torch.float32):
+                    self.last_scalar = (value, item)
         if on_epoch:
             weighted = tensor.cpu() * batch_size
             self.sums[name] = self.sums.get(name, torch.zeros(())) + weighted

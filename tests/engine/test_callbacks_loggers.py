@@ -189,3 +189,84 @@ def test_progress_bar_in_a_notebook_without_ipywidgets_falls_back_to_text(tmp_pa
     trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1, enable_progress_bar=None))
     trainer.fit(TinyRegressor(), loader(8), loader(4))
     assert "Epoch 0" in capsys.readouterr().err
+
+
+def _csv_rows(path):
+    return list(csv.DictReader(open(path))) if path.is_file() else []
+
+
+def test_csv_logger_buffers_rows_and_writes_them_all_when_training_ends(tmp_path):
+    logger = flash.CSVLogger(tmp_path, name="run", flush_interval=3600)
+    path = tmp_path / "run" / "version_0" / "metrics.csv"
+    for step in range(3):
+        logger.log_metrics({"epoch": 0, "train_loss": 1.0 / (step + 1)}, step)
+    assert len(_csv_rows(path)) == 1  # the first row is written at once, the rest wait for the interval
+    logger.log_metrics({"epoch": 0, "val_loss": 0.5}, 3)  # a new column: the file is rewritten with it
+    logger.finalize()
+    rows = _csv_rows(path)
+    assert [r["step"] for r in rows] == ["0", "1", "2", "3"]
+    assert rows[3]["val_loss"] == "0.5" and rows[1]["train_loss"] == "0.5"
+
+
+def test_validate_and_test_rows_reach_the_csv_when_the_call_returns(tmp_path):
+    logger = flash.CSVLogger(tmp_path, name="run", flush_interval=3600)
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1, logger=logger, log_every_n_steps=1))
+    model = TinyRegressor()
+    trainer.fit(model, loader(8))
+    trainer.validate(model, loader(4))
+    trainer.test(model, loader(4))
+    rows = _csv_rows(tmp_path / "run" / "version_0" / "metrics.csv")
+    assert [r for r in rows if r.get("val_loss")] and [r for r in rows if r.get("test_loss")]
+
+
+def test_a_failed_fit_still_writes_the_buffered_rows(tmp_path):
+    class FailsLate(TinyRegressor):
+        def training_step(self, batch, batch_idx):
+            if self.global_step == 3:
+                raise RuntimeError("boom")
+            return super().training_step(batch, batch_idx)
+
+    logger = flash.CSVLogger(tmp_path, name="run", flush_interval=3600)
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1, logger=logger, log_every_n_steps=1))
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.fit(FailsLate(), loader(16))
+    rows = _csv_rows(tmp_path / "run" / "version_0" / "metrics.csv")
+    assert [int(r["step"]) for r in rows if r["train_loss"]] == [1, 2, 3]
+
+
+class _Recorder:
+    """A duck-typed callback (not a flash.Callback subclass) with one hook."""
+
+    def __init__(self):
+        self.batches = 0
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.batches += 1
+
+    def __getattr__(self, name):  # every other hook: a no-op
+        if name.startswith(("on_", "setup", "teardown")):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def test_hooks_run_for_overriding_and_duck_typed_callbacks_and_instance_attributes(tmp_path):
+    calls = []
+    patched = flash.Callback()
+    patched.on_train_batch_start = lambda trainer, module, batch, batch_idx: calls.append(batch_idx)
+    duck = _Recorder()
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=2, callbacks=[patched, duck]))
+    trainer.fit(TinyRegressor(), loader(8))
+    assert calls == [0, 1, 0, 1] and duck.batches == 4
+
+
+def test_a_callback_added_during_training_runs_from_the_next_epoch(tmp_path):
+    late = _Recorder()
+
+    class AddsOne(flash.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            if late not in trainer.callbacks:
+                trainer.callbacks.append(late)
+
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=3, callbacks=[AddsOne()]))
+    trainer.fit(TinyRegressor(), loader(8))
+    assert late.batches == 4  # epochs 1 and 2, two batches each

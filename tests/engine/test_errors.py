@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import flash
-from flash.errors import ConfigurationError
+from flash.errors import ConfigurationError, NonFiniteLossError
 from tests.engine.helpers import TinyRegressor, loader, quiet
 
 
@@ -122,3 +122,35 @@ def test_ddp_from_a_non_script_is_explained(tmp_path, monkeypatch):
     trainer = flash.Trainer(**quiet(tmp_path, strategy="ddp", devices=2, max_epochs=1))
     with pytest.raises(ConfigurationError, match="torchrun"):
         trainer.fit(TinyRegressor(), loader())
+
+
+@pytest.mark.parametrize("logged, returned, raises", [(1.0, float("nan"), True), (float("nan"), 1.0, False)])
+def test_the_finite_check_reads_the_returned_loss_not_a_logged_value(tmp_path, logged, returned, raises):
+    """The loop reuses the value self.log read only when the logged tensor is the returned loss."""
+
+    class Mixed(TinyRegressor):
+        def training_step(self, batch, batch_idx):
+            loss = self.loss(batch)
+            self.log("other", torch.tensor(logged))
+            return loss * 0 + returned
+
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1))
+    if raises:
+        with pytest.raises(NonFiniteLossError, match="global step 0"):
+            trainer.fit(Mixed(), loader(8))
+    else:
+        trainer.fit(Mixed(), loader(8))
+        assert trainer.global_step == 2 and trainer.progress_bar_metrics["loss"] == 1.0
+
+
+def test_a_custom_precision_with_autocast_is_entered(tmp_path):
+    entered = []
+
+    class Recording(flash.engine.precision.Precision):
+        def autocast(self, device_type):
+            entered.append(device_type)
+            return super().autocast(device_type)
+
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1, precision=Recording()))
+    trainer.fit(TinyRegressor(), loader(8))
+    assert entered == ["cpu", "cpu"]
