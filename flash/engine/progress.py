@@ -21,6 +21,11 @@ def _in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+def _postfix(metrics: dict[str, float]) -> str:
+    """``loss=0.231, val_acc=0.9`` (tqdm's own set_postfix does the same with more work per redraw)."""
+    return ", ".join(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in metrics.items())
+
+
 class ProgressBar(Callback):
     """One bar per epoch showing the loss and ``prog_bar=True`` metrics.
 
@@ -50,7 +55,8 @@ class ProgressBar(Callback):
 
         if _in_notebook() and _has_widgets():
             from tqdm.notebook import tqdm
-        return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, file=sys.stderr)
+        # the width is read once per bar (each epoch has its own): reading it at every redraw costs a failing ioctl
+        return tqdm(total=total, desc=desc, leave=True, file=sys.stderr)
 
     def _close(self):
         if self._bar is not None:
@@ -68,11 +74,11 @@ class ProgressBar(Callback):
         now = time.monotonic()
         if now - self._last_refresh >= self.min_interval:
             self._last_refresh = now
-            self._bar.set_postfix(trainer.progress_bar_metrics, refresh=True)
+            self._bar.set_postfix_str(_postfix(trainer.progress_bar_metrics), refresh=True)
 
     def on_train_epoch_end(self, trainer, module):
         if self._bar is not None:
-            self._bar.set_postfix(trainer.progress_bar_metrics, refresh=True)
+            self._bar.set_postfix_str(_postfix(trainer.progress_bar_metrics), refresh=True)
         self._close()
 
     def _eval_start(self, trainer, desc):
