@@ -241,7 +241,7 @@ def main() -> int:
         print(f"  flash/hand  {spread(whole)}")
         print(f"  hand/hand   {spread(control)}  <- A/A control: this machine's noise on whole runs")
 
-    print(f"target: lockstep ratio <= 1.03: {'met' if total_ratio <= 1.03 else 'NOT met'} ({total_ratio:.3f})")
+    print(f"target: lockstep ratio <= 1.03: {'met' if total_ratio <= 1.03 else 'NOT met'} ({total_ratio:.4f})")
     different = [m for m in matches if m.startswith("DIFFERENT")]
     print(f"final weights, flash vs hand: {different[0] if different else matches[0]} in {len(matches)} fit(s)")
     return 1 if different else 0

@@ -34,7 +34,7 @@ class LoggedResults:
     """The metrics logged during one stage's epoch."""
 
     step_values: dict[str, float] = field(default_factory=dict)
-    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=dict)  # batch-size weighted, in float64 (Python floats)
     counts: dict[str, float] = field(default_factory=dict)
     prog_bar: set[str] = field(default_factory=set)
     sync: set[str] = field(default_factory=set)
@@ -50,6 +50,7 @@ class LoggedResults:
             self.last_scalar = (value, item)
             return
         tensor = _to_float_tensor(value)
+        item = None  # the value on the host, read from the tensor at most once
         if on_step:
             if sync_dist and reduce_fn is not None:
                 both = reduce_fn(torch.stack([tensor.cpu(), torch.tensor(1.0)]))
@@ -59,8 +60,7 @@ class LoggedResults:
                 if tensor is value or (isinstance(value, torch.Tensor) and value.dtype == torch.float32):
                     self.last_scalar = (value, item)
         if on_epoch:
-            weighted = tensor.cpu() * batch_size
-            self.sums[name] = self.sums.get(name, torch.zeros(())) + weighted
+            self.sums[name] = self.sums.get(name, 0.0) + (float(tensor) if item is None else item) * batch_size
             self.counts[name] = self.counts.get(name, 0.0) + batch_size
         if prog_bar:
             self.prog_bar.add(name)
@@ -72,7 +72,8 @@ class LoggedResults:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "LoggedResults":
-        return cls(step_values=dict(state["step_values"]), sums=dict(state["sums"]), counts=dict(state["counts"]),
+        sums = {name: float(value) for name, value in state["sums"].items()}  # earlier checkpoints hold tensors
+        return cls(step_values=dict(state["step_values"]), sums=sums, counts=dict(state["counts"]),
                    prog_bar=set(state["prog_bar"]))
 
     def epoch_means(self, reduce_fn=None) -> dict[str, float]:
@@ -80,7 +81,7 @@ class LoggedResults:
         if not self.sums:
             return {}
         names = sorted(self.sums)
-        packed = torch.stack([self.sums[n].double() for n in names] + [torch.tensor(float(self.counts[n]), dtype=torch.float64) for n in names])
+        packed = torch.tensor([self.sums[n] for n in names] + [float(self.counts[n]) for n in names], dtype=torch.float64)
         if reduce_fn is not None:
             packed = reduce_fn(packed)
         k = len(names)

@@ -121,3 +121,15 @@ def test_validate_and_predict_load_weights_from_a_checkpoint(trained, tmp_path):
     assert same_weights(fresh.state_dict(), model.state_dict())
     assert metrics == trainer.validate(model, loader(seed=3))
     assert torch.equal(torch.cat(other.predict(fresh, loader())), torch.cat(trainer.predict(model, loader())))
+
+
+def test_mid_epoch_metric_sums_from_older_checkpoints_still_load():
+    """Epoch sums were float32 tensors in earlier checkpoints; now Python floats. Both resume."""
+    from flash.engine.results import LoggedResults
+
+    state = {"step_values": {"train_loss": 0.5}, "sums": {"train_loss": torch.tensor(3.0)},
+             "counts": {"train_loss": 4.0}, "prog_bar": ["train_loss"]}
+    results = LoggedResults.from_state(state)
+    results.add("train_loss", torch.tensor(1.0), True, True, False, 2, False)
+    assert results.epoch_means() == {"train_loss": pytest.approx((3.0 + 2.0) / 6.0)}
+    assert isinstance(results.state_dict()["sums"]["train_loss"], float)
