@@ -5,10 +5,9 @@ progress bar and CSV logging on, the model calling ``self.log("train_loss", loss
 step, and (b) by a plain loop doing the same math. Two measurements:
 
 1. **Lockstep** (the target): inside one ``trainer.fit``, a callback runs the hand loop's next
-   step right after each flash step. A flash step is everything from one
-   ``on_train_batch_start`` to the next (data loading, hooks, logging, the bar, epoch ends)
-   less the hand step run inside it; a hand step is its batch, forward, backward and optimizer
-   step. Each pair runs within milliseconds, so the machine's speed swings (on a shared VM a
+   step inside each flash step's ``on_train_batch_end``. A flash step is everything between two
+   hand steps (data loading, hooks, logging, the bar, epoch ends); a hand step is its batch,
+   forward, backward and optimizer step. Each pair runs within milliseconds, so the machine's speed swings (on a shared VM a
    step can take 1.8 ms for a few hundred ms, then 3 ms) hit both alike. Prints the ratio of
    summed times and the median of the per-step ratios.
 2. **Whole runs** (context): ``Trainer`` construction, setup and teardown included, in
@@ -107,27 +106,35 @@ class HandLoop:
 
 
 class Lockstep(flash.Callback):
-    """Runs one hand-loop step after each flash step and times both."""
+    """Runs one hand-loop step inside each flash step's ``on_train_batch_end`` and times both.
+
+    One hook, so the instrument adds as little as possible to flash's side. A flash step is the
+    time from the end of one hand step to the start of the next: the rest of the previous step
+    (other callbacks, bookkeeping), loading the batch, forward, backward, optimizer step, logging.
+    ``on_train_end`` adds the last step's tail and the last epoch's end. The first flash step
+    starts before any mark, so the first hand step is left out of the comparison too.
+    """
 
     def __init__(self, hand: HandLoop) -> None:
         self.hand = hand
         self.flash_steps: list[float] = []
         self.hand_steps: list[float] = []
-        self._start = None
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        now = time.perf_counter()
-        if self._start is not None:
-            self.flash_steps.append(now - self._start - self.hand_steps[-1])
-        self._start = now
+        self._mark = None
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         start = time.perf_counter()
+        if self._mark is not None:
+            self.flash_steps.append(start - self._mark)
         self.hand.step()
-        self.hand_steps.append(time.perf_counter() - start)
+        self._mark = time.perf_counter()
+        self.hand_steps.append(self._mark - start)
 
     def on_train_end(self, trainer, module):
-        self.on_train_batch_start(trainer, module, None, -1)  # closes the last step
+        self.flash_steps[-1] += time.perf_counter() - self._mark
+
+    def pairs(self) -> tuple[list[float], list[float]]:
+        """Flash steps 1..n-1 (the last with the end of training) and hand steps 1..n-1."""
+        return self.flash_steps, self.hand_steps[1:]
 
 
 @contextlib.contextmanager
@@ -152,7 +159,7 @@ def lockstep(dataset, args, root: str) -> tuple[list[float], list[float], str]:
     hand = HandLoop(dataset, args)
     timer = Lockstep(hand)
     model = fit_flash(dataset, args, root, callbacks=[timer])
-    return timer.flash_steps, timer.hand_steps, weights_match(model.net, hand.net)
+    return (*timer.pairs(), weights_match(model.net, hand.net))
 
 
 def timed(fn) -> float:
