@@ -331,6 +331,8 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
     if not trainer.sanity_checking:
         metrics = trainer._results.epoch_means(trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None)
         trainer.callback_metrics.update(metrics)
+        # prog_bar=True metrics of a validation show in the training bar (its epoch-end redraw)
+        trainer.progress_bar_metrics.update({n: v for n, v in metrics.items() if n in trainer._results.prog_bar})
         trainer.log_metrics(metrics, step=trainer.global_step)
     for callback in trainer._all_callbacks:
         getattr(callback, f"on_{stage}_epoch_end")(trainer, model)

@@ -270,3 +270,17 @@ def test_a_callback_added_during_training_runs_from_the_next_epoch(tmp_path):
     trainer = flash.Trainer(**quiet(tmp_path, max_epochs=3, callbacks=[AddsOne()]))
     trainer.fit(TinyRegressor(), loader(8))
     assert late.batches == 4  # epochs 1 and 2, two batches each
+
+
+def test_validation_metrics_logged_with_prog_bar_show_in_the_training_bar(tmp_path, capsys):
+    class ShowsVal(TinyRegressor):
+        def validation_step(self, batch, batch_idx):
+            self.log("val_loss", self.loss(batch), prog_bar=True)
+            self.log("val_hidden", self.loss(batch))
+
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=1, enable_progress_bar=True))
+    trainer.fit(ShowsVal(), loader(8), loader(4))
+    assert trainer.progress_bar_metrics["val_loss"] == pytest.approx(trainer.callback_metrics["val_loss"])
+    assert "val_hidden" not in trainer.progress_bar_metrics
+    err = capsys.readouterr().err
+    assert f"val_loss={trainer.callback_metrics['val_loss']:.3g}" in err
