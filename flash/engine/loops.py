@@ -1,4 +1,4 @@
-"""The loops the Trainer runs: fit (train + periodic validation), evaluate, predict.
+"""The loops the Trainer runs: fit (train + periodic validation) and evaluate; predict is in predict_loop.
 
 They read top to bottom; gradient accumulation is the visible inner window.
 """
@@ -177,14 +177,14 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
             window = int(min(k, total - window_start)) if math.isfinite(total) else k
             closes_window = batch_idx + 1 - window_start == window
         if closes_window:
-            output, loss = _forward_backward(trainer, step, batch, batch_idx, window)
+            output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
             _optimizer_step(trainer, optimizer)
         else:  # inside a window DDP skips the gradient all-reduce
             with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
-                output, loss = _forward_backward(trainer, step, batch, batch_idx, window)
+                output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
             trainer._optimizer_stepped = False
         trainer._batches_seen = batch_idx + 1
-        _record_step_metrics(trainer, loss)
+        _record_step_metrics(trainer, loss, value)
         # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
         trainer._val_pending = val_loader is not None and _should_validate(trainer, batch_idx, total)
         for hook in batch_end_hooks:
@@ -198,32 +198,31 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
     _end_train_epoch(trainer)
 
 
-def _forward_backward(trainer, step, batch, batch_idx: int, window: int) -> tuple[Any, torch.Tensor | None]:
-    """Run the training step and backpropagate its loss (divided by the window's size when accumulating)."""
+def _forward_backward(trainer, step, batch, batch_idx: int, window: int) -> tuple[Any, torch.Tensor | None, float | None]:
+    """Run the training step and backpropagate its loss (divided by the window's size when accumulating).
+
+    Returns the step's output, its loss, and the loss read on the host (None for a multi-element loss).
+    """
     output = step(batch, batch_idx)
     loss = output if type(output) is torch.Tensor else _loss(output)
     if loss is None:
-        return output, None
+        return output, None, None
     logged, trainer._results.last_scalar = trainer._results.last_scalar, None
     if logged is not None and logged[0] is loss:  # self.log("train_loss", loss) already read it
-        value = trainer._loss_value = logged[1]
-        finite = math.isfinite(value)
-    elif loss.numel() == 1:
-        value = trainer._loss_value = loss.item()  # read once: the finiteness check, the bar
-        finite = math.isfinite(value)
+        value = logged[1]
     else:
-        trainer._loss_value, finite = None, False
-    if not finite:  # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
-        trainer._window_finite &= trainer._check_finite(loss, trainer._loss_value)
+        value = loss.item() if loss.numel() == 1 else None  # read once: the finiteness check, the bar
+    if value is None or not math.isfinite(value):
+        # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
+        trainer._window_finite &= trainer._check_finite(loss, value)
     trainer.precision.backward(loss if window == 1 else loss / window)  # x / 1 == x: skip the op
-    return output, loss
+    return output, loss, value
 
 
-def _record_step_metrics(trainer, loss: torch.Tensor | None) -> None:
+def _record_step_metrics(trainer, loss: torch.Tensor | None, value: float | None) -> None:
     """The bar's loss and ``prog_bar`` values; after an optimizer step, what was logged goes to the loggers."""
     results = trainer._results
     if loss is not None:
-        value = trainer._loss_value
         trainer.progress_bar_metrics["loss"] = value if value is not None else float(loss.detach().float().mean())
     step_values = results.step_values
     if results.prog_bar:
@@ -315,15 +314,20 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
     trainer._call(f"on_{stage}_start")
     trainer._call(f"on_{stage}_epoch_start")
     batches = 0
+    move, step, batch_end_hooks = trainer._batch_mover(), trainer._step_runner(step_name), trainer._hooks(f"on_{stage}_batch_end")
     with torch.no_grad():
         for batch_idx, batch in enumerate(loader):
             if batch_idx >= limit:
                 break
-            batch = trainer._to_device(batch)
-            output = trainer._step(step_name, batch, batch_idx)
+            if move is not None:
+                batch = move(batch)
+            trainer._current_batch = batch
+            output = step(batch, batch_idx)
             batches += 1
-            trainer._call(f"on_{stage}_batch_end", output, batch, batch_idx)
-        _pad_collective_steps(trainer, model, step_name, batches, loader)
+            for hook in batch_end_hooks:
+                hook(output, batch, batch_idx)
+        trainer._current_batch = None
+        _pad_collective_steps(trainer, step, batches, loader)
     model_hook = getattr(model, f"on_{stage}_epoch_end", None)
     if callable(model_hook):
         model_hook()  # before the epoch means, so what it logs is part of them
@@ -342,7 +346,7 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
     return metrics
 
 
-def _pad_collective_steps(trainer, model, step_name: str, batches: int, loader) -> None:
+def _pad_collective_steps(trainer, step, batches: int, loader) -> None:
     """FSDP's forward is a collective: ranks with fewer batches repeat a step whose results are dropped."""
     if trainer.strategy.name != "fsdp" or trainer.world_size == 1:
         return
@@ -353,7 +357,7 @@ def _pad_collective_steps(trainer, model, step_name: str, batches: int, loader) 
         saved = trainer._results
         trainer._results = LoggedResults()
         for _ in range(missing):
-            trainer._step(step_name, sample, 0)
+            step(sample, 0)
         trainer._results = saved
 
 
@@ -371,64 +375,3 @@ def run_evaluate(trainer, model, stage: str, loaders, datamodule, ckpt_path) -> 
     metrics = _evaluate(trainer, model, "validation" if stage == "validate" else "test", loader, limit)
     trainer._call("teardown", stage)
     return [metrics]
-
-
-# ---------------------------------------------------------------------------------------- predict
-def _split(output: Any) -> list:
-    if isinstance(output, torch.Tensor):
-        return list(output.unbind(0)) if output.ndim else [output]
-    if isinstance(output, (list, tuple)):
-        return list(output)
-    raise ConfigurationError(
-        "With several processes, predict_step must return a tensor or a list (one item per sample) so "
-        f"predictions can be put back in dataset order. Received: {type(output).__name__}"
-    )
-
-
-def run_predict(trainer, model, loaders, datamodule, output, return_predictions, ckpt_path) -> list | None:
-    loader = _loader_from("predict", loaders, datamodule)
-    if loader is None:
-        raise ConfigurationError("predict() needs data: pass dataloaders=... or a datamodule with predict data.")
-    if output is not None and not callable(getattr(model, "format_predictions", None)):
-        raise ConfigurationError(f"output={output!r} needs {type(model).__name__}.format_predictions(outputs, output).")
-    loader = trainer._prepare_loader(loader, train=False)
-    limit = trainer._limit(loader, trainer.settings.limit_predict_batches)
-    _setup_module(trainer, model, training=False)
-    trainer._call("setup", "predict")
-    if ckpt_path is not None:
-        restore_state(trainer, ckpt_path, full=False)
-    model.eval()
-    trainer._call("on_predict_start")
-    predictions: list = []
-    with torch.no_grad():
-        for batch_idx, batch in enumerate(loader):
-            if batch_idx >= limit:
-                break
-            batch = trainer._to_device(batch)
-            with trainer.precision.autocast(trainer.device.type):
-                out = model.predict_step(batch, batch_idx)
-            if output is not None:
-                out = model.format_predictions(out, output)
-            trainer._call("on_predict_batch_end", out, batch, batch_idx)
-            if return_predictions:
-                predictions.append(out)
-    trainer._call("on_predict_end")
-    trainer._call("teardown", "predict")
-    if trainer.world_size > 1 and return_predictions:
-        predictions = _gather_in_order(trainer, loader, predictions)
-    return predictions if return_predictions else None
-
-
-def _gather_in_order(trainer, loader, predictions: list) -> list:
-    indices = engine_data.sample_indices(loader)
-    if indices is None:
-        raise ConfigurationError("Distributed predict needs a map-style dataset in a plain DataLoader.")
-    items = [item for batch in predictions for item in _split(batch)]
-    pairs = list(zip(indices, items))
-    everything = sorted((pair for part in trainer.strategy.all_gather_object(pairs) for pair in part), key=lambda p: p[0])
-    ordered = [item for _, item in everything]
-    size = loader.batch_size or 1
-    batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-    if predictions and isinstance(predictions[0], torch.Tensor):
-        batches = [torch.stack(b) for b in batches]
-    return batches

@@ -135,7 +135,6 @@ class Trainer:
         self.lr_scheduler_configs: list = []
         self.num_training_batches: float = 0
         self._optimizer_stepped = False  # whether the batch that just ended closed an accumulation window
-        self._loss_value: float | None = None  # the last one-element training loss, read on the host once
         self._batches_seen = 0
         self._epoch_finished = False
         self._resume_rng: dict | None = None
@@ -254,7 +253,7 @@ class Trainer:
 
         ``output`` (e.g. ``"labels"``) is applied per batch by the model's ``format_predictions``.
         """
-        from flash.engine.loops import run_predict
+        from flash.engine.predict_loop import run_predict
 
         model = model or self._model
         self.datamodule = datamodule
@@ -353,10 +352,6 @@ class Trainer:
             return total if limit == 1.0 else (int(total * limit) if math.isfinite(total) else total)
         return min(total, int(limit))
 
-    def _step(self, name: str, batch: Any, batch_idx: int) -> Any:
-        self._current_batch = batch
-        return self._step_runner(name)(batch, batch_idx)
-
     def _step_runner(self, name: str):
         """``step(batch, batch_idx)`` for the hook ``name``, with the wrapper and autocast decided once, not per batch."""
         if name == "training_step" and self._wrapped is not None:
@@ -374,6 +369,7 @@ class Trainer:
         return autocast_step
 
     def _to_device(self, batch: Any) -> Any:
+        """One batch as the model takes it; the loops call ``_batch_mover()`` once instead."""
         mover = self._batch_mover()
         return batch if mover is None else mover(batch)
 
