@@ -301,6 +301,21 @@ def _end_train_epoch(trainer) -> None:
 
 
 # ---------------------------------------------------------------------------------------- evaluate
+def model_batches(trainer, loader, limit: float):
+    """``(batch_idx, batch)`` for the loader's first ``limit`` batches, each as the model takes it (dtype, device)."""
+    move = trainer._batch_mover()
+    try:
+        for batch_idx, batch in enumerate(loader):
+            if batch_idx >= limit:
+                return
+            if move is not None:
+                batch = move(batch)
+            trainer._current_batch = batch  # self.log's default batch size is read from it
+            yield batch_idx, batch
+    finally:
+        trainer._current_batch = None
+
+
 _STEP = {"validation": "validation_step", "test": "test_step"}
 
 
@@ -314,19 +329,13 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
     trainer._call(f"on_{stage}_start")
     trainer._call(f"on_{stage}_epoch_start")
     batches = 0
-    move, step, batch_end_hooks = trainer._batch_mover(), trainer._step_runner(step_name), trainer._hooks(f"on_{stage}_batch_end")
+    step, batch_end_hooks = trainer._step_runner(step_name), trainer._hooks(f"on_{stage}_batch_end")
     with torch.no_grad():
-        for batch_idx, batch in enumerate(loader):
-            if batch_idx >= limit:
-                break
-            if move is not None:
-                batch = move(batch)
-            trainer._current_batch = batch
+        for batch_idx, batch in model_batches(trainer, loader, limit):
             output = step(batch, batch_idx)
             batches += 1
             for hook in batch_end_hooks:
                 hook(output, batch, batch_idx)
-        trainer._current_batch = None
         _pad_collective_steps(trainer, step, batches, loader)
     model_hook = getattr(model, f"on_{stage}_epoch_end", None)
     if callable(model_hook):

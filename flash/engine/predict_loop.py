@@ -8,7 +8,7 @@ import torch
 
 from flash.engine import data as engine_data
 from flash.engine.checkpoint import restore_state
-from flash.engine.loops import _loader_from, _setup_module
+from flash.engine.loops import _loader_from, _setup_module, model_batches
 from flash.errors import ConfigurationError
 
 
@@ -38,13 +38,9 @@ def run_predict(trainer, model, loaders, datamodule, output, return_predictions,
     model.eval()
     trainer._call("on_predict_start")
     predictions: list = []
-    move, step, batch_end_hooks = trainer._batch_mover(), trainer._step_runner("predict_step"), trainer._hooks("on_predict_batch_end")
+    step, batch_end_hooks = trainer._step_runner("predict_step"), trainer._hooks("on_predict_batch_end")
     with torch.no_grad():
-        for batch_idx, batch in enumerate(loader):
-            if batch_idx >= limit:
-                break
-            if move is not None:
-                batch = move(batch)
+        for batch_idx, batch in model_batches(trainer, loader, limit):
             out = step(batch, batch_idx)
             if output is not None:
                 out = model.format_predictions(out, output)
