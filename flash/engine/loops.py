@@ -5,6 +5,7 @@ They read top to bottom; gradient accumulation is the visible inner window.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -17,6 +18,8 @@ from flash.engine.optim import parse_optimizers, step_schedulers
 from flash.engine.results import LoggedResults
 from flash.engine.seed import global_seed, set_rng_state
 from flash.errors import ConfigurationError
+
+_INF = math.inf
 
 
 def _loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:
@@ -115,18 +118,17 @@ def _fit_done(trainer) -> bool:
     return s.max_epochs != -1 and trainer.current_epoch >= s.max_epochs
 
 
-def _should_validate(trainer, batch_idx: int, total: float) -> bool:
+def _validation_schedule(trainer, total: float) -> tuple[int, bool]:
+    """When this epoch validates: after every ``every``-th batch (0: never by count), and/or after its last batch."""
     s = trainer.settings
     n_epoch = s.check_val_every_n_epoch
     if not trainer.num_val_batches or (n_epoch and (trainer.current_epoch + 1) % n_epoch):
-        return False
-    done = batch_idx + 1
+        return 0, False
     if isinstance(s.val_check_interval, float):
         if s.val_check_interval == 1.0 or not math.isfinite(total):
-            return done == total
-        every = max(1, int(total * s.val_check_interval))
-        return done % every == 0 or done == total
-    return done % s.val_check_interval == 0
+            return 0, True
+        return max(1, int(total * s.val_check_interval)), True
+    return s.val_check_interval, False
 
 
 def _start_train_epoch(trainer, model, train_loader, val_loader) -> tuple[Any, int, int]:
@@ -158,35 +160,36 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
     batches, start, to_skip = _start_train_epoch(trainer, model, train_loader, val_loader)
     trainer._reset_hooks()  # a callback may have added or removed callbacks since the last epoch
     batch_start_hooks, batch_end_hooks = trainer._hooks("on_train_batch_start"), trainer._hooks("on_train_batch_end")
+    before_step_hooks = trainer._hooks("on_before_optimizer_step")
     move, step = trainer._batch_mover(), trainer._step_runner("training_step")
+    val_every, val_at_end = _validation_schedule(trainer, total) if val_loader is not None else (0, False)
     limited = s.max_steps != -1 or s.max_time is not None
+    # a loader that cannot skip by index drops already-seen batches here; a limit ends the epoch early
+    batches = itertools.islice(batches, to_skip, None if math.isinf(total) else to_skip + int(total) - start)
     batch_idx = start - 1
-    for batch_idx, batch in enumerate(batches, start=start - to_skip):
-        if batch_idx < start:  # a loader that cannot skip by index: drop already-seen batches
-            continue
-        if batch_idx >= total:
-            break
+    for batch_idx, batch in enumerate(batches, start):
         if move is not None:
             batch = move(batch)
         trainer._current_batch = batch
         for hook in batch_start_hooks:
             hook(batch, batch_idx)
-        window, closes_window = 1, True
-        if k > 1:  # the accumulation window this batch belongs to; a final partial one is averaged over its real size
+        if k == 1:
+            output, loss, value = _forward_backward(trainer, step, batch, batch_idx, 1)
+            _optimizer_step(trainer, optimizer, before_step_hooks)
+        else:  # the accumulation window this batch belongs to; a final partial one is averaged over its real size
             window_start = (batch_idx // k) * k
             window = int(min(k, total - window_start)) if math.isfinite(total) else k
-            closes_window = batch_idx + 1 - window_start == window
-        if closes_window:
-            output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
-            _optimizer_step(trainer, optimizer)
-        else:  # inside a window DDP skips the gradient all-reduce
-            with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
+            if batch_idx + 1 - window_start == window:
                 output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
-            trainer._optimizer_stepped = False
-        trainer._batches_seen = batch_idx + 1
+                _optimizer_step(trainer, optimizer, before_step_hooks)
+            else:  # inside a window DDP skips the gradient all-reduce
+                with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
+                    output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
+                trainer._optimizer_stepped = False
+        trainer._batches_seen = done = batch_idx + 1
         _record_step_metrics(trainer, loss, value)
         # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
-        trainer._val_pending = val_loader is not None and _should_validate(trainer, batch_idx, total)
+        trainer._val_pending = (val_every > 0 and done % val_every == 0) or (val_at_end and done == total)
         for hook in batch_end_hooks:
             hook(output, batch, batch_idx)
         if trainer._val_pending:
@@ -194,7 +197,7 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
         if (trainer.should_stop or limited) and _stop_mid_epoch(trainer):
             break
     trainer._current_batch = None
-    trainer._epoch_finished = trainer._batches_seen >= total or (not math.isfinite(total) and batch_idx >= start)
+    trainer._epoch_finished = trainer._batches_seen >= total or (math.isinf(total) and batch_idx >= start)
     _end_train_epoch(trainer)
 
 
@@ -207,12 +210,13 @@ def _forward_backward(trainer, step, batch, batch_idx: int, window: int) -> tupl
     loss = output if type(output) is torch.Tensor else _loss(output)
     if loss is None:
         return output, None, None
-    logged, trainer._results.last_scalar = trainer._results.last_scalar, None
+    results = trainer._results
+    logged, results.last_scalar = results.last_scalar, None
     if logged is not None and logged[0] is loss:  # self.log("train_loss", loss) already read it
         value = logged[1]
     else:
         value = loss.item() if loss.numel() == 1 else None  # read once: the finiteness check, the bar
-    if value is None or not math.isfinite(value):
+    if value is None or not -_INF < value < _INF:  # NaN compares false
         # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
         trainer._window_finite &= trainer._check_finite(loss, value)
     trainer.precision.backward(loss if window == 1 else loss / window)  # x / 1 == x: skip the op
@@ -229,7 +233,8 @@ def _record_step_metrics(trainer, loss: torch.Tensor | None, value: float | None
         trainer.progress_bar_metrics.update({n: step_values[n] for n in results.prog_bar if n in step_values})
     if trainer._optimizer_stepped and step_values:
         trainer.callback_metrics.update(step_values)
-        trainer.log_metrics(step_values, step=trainer.global_step, every_n=True)  # it copies what it keeps
+        if trainer.global_step % trainer.settings.log_every_n_steps == 0:
+            trainer.log_metrics(step_values, step=trainer.global_step)  # it copies what it keeps
 
 
 def _validate(trainer, model, val_loader) -> None:
@@ -249,7 +254,7 @@ def _loss(output: Any) -> torch.Tensor | None:
     )
 
 
-def _optimizer_step(trainer, optimizer) -> None:
+def _optimizer_step(trainer, optimizer, before_step_hooks: list) -> None:
     """Clip, step and zero the gradients at the end of an accumulation window; step per-step schedulers."""
     s = trainer.settings
     # whether every loss of the window was finite, on every process
@@ -267,7 +272,7 @@ def _optimizer_step(trainer, optimizer) -> None:
             torch.nn.utils.clip_grad_norm_(params, s.gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(params, s.gradient_clip_val)
-    for hook in trainer._hooks("on_before_optimizer_step"):
+    for hook in before_step_hooks:
         hook(optimizer)
     stepped = trainer.precision.step(optimizer)
     optimizer.zero_grad(set_to_none=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-import time
+from time import monotonic as _monotonic
 
 from flash.engine.callbacks import Callback
 
@@ -70,14 +70,15 @@ class ProgressBar(Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if self._bar is None or (batch_idx + 1) % self.refresh_rate:
             return
-        self._bar.n = batch_idx + 1
-        now = time.monotonic()
+        now = _monotonic()
         if now - self._last_refresh >= self.min_interval:
             self._last_refresh = now
+            self._bar.n = batch_idx + 1
             self._bar.set_postfix_str(_postfix(trainer.progress_bar_metrics), refresh=True)
 
     def on_train_epoch_end(self, trainer, module):
         if self._bar is not None:
+            self._bar.n = trainer._batches_seen  # the count is only set when the bar is redrawn
             self._bar.set_postfix_str(_postfix(trainer.progress_bar_metrics), refresh=True)
         self._close()
 

@@ -44,11 +44,17 @@ class LoggedResults:
 
     def add(self, name: str, value: Any, on_step: bool, on_epoch: bool, prog_bar: bool,
             batch_size: int | None, sync_dist: bool, reduce_fn=None) -> None:
-        if (on_step and not on_epoch and not prog_bar and reduce_fn is None and isinstance(value, torch.Tensor)
-                and value.dtype == torch.float32 and value.numel() == 1):
-            self.step_values[name] = item = value.item()  # a training step's loss, without a detached copy
-            self.last_scalar = (value, item)
-            return
+        if on_step and not (on_epoch or prog_bar) and reduce_fn is None and type(value) is torch.Tensor:
+            # a training step's loss: read once, no detached copy (a multi-element or integer tensor
+            # takes the general path below, which explains what is wrong or converts it)
+            try:
+                item = value.item()
+            except RuntimeError:
+                item = None
+            if type(item) is float:
+                self.step_values[name] = item
+                self.last_scalar = (value, item)
+                return
         tensor = _to_float_tensor(value)
         item = None  # the value on the host, read from the tensor at most once
         if on_step:

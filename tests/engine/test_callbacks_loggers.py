@@ -143,6 +143,7 @@ def test_progress_bar_when_enabled(tmp_path, capsys):
     trainer.validate(TinyRegressor(), loader(4))
     err = capsys.readouterr().err
     assert "Epoch 0" in err and "Epoch 1" in err and "loss=" in err and "Validation" in err
+    assert "2/2" in err  # each epoch's last redraw shows its full count
 
 
 class Finetune(flash.Callback):

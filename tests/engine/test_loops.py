@@ -7,6 +7,7 @@ import datetime as dt
 import time
 
 import pytest
+import torch
 from torch.utils.data import DataLoader, Subset
 
 import flash
@@ -150,3 +151,52 @@ def test_log_every_n_steps(tmp_path, every, steps):
     trainer, _ = _fit(tmp_path, max_epochs=2, log_every_n_steps=every, logger=flash.CSVLogger(tmp_path))
     rows = list(csv.DictReader(open(tmp_path / "flash_logs" / "version_0" / "metrics.csv")))
     assert [int(row["step"]) for row in rows if row.get("train_loss")] == steps
+
+
+class CountingDataset(torch.utils.data.Dataset):
+    """Counts how many samples the loader read."""
+
+    def __init__(self, n: int) -> None:
+        self.data, self.reads = dataset(n), 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index):
+        self.reads += 1
+        return self.data[index]
+
+
+def test_a_batch_limit_reads_no_batch_past_it(tmp_path):
+    data = CountingDataset(16)
+    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=2, limit_train_batches=2))
+    trainer.fit(TinyRegressor(), DataLoader(data, batch_size=4))
+    assert trainer.global_step == 4 and data.reads == 2 * 2 * 4  # 2 epochs of 2 batches of 4, nothing more
+
+
+class LogsEveryKind(TinyRegressor):
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        self.log("an_int_tensor", torch.tensor(3))
+        self.log("a_bf16_tensor", torch.tensor(0.5, dtype=torch.bfloat16))
+        self.log("a_shape_1_tensor", torch.tensor([0.25]))
+        self.log("a_float", 0.125)
+        return loss
+
+
+def test_self_log_turns_every_scalar_into_a_float(tmp_path):
+    trainer, _ = _fit(tmp_path, max_epochs=1, model=LogsEveryKind())
+    values = {name: trainer.callback_metrics[name] for name in ("an_int_tensor", "a_bf16_tensor", "a_shape_1_tensor", "a_float")}
+    assert values == {"an_int_tensor": 3.0, "a_bf16_tensor": 0.5, "a_shape_1_tensor": 0.25, "a_float": 0.125}
+    assert all(type(value) is float for value in values.values())
+
+
+class LogsAVector(TinyRegressor):
+    def training_step(self, batch, batch_idx):
+        self.log("per_sample", torch.ones(4))
+        return super().training_step(batch, batch_idx)
+
+
+def test_self_log_of_a_vector_names_its_shape(tmp_path):
+    with pytest.raises(ValueError, match=r"self.log needs a scalar; got a tensor of shape \(4,\)"):
+        _fit(tmp_path, max_epochs=1, model=LogsAVector())
