@@ -16,6 +16,12 @@ step, and (b) by a plain loop doing the same math. Two measurements:
    alternating pairs of runs, beside an A/A control (hand loop against itself, same pairing)
    that shows how much of the whole-run ratio is this machine's noise.
 
+3. **Bytecodes per step** (deterministic): the Python bytecodes flash and the hand loop run per
+   training step, all frames (flash's, torch's, the DataLoader's) counted with ``sys.settrace``,
+   and the functions where flash's extra ones are. Times move with the machine; this count
+   moves only when the code does, so it shows what an engine change did (the bar's redraws,
+   at most five a second, are left out of it).
+
 Each lockstep fit checks that flash's final weights equal the hand loop's. Target: lockstep ratio <= 1.03.
 Results: benchmarks/README.md.
 
@@ -27,7 +33,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
+import math
 import os
 import statistics
 import sys
@@ -137,6 +145,69 @@ class Lockstep(flash.Callback):
     def pairs(self) -> tuple[list[float], list[float]]:
         """Flash steps 1..n-1 (the last with the end of training) and hand steps 1..n-1."""
         return self.flash_steps, self.hand_steps[1:]
+
+
+class BytecodeCounter(flash.Callback):
+    """Counts the bytecodes run in ``steps`` training steps, from one ``on_train_batch_end`` to the
+    one ``steps`` later, per function; this hook's own code is not counted."""
+
+    def __init__(self, first: int, steps: int) -> None:
+        self.first, self.steps = first, steps
+        self.counts: collections.Counter = collections.Counter()
+
+    def _trace(self, frame, event, arg):
+        if frame.f_code is BytecodeCounter.on_train_batch_end.__code__:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            self.counts[_where(frame.f_code)] += 1
+        return self._trace
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if trainer.global_step == self.first:
+            _trace_outer_frames(sys._getframe(1), self._trace)
+            sys.settrace(self._trace)
+        elif trainer.global_step == self.first + self.steps:
+            sys.settrace(None)
+            _trace_outer_frames(sys._getframe(1), None)
+
+
+def _where(code) -> str:
+    """``engine/loops.py:_train_epoch``: a function, named by the last three parts of its file's path."""
+    return "/".join(code.co_filename.replace(os.sep, "/").split("/")[-3:]) + ":" + code.co_name
+
+
+def _trace_outer_frames(frame, trace) -> None:
+    """Frames already running (the training loop) only report to a tracer set on them."""
+    while frame is not None:
+        frame.f_trace, frame.f_trace_opcodes = trace, trace is not None
+        frame = frame.f_back
+
+
+def bytecodes_per_step(dataset, args, root: str, steps: int) -> tuple[collections.Counter, collections.Counter]:
+    """Per-function bytecode counts over ``steps`` steps: flash (bar on but never redrawn mid-epoch,
+    CSV logger and self.log on) and the hand loop."""
+    counter = BytecodeCounter(first=4, steps=steps)
+    flash.seed_everything(args.seed)
+    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True)
+    trainer = flash.Trainer(max_steps=4 + steps + 1, accelerator="cpu", enable_checkpointing=False, default_root_dir=root,
+                            callbacks=[counter, flash.ProgressBar(enable=True, min_interval=math.inf)])
+    with bar_to_devnull():
+        trainer.fit(MLP(args.hidden), loader)
+    hand = HandLoop(dataset, args)
+    hand.run(4)
+    hand_counts: collections.Counter = collections.Counter()
+
+    def trace(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            hand_counts[_where(frame.f_code)] += 1
+        return trace
+
+    sys.settrace(trace)
+    hand.run(steps)
+    sys.settrace(None)
+    return counter.counts, hand_counts
 
 
 @contextlib.contextmanager
@@ -249,6 +320,14 @@ def main() -> int:
         control = whole_run_ratios(hand_run, hand_run, pairs)
         print(f"  flash/hand  {spread(whole)}")
         print(f"  hand/hand   {spread(control)}  <- A/A control: this machine's noise on whole runs")
+
+        steps_counted = min(64, -(-args.samples // args.batch_size) - 8)  # within the first epoch
+        flash_counts, hand_counts = bytecodes_per_step(dataset, args, root, steps_counted)
+        flash_total, hand_total = sum(flash_counts.values()) / steps_counted, sum(hand_counts.values()) / steps_counted
+        print(f"3. bytecodes per training step, {steps_counted} steps counted (bar redraws left out): "
+              f"flash {flash_total:.0f}, hand {hand_total:.0f}, flash runs {flash_total - hand_total:.0f} more")
+        extra = {name: (flash_counts[name] - hand_counts.get(name, 0)) / steps_counted for name in flash_counts}
+        print("  where: " + ", ".join(f"{name} {n:+.0f}" for name, n in sorted(extra.items(), key=lambda kv: -kv[1])[:8]))
 
     ratio = statistics.median(per_fit)  # the median over fits: a fit that a speed swing hit unevenly does not move it
     print(f"target: lockstep ratio (median over fits) <= 1.03: {'met' if ratio <= 1.03 else 'NOT met'} "

@@ -5,6 +5,7 @@ checks what would make those numbers meaningless: the script failing, or flash's
 differing from the hand-written loop's.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,3 +19,5 @@ def test_engine_overhead_quick_run_gives_equal_weights(tmp_path):
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
     assert "final weights, flash vs hand: equal (torch.equal)" in result.stdout
     assert "lockstep" in result.stdout and "A/A control" in result.stdout
+    counted = re.search(r"bytecodes per training step.*: flash (\d+), hand (\d+)", result.stdout)
+    assert counted and int(counted[1]) > int(counted[2]) > 0  # flash runs the hand loop's code and its own
