@@ -19,8 +19,6 @@ from flash.engine.results import LoggedResults
 from flash.engine.seed import global_seed, set_rng_state
 from flash.errors import ConfigurationError
 
-_INF = math.inf
-
 
 def _loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:
     if loaders is not None:
@@ -216,7 +214,7 @@ def _forward_backward(trainer, step, batch, batch_idx: int, window: int) -> tupl
         value = logged[1]
     else:
         value = loss.item() if loss.numel() == 1 else None  # read once: the finiteness check, the bar
-    if value is None or not -_INF < value < _INF:  # NaN compares false
+    if value is None or not math.isfinite(value):
         # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
         trainer._window_finite &= trainer._check_finite(loss, value)
     trainer.precision.backward(loss if window == 1 else loss / window)  # x / 1 == x: skip the op
