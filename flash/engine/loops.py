@@ -165,6 +165,7 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
     # a loader that cannot skip by index drops already-seen batches here; a limit ends the epoch early
     batches = itertools.islice(batches, to_skip, None if math.isinf(total) else to_skip + int(total) - start)
     batch_idx = start - 1
+    trainer._log_on_step = True  # self.log in the step and batch hooks: per step (at the epoch's start/end: per epoch)
     for batch_idx, batch in enumerate(batches, start):
         if move is not None:
             batch = move(batch)
@@ -194,7 +195,7 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
             _validate(trainer, model, val_loader)
         if (trainer.should_stop or limited) and _stop_mid_epoch(trainer):
             break
-    trainer._current_batch = None
+    trainer._current_batch, trainer._log_on_step = None, False
     trainer._epoch_finished = trainer._batches_seen >= total or (math.isinf(total) and batch_idx >= start)
     _end_train_epoch(trainer)
 
@@ -292,6 +293,7 @@ def _end_train_epoch(trainer) -> None:
     if callable(model_hook):
         model_hook()  # before the epoch means, so what it logs is part of them
     results = trainer._results
+    trainer.callback_metrics.update(results.step_values)  # the last batch's, with what its batch-end hooks logged
     reduce_fn = trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None
     means = results.epoch_means(reduce_fn)
     renamed = {(f"{n}_epoch" if n in results.step_values else n): v for n, v in means.items()}
@@ -326,8 +328,8 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
     step_name = _STEP[stage]
     if not callable(getattr(model, step_name, None)):
         raise ConfigurationError(f"{type(model).__name__} has no {step_name}(batch, batch_idx); it cannot be {stage}-evaluated.")
-    outer_results, was_training = trainer._results, model.training
-    trainer._results = LoggedResults()
+    outer_results, was_training, outer_per_step = trainer._results, model.training, trainer._log_on_step
+    trainer._results, trainer._log_on_step = LoggedResults(), False
     model.eval()
     trainer._call(f"on_{stage}_start")
     trainer._call(f"on_{stage}_epoch_start")
@@ -353,7 +355,7 @@ def _evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, flo
     for callback in trainer._all_callbacks:
         getattr(callback, f"on_{stage}_epoch_end")(trainer, model)
     trainer._call(f"on_{stage}_end")
-    trainer._results = outer_results
+    trainer._results, trainer._log_on_step = outer_results, outer_per_step
     model.train(was_training)
     return metrics
 

@@ -59,7 +59,8 @@ class TrainingModule(torch.nn.Module):
         sync_dist: bool = False,
         batch_size: int | None = None,
     ) -> None:
-        """Record a metric. Defaults: training logs per step, evaluation per epoch (batch-size weighted)."""
+        """Record a metric. Defaults, as in Lightning: per step in ``training_step`` and the training batch
+        hooks; per epoch (a batch-size weighted mean) everywhere else, ``on_train_epoch_end`` included."""
         trainer = self._trainer
         if trainer is not None:
             trainer._log(name, value, on_step, on_epoch, prog_bar, sync_dist, batch_size)

@@ -150,6 +150,7 @@ class Trainer:
         self.datamodule: Any = None
         self._start_time = 0.0
         self._current_batch: Any = None  # self.log's default batch size is read from it, only when needed
+        self._log_on_step = False  # self.log's default: per step in the training batch loop, else per epoch
         self._trainable: tuple = ()
         self.num_val_batches: float = 0
 
@@ -274,10 +275,10 @@ class Trainer:
         """``self.log`` of a module (positional arguments: it runs every step)."""
         if self.sanity_checking:
             return
-        if on_step is None or on_epoch is None:
-            training = self.state_stage == "fit" and self._model is not None and self._model.training
-            on_step = training if on_step is None else on_step
-            on_epoch = (not training) if on_epoch is None else on_epoch
+        if on_step is None or on_epoch is None:  # Lightning's defaults: by where self.log is called from
+            per_step = self._log_on_step
+            on_step = per_step if on_step is None else on_step
+            on_epoch = (not per_step) if on_epoch is None else on_epoch
         if batch_size is None and on_epoch:
             batch_size = batch_size_of(self._current_batch) if self._current_batch is not None else 1
         reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # used for sync_dist only
@@ -298,6 +299,7 @@ class Trainer:
         self._launch()
         self.state_stage = stage
         self._model = model
+        self._log_on_step = False
         self._reset_hooks()
         object.__setattr__(model, "_trainer", self)
         try:

@@ -200,3 +200,33 @@ class LogsAVector(TinyRegressor):
 def test_self_log_of_a_vector_names_its_shape(tmp_path):
     with pytest.raises(ValueError, match=r"self.log needs a scalar; got a tensor of shape \(4,\)"):
         _fit(tmp_path, max_epochs=1, model=LogsAVector())
+
+
+class LogsFromEveryHook(TinyRegressor):
+    """self.log with default arguments from the places Lightning's table covers."""
+
+    def on_train_epoch_start(self):
+        self.log("from_epoch_start", 1.0)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.log("from_batch_end", float(batch_idx))
+
+    def on_train_epoch_end(self):
+        self.log("from_epoch_end", 2.0)
+
+    def on_validation_epoch_end(self):
+        self.log("from_val_epoch_end", 3.0)
+
+
+def test_self_log_defaults_follow_where_it_is_called(tmp_path):
+    trainer, _ = _fit(tmp_path, val=8, max_epochs=2, model=LogsFromEveryHook(), log_every_n_steps=1,
+                      logger=flash.CSVLogger(tmp_path))
+    metrics = trainer.callback_metrics
+    # per epoch at the epoch's start and end (Lightning's defaults): nothing logged there is lost
+    assert metrics["from_epoch_start"] == 1.0 and metrics["from_epoch_end"] == 2.0 and metrics["from_val_epoch_end"] == 3.0
+    assert metrics["from_batch_end"] == 3.0  # per step in the batch hooks: the last batch's value
+    assert "train_loss" in metrics and "train_loss_epoch" not in metrics  # training_step: per step only
+    assert "val_loss" in metrics  # validation_step: per epoch
+    rows = list(csv.DictReader(open(tmp_path / "flash_logs" / "version_0" / "metrics.csv")))
+    assert [row["epoch"] for row in rows if row.get("from_epoch_end")] == ["0", "1"]
+    assert [row["epoch"] for row in rows if row.get("from_epoch_start")] == ["0", "1"]
