@@ -147,26 +147,34 @@ class Lockstep(flash.Callback):
         return self.flash_steps, self.hand_steps[1:]
 
 
+class Tally:
+    """A ``sys.settrace`` tracer counting the bytecodes each function runs (``skip``: code not to count)."""
+
+    def __init__(self, skip=None) -> None:
+        self.skip = skip
+        self.counts: collections.Counter = collections.Counter()
+
+    def trace(self, frame, event, arg):
+        if frame.f_code is self.skip:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            self.counts[_where(frame.f_code)] += 1
+        return self.trace
+
+
 class BytecodeCounter(flash.Callback):
     """Counts the bytecodes run in ``steps`` training steps, from one ``on_train_batch_end`` to the
     one ``steps`` later, per function; this hook's own code is not counted."""
 
     def __init__(self, first: int, steps: int) -> None:
         self.first, self.steps = first, steps
-        self.counts: collections.Counter = collections.Counter()
-
-    def _trace(self, frame, event, arg):
-        if frame.f_code is BytecodeCounter.on_train_batch_end.__code__:
-            return None
-        frame.f_trace_opcodes = True
-        if event == "opcode":
-            self.counts[_where(frame.f_code)] += 1
-        return self._trace
+        self.tally = Tally(skip=BytecodeCounter.on_train_batch_end.__code__)
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if trainer.global_step == self.first:
-            _trace_outer_frames(sys._getframe(1), self._trace)
-            sys.settrace(self._trace)
+            _trace_outer_frames(sys._getframe(1), self.tally.trace)
+            sys.settrace(self.tally.trace)
         elif trainer.global_step == self.first + self.steps:
             sys.settrace(None)
             _trace_outer_frames(sys._getframe(1), None)
@@ -194,20 +202,12 @@ def bytecodes_per_step(dataset, args, root: str, steps: int) -> tuple[collection
                             callbacks=[counter, flash.ProgressBar(enable=True, min_interval=math.inf)])
     with bar_to_devnull():
         trainer.fit(MLP(args.hidden), loader)
-    hand = HandLoop(dataset, args)
+    hand, hand_tally = HandLoop(dataset, args), Tally()
     hand.run(4)
-    hand_counts: collections.Counter = collections.Counter()
-
-    def trace(frame, event, arg):
-        frame.f_trace_opcodes = True
-        if event == "opcode":
-            hand_counts[_where(frame.f_code)] += 1
-        return trace
-
-    sys.settrace(trace)
+    sys.settrace(hand_tally.trace)
     hand.run(steps)
     sys.settrace(None)
-    return counter.counts, hand_counts
+    return counter.tally.counts, hand_tally.counts
 
 
 @contextlib.contextmanager

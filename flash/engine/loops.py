@@ -172,19 +172,18 @@ def _train_epoch(trainer, model, train_loader, val_loader) -> None:
         trainer._current_batch = batch
         for hook in batch_start_hooks:
             hook(batch, batch_idx)
-        if k == 1:
-            output, loss, value = _forward_backward(trainer, step, batch, batch_idx, 1)
-            _optimizer_step(trainer, optimizer, before_step_hooks)
-        else:  # the accumulation window this batch belongs to; a final partial one is averaged over its real size
+        window, closes_window = 1, True
+        if k > 1:  # the accumulation window this batch belongs to; a final partial one is averaged over its real size
             window_start = (batch_idx // k) * k
             window = int(min(k, total - window_start)) if math.isfinite(total) else k
-            if batch_idx + 1 - window_start == window:
+            closes_window = batch_idx + 1 - window_start == window
+        if closes_window:
+            output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
+            _optimizer_step(trainer, optimizer, before_step_hooks)
+        else:  # inside a window DDP skips the gradient all-reduce
+            with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
                 output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
-                _optimizer_step(trainer, optimizer, before_step_hooks)
-            else:  # inside a window DDP skips the gradient all-reduce
-                with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
-                    output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
-                trainer._optimizer_stepped = False
+            trainer._optimizer_stepped = False
         trainer._batches_seen = done = batch_idx + 1
         _record_step_metrics(trainer, loss, value)
         # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
@@ -232,8 +231,7 @@ def _record_step_metrics(trainer, loss: torch.Tensor | None, value: float | None
         trainer.progress_bar_metrics.update({n: step_values[n] for n in results.prog_bar if n in step_values})
     if trainer._optimizer_stepped and step_values:
         trainer.callback_metrics.update(step_values)
-        if trainer.global_step % trainer.settings.log_every_n_steps == 0:
-            trainer.log_metrics(step_values, step=trainer.global_step)  # it copies what it keeps
+        trainer.log_metrics(step_values, step=trainer.global_step, every_n=True)  # it copies what it keeps
 
 
 def _validate(trainer, model, val_loader) -> None:
