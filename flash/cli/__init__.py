@@ -14,6 +14,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -89,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from flash.cli import commands
 
-        return getattr(commands, f"run_{args.command}")(args, extra)
+        code = getattr(commands, f"run_{args.command}")(args, extra)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return code
     except (FlashError, FileNotFoundError) as err:
         if args.debug:
             traceback.print_exc()
@@ -98,6 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flash: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``flash list ... | head``): end quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so the interpreter's final flush cannot raise again, and the exit
+    status is the one a process killed by SIGPIPE reports in a shell (128 + 13).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

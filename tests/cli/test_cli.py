@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -169,3 +170,17 @@ def test_predict_on_unreadable_input_and_wrong_checkpoint(trained_checkpoint, tm
     torch.save({"x": torch.nn.Linear(1, 1)}, evil)  # a pickled module: refused by weights_only loading
     result = run_flash("predict", "--checkpoint", str(evil), str(bad), cwd=tmp_path)
     assert result.returncode == 2 and "refused" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["list", "tasks"], ["list", "backbones", "image_classification", "resnet*"]])
+def test_a_closed_pipe_ends_quietly(args, tmp_path):
+    """`flash list ... | head -1`: when the reader has gone before flash writes, flash ends like a Unix tool
+    (status 141, the shell's code for SIGPIPE) with no traceback. The reader is closed first, so no race."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run([sys.executable, "-m", "flash", *args], stdout=write_end, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path, timeout=120, env=env)
+    os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
