@@ -13,7 +13,7 @@ import pytest
 TINY = ["--model.backbone", "test_resnet", "--model.pretrained", "false"]
 
 
-def run_flash(*args: str, cwd: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_flash(*args: str, cwd: Path, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "flash", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
