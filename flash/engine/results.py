@@ -71,6 +71,12 @@ class LoggedResults:
         if prog_bar:
             self.prog_bar.add(name)
 
+    def logged_value(self, tensor: torch.Tensor) -> float | None:
+        """The value ``self.log`` read from ``tensor`` in this step, if it was the last scalar logged per step
+        (the training loop then needs no second ``.item()`` for the loss); None otherwise. Read once."""
+        logged, self.last_scalar = self.last_scalar, None
+        return logged[1] if logged is not None and logged[0] is tensor else None
+
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint saved mid-epoch needs to finish the epoch's means exactly."""
         return {"step_values": dict(self.step_values), "sums": dict(self.sums), "counts": dict(self.counts),
@@ -92,6 +98,16 @@ class LoggedResults:
             packed = reduce_fn(packed)
         k = len(names)
         return {n: (float(packed[i] / packed[k + i]) if packed[k + i] > 0 else math.nan) for i, n in enumerate(names)}
+
+
+@dataclass
+class LogTarget:
+    """Where ``self.log`` writes now: the running stage's ``results``; per step (``per_step``: in the training
+    batch loop) or per epoch by default; ``batch`` is the current batch, whose size weighs epoch means."""
+
+    results: LoggedResults = field(default_factory=LoggedResults)
+    per_step: bool = False
+    batch: Any = None
 
 
 def batch_size_of(batch: Any) -> int:
