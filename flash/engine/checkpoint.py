@@ -138,7 +138,9 @@ def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> dict 
     if not full:
         return None
     if "optimizer_states" not in checkpoint:
-        raise CheckpointError(f"'{path}' holds weights only and cannot resume training; load it into the model instead.")
+        raise CheckpointError(
+            f"'{path}' holds weights only and cannot resume training; load it into the model instead."
+        )
     for optimizer, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
         strategy.load_optimizer_state_dict(model, optimizer, state)
     for config, state in zip(trainer.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):

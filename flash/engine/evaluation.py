@@ -54,7 +54,9 @@ def evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, floa
     """One pass of ``validation_step`` / ``test_step`` over ``loader``; returns (and records) the epoch means."""
     step_name = _STEP[stage]
     if not callable(getattr(model, step_name, None)):
-        raise ConfigurationError(f"{type(model).__name__} has no {step_name}(batch, batch_idx); it cannot be {stage}-evaluated.")
+        raise ConfigurationError(
+            f"{type(model).__name__} has no {step_name}(batch, batch_idx); it cannot be {stage}-evaluated."
+        )
     hooks, was_training = trainer._hooks, model.training
     target = LogTarget()
     metrics: dict[str, float] = {}

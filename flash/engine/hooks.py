@@ -54,8 +54,8 @@ class HookDispatcher:
         if found is None:
             base = getattr(Callback, hook, None)
             overriding = [c for c in callbacks if hook in vars(c) or getattr(type(c), hook, None) is not base]
-            found = self._cache[hook] = (_model_method(model, hook),
-                                         [functools.partial(getattr(c, hook), self._trainer, model) for c in overriding])
+            bound = [functools.partial(getattr(c, hook), self._trainer, model) for c in overriding]
+            found = self._cache[hook] = (_model_method(model, hook), bound)
         return found
 
     def methods(self, hook: str) -> list[Callable]:

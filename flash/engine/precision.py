@@ -45,7 +45,8 @@ class Precision:
     def autocast(self, device_type: str) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
-    backward = staticmethod(torch.Tensor.backward)  # backward(loss) is loss.backward(), with no frame of ours
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
 
     def unscale(self, optimizer: torch.optim.Optimizer) -> None:
         """Bring gradients to their true scale (before clipping)."""

@@ -1,4 +1,4 @@
-"""The predict loop: batches through ``predict_step``; with several processes, every prediction back in dataset order."""
+"""The predict loop: batches through ``predict_step``; with several processes, predictions back in dataset order."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def _gather_in_order(trainer, loader, predictions: list) -> list:
         raise ConfigurationError("Distributed predict needs a map-style dataset in a plain DataLoader.")
     items = [item for batch in predictions for item in _split(batch)]
     pairs = list(zip(indices, items))
-    everything = sorted((pair for part in trainer.strategy.all_gather_object(pairs) for pair in part), key=lambda p: p[0])
+    gathered = (pair for part in trainer.strategy.all_gather_object(pairs) for pair in part)
+    everything = sorted(gathered, key=lambda p: p[0])
     ordered = [item for _, item in everything]
     size = loader.batch_size or 1
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]

@@ -22,10 +22,10 @@ from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
 from flash.engine.checkpoint import dump_state, save_checkpoint
+from flash.engine.hooks import HookDispatcher
 from flash.engine.loggers import get_loggers
 from flash.engine.precision import Precision, PrecisionName, get_precision
 from flash.engine.progress import ProgressBar
-from flash.engine.hooks import HookDispatcher
 from flash.engine.results import LogTarget, batch_size_of
 from flash.engine.seed import global_seed
 from flash.engine.settings import TrainerSettings
@@ -225,7 +225,8 @@ class Trainer:
 
         model = model or self._model
         self.datamodule = datamodule
-        return self._run("validate", model, lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
+        return self._run("validate", model,
+                         lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
 
     def test(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
              ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
@@ -271,7 +272,7 @@ class Trainer:
         if batch_size is None and on_epoch:
             batch = self._logging.batch
             batch_size = batch_size_of(batch) if batch is not None else 1
-        reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # used for sync_dist only
+        reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # for sync_dist only
         self._logging.results.add(name, value, on_step, on_epoch, prog_bar, batch_size, sync_dist, reduce_fn)
 
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
@@ -337,7 +338,7 @@ class Trainer:
         return min(total, int(limit))
 
     def _step_runner(self, name: str):
-        """``step(batch, batch_idx)`` for the hook ``name``, with the wrapper and autocast decided once, not per batch."""
+        """``step(batch, batch_idx)`` for the hook ``name``; wrapper and autocast are decided once, not per batch."""
         if name == "training_step" and self._wrapped is not None:
             step = functools.partial(self.strategy.training_step, self._wrapped, self._model)
         else:

@@ -145,3 +145,16 @@ def test_strategies_are_siblings_asked_not_named():
     assert "fsdp" in STRATEGIES and isinstance(get_strategy("fsdp", num_processes=2), FSDPStrategy)
     module = torch.nn.Linear(2, 2)
     assert Strategy().rewrap(module, None) is None
+
+
+def test_ddp_wraps_again_only_when_trainable_parameters_changed(monkeypatch):
+    monkeypatch.setattr("torch.nn.parallel.DistributedDataParallel", lambda module, **kwargs: ("ddp", module))
+    strategy, module = DDPStrategy(), torch.nn.Linear(2, 2)
+    strategy.env.world_size = 2
+    module.weight.requires_grad_(False)
+    wrapped = strategy.wrap(module)
+    assert strategy.rewrap(module, wrapped) is wrapped  # nothing (un)frozen since
+    module.weight.requires_grad_(True)  # a finetuning callback unfroze a layer
+    rewrapped = strategy.rewrap(module, wrapped)
+    assert rewrapped is not wrapped and rewrapped[0] == "ddp"
+    assert strategy.rewrap(module, rewrapped) is rewrapped
