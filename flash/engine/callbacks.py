@@ -13,7 +13,23 @@ from flash.errors import ConfigurationError, invalid_choice
 
 
 class Callback:
-    """Override any hook; every one is a no-op here. ``state_dict`` is saved in checkpoints."""
+    """Override any hook; every one is a no-op here. ``state_dict`` is saved in checkpoints.
+
+    Order: every hook runs on the model first (its method of the same name, without ``trainer, module``),
+    then on each callback in ``Trainer(callbacks=[...])`` order, then on those the model's
+    ``configure_callbacks()`` or ``finetune`` added; ``on_save_checkpoint`` and the evaluation hooks included.
+    At an epoch's end the epoch means are computed between the model's hook and the callbacks', so
+    ``trainer.callback_metrics`` holds them, with what the model logged in its own epoch-end hook.
+
+    Read the loop's position from public properties: ``trainer.current_epoch``, ``trainer.global_step``,
+    ``trainer.fit_state`` (a :class:`~flash.engine.state.FitState`: ``batches_seen``, ``optimizer_stepped``, ...).
+    Set ``trainer.should_stop = True`` to end training.
+
+    Example:
+        >>> class PrintLoss(Callback):
+        ...     def on_train_epoch_end(self, trainer, module):
+        ...         print(trainer.current_epoch, trainer.callback_metrics.get("train_loss"))
+    """
 
     @property
     def state_key(self) -> str:
@@ -125,7 +141,7 @@ class ModelCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         n = self.every_n_train_steps
-        if n and trainer.global_step > 0 and trainer.global_step % n == 0 and trainer._optimizer_stepped:
+        if n and trainer.global_step > 0 and trainer.global_step % n == 0 and trainer.fit_state.optimizer_stepped:
             self._save(trainer)
 
     def on_train_epoch_end(self, trainer, module):

@@ -74,16 +74,19 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
 
 # ---------------------------------------------------------------------------------------- trainer state
 def dump_state(trainer, *, weights_only: bool = False) -> dict[str, Any]:
-    """The checkpoint dict of ``trainer``'s run (collective: every process must call it)."""
+    """The checkpoint dict of ``trainer``'s run (collective: every process must call it).
+
+    ``"loops"`` is ``trainer.fit_state.state_dict()`` with every process's epoch metric sums in ``"results"``.
+    """
     model, strategy = trainer.model, trainer.strategy
-    per_rank = strategy.all_gather_object({"rng": rng_state(), "results": trainer._results.state_dict()})
+    loops = trainer.fit_state.state_dict()
+    per_rank = strategy.all_gather_object({"rng": rng_state(), "results": loops["results"]})
+    loops["results"] = [r["results"] for r in per_rank]
     checkpoint: dict[str, Any] = {
         "state_dict": strategy.model_state_dict(model),
         "epoch": trainer.current_epoch,
         "global_step": trainer.global_step,
-        "loops": {"epoch": trainer.current_epoch, "batches_seen": trainer._batches_seen,
-                  "epoch_finished": trainer._epoch_finished, "global_step": trainer.global_step,
-                  "val_pending": trainer._val_pending, "results": [r["results"] for r in per_rank]},
+        "loops": loops,
         "world_size": trainer.world_size,
     }
     if not weights_only:
@@ -95,10 +98,7 @@ def dump_state(trainer, *, weights_only: bool = False) -> dict[str, Any]:
     hparams = getattr(model, "hparams", None)
     if isinstance(hparams, dict):
         checkpoint["hyper_parameters"] = dict(hparams)
-    for callback in trainer._all_callbacks:
-        callback.on_save_checkpoint(trainer, model, checkpoint)
-    if callable(getattr(model, "on_save_checkpoint", None)):
-        model.on_save_checkpoint(checkpoint)
+    trainer._hooks.call("on_save_checkpoint", checkpoint)
     return checkpoint
 
 
@@ -125,18 +125,22 @@ def resolve_ckpt_path(trainer, ckpt_path: str | os.PathLike) -> Path:
     return Path(found)
 
 
-def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> None:
-    """Load the weights from ``ckpt_path``; with ``full``, everything needed to resume training exactly."""
+def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> dict | None:
+    """Load the weights from ``ckpt_path``; with ``full``, everything needed to resume training exactly.
+
+    Returns the random number generators' state to set when training starts (``full`` only), or None.
+    """
     path = resolve_ckpt_path(trainer, ckpt_path)
     checkpoint = load_checkpoint(path)
     model, strategy = trainer.model, trainer.strategy
-    if callable(getattr(model, "on_load_checkpoint", None)):
-        model.on_load_checkpoint(checkpoint)
+    trainer._hooks.call("on_load_checkpoint", checkpoint)
     strategy.load_model_state_dict(model, checkpoint["state_dict"])
     if not full:
-        return
+        return None
     if "optimizer_states" not in checkpoint:
-        raise CheckpointError(f"'{path}' holds weights only and cannot resume training; load it into the model instead.")
+        raise CheckpointError(
+            f"'{path}' holds weights only and cannot resume training; load it into the model instead."
+        )
     for optimizer, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
         strategy.load_optimizer_state_dict(model, optimizer, state)
     for config, state in zip(trainer.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
@@ -146,24 +150,16 @@ def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> None:
     for callback in trainer._all_callbacks:
         if callback.state_key in states:
             callback.load_state_dict(states[callback.state_key])
-        callback.on_load_checkpoint(trainer, model, checkpoint)
-    _restore_loops(trainer, checkpoint, path)
-
-
-def _restore_loops(trainer, checkpoint: dict[str, Any], path: Path) -> None:
-    loops, rank, world_size = checkpoint["loops"], trainer.global_rank, trainer.world_size
-    trainer.global_step = loops["global_step"]
-    if loops["epoch_finished"]:
-        trainer.current_epoch, trainer._batches_seen = loops["epoch"] + 1, 0
-    else:  # mid-epoch: also the validation that was due and the epoch's metric sums so far
-        trainer.current_epoch, trainer._batches_seen = loops["epoch"], loops["batches_seen"]
-        trainer._val_pending = loops.get("val_pending", False)
-        results = loops.get("results") or []
-        trainer._resume_results = results[rank] if len(results) == world_size else None
+    rank, world_size = trainer.global_rank, trainer.world_size
+    loops = dict(checkpoint["loops"])
+    results = loops.get("results") or []  # one per process; a different process count restarts the epoch's sums
+    loops["results"] = results[rank] if len(results) == world_size else None
+    trainer.fit_state.load_state_dict(loops)
     rng = checkpoint.get("rng_states") or []
     if len(rng) == world_size:
-        trainer._resume_rng = rng[rank]
-    elif rng:
+        return rng[rank]
+    if rng:
         warnings.warn(f"'{path}' was saved with {len(rng)} process(es), now {world_size}: "
                       "random states restart from rank 0's, so the run will not repeat bit for bit.")
-        trainer._resume_rng = rng[0]
+        return rng[0]
+    return None

@@ -7,7 +7,7 @@ in :func:`get_precision`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, get_args
 
 import torch
 
@@ -22,7 +22,7 @@ _ALIASES = {
     "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed",
     "bf16-true": "bf16-true",
 }
-PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true")
+PRECISIONS: tuple[str, ...] = get_args(PrecisionName)
 
 
 class Precision:
@@ -45,7 +45,8 @@ class Precision:
     def autocast(self, device_type: str) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
-    backward = staticmethod(torch.Tensor.backward)  # backward(loss) is loss.backward(), with no frame of ours
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
 
     def unscale(self, optimizer: torch.optim.Optimizer) -> None:
         """Bring gradients to their true scale (before clipping)."""
@@ -136,7 +137,7 @@ class HalfPrecision(Precision):
         return _cast_floating(batch, torch.bfloat16)
 
 
-def get_precision(precision: Union[str, int, Precision], *, device_type: str = "cpu") -> Precision:
+def get_precision(precision: Union[PrecisionName, str, int, Precision], *, device_type: str = "cpu") -> Precision:
     """Resolve ``"32-true" | "16-mixed" | "bf16-mixed" | "bf16-true" | "64-true"`` (or a Precision)."""
     if isinstance(precision, Precision):
         return precision

@@ -1,4 +1,4 @@
-"""The predict loop: batches through ``predict_step``; with several processes, every prediction back in dataset order."""
+"""The predict loop: batches through ``predict_step``; with several processes, predictions back in dataset order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from flash.engine import data as engine_data
 from flash.engine.checkpoint import restore_state
-from flash.engine.loops import _loader_from, _setup_module, model_batches
+from flash.engine.evaluation import loader_from, model_batches, setup_module
 from flash.errors import ConfigurationError
 
 
@@ -24,21 +24,21 @@ def _split(output: Any) -> list:
 
 
 def run_predict(trainer, model, loaders, datamodule, output, return_predictions, ckpt_path) -> list | None:
-    loader = _loader_from("predict", loaders, datamodule)
+    loader = loader_from("predict", loaders, datamodule)
     if loader is None:
         raise ConfigurationError("predict() needs data: pass dataloaders=... or a datamodule with predict data.")
     if output is not None and not callable(getattr(model, "format_predictions", None)):
         raise ConfigurationError(f"output={output!r} needs {type(model).__name__}.format_predictions(outputs, output).")
     loader = trainer._prepare_loader(loader, train=False)
     limit = trainer._limit(loader, trainer.settings.limit_predict_batches)
-    _setup_module(trainer, model, training=False)
-    trainer._call("setup", "predict")
+    setup_module(trainer, model, training=False)
+    trainer._hooks.call("setup", "predict")
     if ckpt_path is not None:
         restore_state(trainer, ckpt_path, full=False)
     model.eval()
-    trainer._call("on_predict_start")
+    trainer._hooks.call("on_predict_start")
     predictions: list = []
-    step, batch_end_hooks = trainer._step_runner("predict_step"), trainer._hooks("on_predict_batch_end")
+    step, batch_end_hooks = trainer._step_runner("predict_step"), trainer._hooks.methods("on_predict_batch_end")
     with torch.no_grad():
         for batch_idx, batch in model_batches(trainer, loader, limit):
             out = step(batch, batch_idx)
@@ -48,8 +48,8 @@ def run_predict(trainer, model, loaders, datamodule, output, return_predictions,
                 hook(out, batch, batch_idx)
             if return_predictions:
                 predictions.append(out)
-    trainer._call("on_predict_end")
-    trainer._call("teardown", "predict")
+    trainer._hooks.call("on_predict_end")
+    trainer._hooks.call("teardown", "predict")
     if trainer.world_size > 1 and return_predictions:
         predictions = _gather_in_order(trainer, loader, predictions)
     return predictions if return_predictions else None
@@ -61,7 +61,8 @@ def _gather_in_order(trainer, loader, predictions: list) -> list:
         raise ConfigurationError("Distributed predict needs a map-style dataset in a plain DataLoader.")
     items = [item for batch in predictions for item in _split(batch)]
     pairs = list(zip(indices, items))
-    everything = sorted((pair for part in trainer.strategy.all_gather_object(pairs) for pair in part), key=lambda p: p[0])
+    gathered = (pair for part in trainer.strategy.all_gather_object(pairs) for pair in part)
+    everything = sorted(gathered, key=lambda p: p[0])
     ordered = [item for _, item in everything]
     size = loader.batch_size or 1
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]

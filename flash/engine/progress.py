@@ -78,7 +78,7 @@ class ProgressBar(Callback):
 
     def on_train_epoch_end(self, trainer, module):
         if self._bar is not None:
-            self._bar.n = trainer._batches_seen  # the count is only set when the bar is redrawn
+            self._bar.n = trainer.fit_state.batches_seen  # the count is only set when the bar is redrawn
             self._bar.set_postfix_str(_postfix(trainer.progress_bar_metrics), refresh=False)  # close() draws it
         self._close()
 

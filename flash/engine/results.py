@@ -38,9 +38,6 @@ class LoggedResults:
     counts: dict[str, float] = field(default_factory=dict)
     prog_bar: set[str] = field(default_factory=set)
     sync: set[str] = field(default_factory=set)
-    # the last scalar tensor logged per step and its value: the training loop reuses the value when
-    # that tensor is the returned loss, instead of reading it from the tensor a second time
-    last_scalar: tuple[torch.Tensor, float] | None = None
 
     def add(self, name: str, value: Any, on_step: bool, on_epoch: bool, prog_bar: bool,
             batch_size: int | None, sync_dist: bool, reduce_fn=None) -> None:
@@ -53,7 +50,6 @@ class LoggedResults:
                 item = None
             if type(item) is float:
                 self.step_values[name] = item
-                self.last_scalar = (value, item)
                 return
         tensor = _to_float_tensor(value)
         item = None  # the value on the host, read from the tensor at most once
@@ -63,8 +59,6 @@ class LoggedResults:
                 self.step_values[name] = float(both[0] / both[1])
             else:
                 self.step_values[name] = item = float(tensor)
-                if tensor is value or (isinstance(value, torch.Tensor) and value.dtype == torch.float32):
-                    self.last_scalar = (value, item)
         if on_epoch:
             self.sums[name] = self.sums.get(name, 0.0) + (float(tensor) if item is None else item) * batch_size
             self.counts[name] = self.counts.get(name, 0.0) + batch_size
@@ -87,11 +81,22 @@ class LoggedResults:
         if not self.sums:
             return {}
         names = sorted(self.sums)
-        packed = torch.tensor([self.sums[n] for n in names] + [float(self.counts[n]) for n in names], dtype=torch.float64)
+        values = [self.sums[n] for n in names] + [float(self.counts[n]) for n in names]
+        packed = torch.tensor(values, dtype=torch.float64)
         if reduce_fn is not None:
             packed = reduce_fn(packed)
         k = len(names)
         return {n: (float(packed[i] / packed[k + i]) if packed[k + i] > 0 else math.nan) for i, n in enumerate(names)}
+
+
+@dataclass
+class LogTarget:
+    """Where ``self.log`` writes now: the running stage's ``results``; per step (``per_step``: in the training
+    batch loop) or per epoch by default; ``batch`` is the current batch, whose size weighs epoch means."""
+
+    results: LoggedResults = field(default_factory=LoggedResults)
+    per_step: bool = False
+    batch: Any = None
 
 
 def batch_size_of(batch: Any) -> int:

@@ -13,15 +13,15 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 import torch.distributed as dist
 
 from flash.errors import ConfigurationError, invalid_choice
 
-StrategyName = Literal["auto", "single", "ddp", "fsdp"]
-STRATEGIES = ("auto", "single", "ddp", "ddp_find_unused_parameters_true", "fsdp")
+StrategyName = Literal["auto", "single", "ddp", "ddp_find_unused_parameters_true", "fsdp"]
+STRATEGIES: tuple[str, ...] = get_args(StrategyName)
 
 
 @dataclass
@@ -97,6 +97,7 @@ class Strategy:
 
     name = "single"
     is_distributed = False
+    forward_is_collective = False  # whether every process must run as many forward passes (FSDP: yes)
 
     def __init__(self) -> None:
         self.env = ClusterEnv()
@@ -113,6 +114,10 @@ class Strategy:
         """Move ``module`` to the device in place; return a wrapper that runs training steps, or None."""
         module.to(self.device)
         return None
+
+    def rewrap(self, module: torch.nn.Module, wrapped: torch.nn.Module | None) -> torch.nn.Module | None:
+        """The wrapper to train with from now on (called each epoch, after callbacks may have (un)frozen layers)."""
+        return wrapped
 
     def teardown(self) -> None:
         pass
@@ -166,6 +171,10 @@ class Strategy:
         return module.training_step(batch, batch_idx)
 
 
+def _trainable(module: torch.nn.Module) -> tuple[bool, ...]:
+    return tuple(p.requires_grad for p in module.parameters())
+
+
 class _StepDispatcher(torch.nn.Module):
     """Lets DDP's forward run ``training_step`` (DDP only syncs what goes through ``forward``)."""
 
@@ -177,10 +186,10 @@ class _StepDispatcher(torch.nn.Module):
         return self.module.training_step(batch, batch_idx)
 
 
-class DDPStrategy(Strategy):
-    """Data parallel over processes (gloo on CPU, nccl on CUDA)."""
+class ParallelStrategy(Strategy):
+    """Several processes over torch.distributed (gloo on CPU, nccl on CUDA): the environment, the launcher
+    and the collectives. :class:`DDPStrategy` and :class:`FSDPStrategy` add how the model is spread."""
 
-    name = "ddp"
     is_distributed = True
 
     def setup_environment(self, accelerator, device_indices, num_nodes):
@@ -223,30 +232,6 @@ class DDPStrategy(Strategy):
         os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
-    def __init__(self, *, find_unused_parameters: bool = False) -> None:
-        super().__init__()
-        self.find_unused_parameters = find_unused_parameters
-
-    def wrap(self, module):
-        from torch.nn.parallel import DistributedDataParallel
-
-        module = module.to(self.device)
-        if self.world_size == 1 or not any(p.requires_grad for p in module.parameters()):
-            return None
-        device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(_StepDispatcher(module), device_ids=device_ids,
-                                       find_unused_parameters=self.find_unused_parameters)
-
-    def training_step(self, wrapped, module, batch, batch_idx):
-        return wrapped(batch, batch_idx)
-
-    def no_backward_sync(self, wrapped, enabled):
-        import contextlib
-
-        if enabled and hasattr(wrapped, "no_sync"):
-            return wrapped.no_sync()
-        return contextlib.nullcontext()
-
     def _reap_children(self) -> None:
         """At rank 0's exit: close the process group (a worker still blocked in a collective then fails
         instead of hanging) and wait for the workers this process launched."""
@@ -285,10 +270,49 @@ class DDPStrategy(Strategy):
         return box[0]
 
 
-class FSDPStrategy(DDPStrategy):
+class DDPStrategy(ParallelStrategy):
+    """Data parallel: a full model per process, gradients all-reduced in backward."""
+
+    name = "ddp"
+
+    def __init__(self, *, find_unused_parameters: bool = False) -> None:
+        super().__init__()
+        self.find_unused_parameters = find_unused_parameters
+        self._trainable: tuple[bool, ...] = ()  # which parameters were trainable when DDP wrapped the model
+
+    def wrap(self, module):
+        from torch.nn.parallel import DistributedDataParallel
+
+        module = module.to(self.device)
+        self._trainable = _trainable(module)
+        if self.world_size == 1 or not any(p.requires_grad for p in module.parameters()):
+            return None
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(_StepDispatcher(module), device_ids=device_ids,
+                                       find_unused_parameters=self.find_unused_parameters)
+
+    def rewrap(self, module, wrapped):
+        """DDP fixes its parameter set when it wraps: wrap again when a finetuning callback (un)froze layers."""
+        if self.world_size > 1 and _trainable(module) != self._trainable:
+            return self.wrap(module)
+        return wrapped
+
+    def training_step(self, wrapped, module, batch, batch_idx):
+        return wrapped(batch, batch_idx)
+
+    def no_backward_sync(self, wrapped, enabled):
+        import contextlib
+
+        if enabled and hasattr(wrapped, "no_sync"):
+            return wrapped.no_sync()
+        return contextlib.nullcontext()
+
+
+class FSDPStrategy(ParallelStrategy):
     """Fully sharded data parallel with FSDP2 (``torch.distributed.fsdp.fully_shard``)."""
 
     name = "fsdp"
+    forward_is_collective = True  # a forward gathers the shards: evaluation pads ranks with fewer batches
 
     def wrap(self, module):
         try:
@@ -300,7 +324,8 @@ class FSDPStrategy(DDPStrategy):
             ) from err
         module.to(self.device)
         for child in module.modules():
-            if child is not module and isinstance(child, (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)):
+            layers = (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+            if child is not module and isinstance(child, layers):
                 fully_shard(child)
         fully_shard(module)
         from torch.distributed.fsdp import register_fsdp_forward_method
@@ -309,14 +334,6 @@ class FSDPStrategy(DDPStrategy):
             if callable(getattr(module, name, None)):
                 register_fsdp_forward_method(module, name)
         return None
-
-    def training_step(self, wrapped, module, batch, batch_idx):
-        return module.training_step(batch, batch_idx)
-
-    def no_backward_sync(self, wrapped, enabled):
-        import contextlib
-
-        return contextlib.nullcontext()
 
     def _options(self):
         from torch.distributed.checkpoint.state_dict import StateDictOptions
@@ -344,8 +361,8 @@ class FSDPStrategy(DDPStrategy):
         set_optimizer_state_dict(module, optimizer, state, options=StateDictOptions(full_state_dict=True))
 
 
-def get_strategy(strategy: str | Strategy, *, num_processes: int) -> Strategy:
-    """Resolve ``"auto" | "single" | "ddp" | "fsdp"`` (or a Strategy object)."""
+def get_strategy(strategy: StrategyName | Strategy, *, num_processes: int) -> Strategy:
+    """Resolve a :data:`StrategyName` (or return a Strategy object as it is): the one place the flag is parsed."""
     if isinstance(strategy, Strategy):
         return strategy
     name = str(strategy).lower()

@@ -8,12 +8,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import torch
 
@@ -21,13 +22,15 @@ from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
 from flash.engine.checkpoint import dump_state, save_checkpoint
+from flash.engine.hooks import HookDispatcher
 from flash.engine.loggers import get_loggers
-from flash.engine.precision import Precision, get_precision
+from flash.engine.precision import Precision, PrecisionName, get_precision
 from flash.engine.progress import ProgressBar
-from flash.engine.results import LoggedResults, batch_size_of
+from flash.engine.results import LogTarget, batch_size_of
 from flash.engine.seed import global_seed
 from flash.engine.settings import TrainerSettings
-from flash.engine.strategy import Strategy, get_strategy
+from flash.engine.state import FitState
+from flash.engine.strategy import Strategy, StrategyName, get_strategy
 from flash.errors import ConfigurationError, NonFiniteLossError
 
 
@@ -46,25 +49,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _implementations(hook: str, callbacks: list, trainer: Any, model: Any) -> list:
-    """The callables ``_call`` runs for ``hook``: callbacks that override the no-op base, then the model.
-
-    Skipping the no-ops matters: hooks run several times per training step.
-    """
-    base = getattr(Callback, hook, None)
-    methods = [
-        functools.partial(getattr(callback, hook), trainer, model)
-        for callback in callbacks
-        if hook in vars(callback) or getattr(type(callback), hook, None) is not base
-    ]
-    # look before getattr: a miss goes through nn.Module.__getattr__, which raises (slow)
-    if hasattr(type(model), hook) or hook in getattr(model, "__dict__", ()):
-        method = getattr(model, hook, None)
-        if callable(method):
-            methods.append(method)
-    return methods
-
-
 class Trainer:
     """Train, evaluate and predict with any module that implements the step hooks.
 
@@ -78,8 +62,8 @@ class Trainer:
         accelerator: str = "auto",
         devices: int | str | list[int] = "auto",
         num_nodes: int = 1,
-        precision: str | int | Precision = "32-true",
-        strategy: str | Strategy = "auto",
+        precision: PrecisionName | int | Precision = "32-true",
+        strategy: StrategyName | Strategy = "auto",
         callbacks: Callback | list[Callback] | None = None,
         logger: Any = True,
         max_epochs: int | None = None,
@@ -122,10 +106,6 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        # loop state
-        self.current_epoch = 0
-        self.global_step = 0
-        self.should_stop = False
         self.sanity_checking = False
         self.state_stage: str | None = None
         self.callback_metrics: dict[str, float] = {}
@@ -134,27 +114,36 @@ class Trainer:
         self.optimizers: list[torch.optim.Optimizer] = []
         self.lr_scheduler_configs: list = []
         self.num_training_batches: float = 0
-        self._optimizer_stepped = False  # whether the batch that just ended closed an accumulation window
-        self._batches_seen = 0
-        self._epoch_finished = False
-        self._resume_rng: dict | None = None
-        self._resume_results: dict | None = None
-        self._val_pending = False  # a validation is due after the batch that just ended
-        self._window_finite = True  # every loss of the current accumulation window was finite
+        self.num_val_batches: float = 0
+        self.datamodule: Any = None
+        self.fit_state = FitState()  # where the fit loop is; each fit starts a new one
         self._launched = False
         self._model: torch.nn.Module | None = None
-        self._wrapped: torch.nn.Module | None = None
-        self._results = LoggedResults()
-        self._extra_callbacks: list[Callback] = []
-        self._hook_cache: dict[str, list] = {}
-        self.datamodule: Any = None
-        self._start_time = 0.0
-        self._current_batch: Any = None  # self.log's default batch size is read from it, only when needed
-        self._log_on_step = False  # self.log's default: per step in the training batch loop, else per epoch
-        self._trainable: tuple = ()
-        self.num_val_batches: float = 0
+        self._wrapped: torch.nn.Module | None = None  # the strategy's wrapper that runs training steps, if any
+        self._extra_callbacks: list[Callback] = []  # the model's configure_callbacks() and finetune()'s
+        self._hooks = HookDispatcher(trainer=self, model=lambda: self._model, callbacks=lambda: self._all_callbacks)
+        self._logging = LogTarget()  # where self.log writes: swapped for each evaluation, restored after it
 
     # ------------------------------------------------------------------ properties
+    @property
+    def current_epoch(self) -> int:
+        """The current epoch (0-based); after ``fit``, the next one. A view of ``fit_state.epoch``."""
+        return self.fit_state.epoch
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken in this fit. A view of ``fit_state.global_step``."""
+        return self.fit_state.global_step
+
+    @property
+    def should_stop(self) -> bool:
+        """Set it to True (e.g. in a callback) to end training once ``min_epochs`` are done."""
+        return self.fit_state.should_stop
+
+    @should_stop.setter
+    def should_stop(self, value: bool) -> None:
+        self.fit_state.should_stop = value
+
     @property
     def is_global_zero(self) -> bool:
         return self.strategy.is_global_zero
@@ -232,16 +221,17 @@ class Trainer:
     def validate(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
                  ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
         """Run the validation loop once; return ``[metrics]``."""
-        from flash.engine.loops import run_evaluate
+        from flash.engine.evaluation import run_evaluate
 
         model = model or self._model
         self.datamodule = datamodule
-        return self._run("validate", model, lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
+        return self._run("validate", model,
+                         lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
 
     def test(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
              ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
         """Run the test loop once; return ``[metrics]``."""
-        from flash.engine.loops import run_evaluate
+        from flash.engine.evaluation import run_evaluate
 
         model = model or self._model
         self.datamodule = datamodule
@@ -276,13 +266,14 @@ class Trainer:
         if self.sanity_checking:
             return
         if on_step is None or on_epoch is None:  # Lightning's defaults: by where self.log is called from
-            per_step = self._log_on_step
+            per_step = self._logging.per_step
             on_step = per_step if on_step is None else on_step
             on_epoch = (not per_step) if on_epoch is None else on_epoch
         if batch_size is None and on_epoch:
-            batch_size = batch_size_of(self._current_batch) if self._current_batch is not None else 1
-        reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # used for sync_dist only
-        self._results.add(name, value, on_step, on_epoch, prog_bar, batch_size, sync_dist, reduce_fn)
+            batch = self._logging.batch
+            batch_size = batch_size_of(batch) if batch is not None else 1
+        reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # for sync_dist only
+        self._logging.results.add(name, value, on_step, on_epoch, prog_bar, batch_size, sync_dist, reduce_fn)
 
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
         """Send metrics to every logger (rank 0 only); ``every_n`` honours ``log_every_n_steps``."""
@@ -299,17 +290,16 @@ class Trainer:
         self._launch()
         self.state_stage = stage
         self._model = model
-        self._log_on_step = False
-        self._reset_hooks()
+        self._logging = LogTarget()
         object.__setattr__(model, "_trainer", self)
         try:
             return body()
         except BaseException as exc:
-            for callback in self._all_callbacks:
-                callback.on_exception(self, model, exc)
+            self._hooks.call("on_exception", exc)
             raise
         finally:
             self.state_stage = None
+            self._logging = LogTarget()
             for logger in self.loggers:
                 if stage == "fit":
                     logger.finalize()
@@ -324,21 +314,14 @@ class Trainer:
             if self.strategy.rank != 0:
                 self.loggers = []
 
-    def _call(self, hook: str, *args: Any) -> None:
-        """Run ``hook`` on every callback that implements it, then on the model."""
-        for method in self._hooks(hook):
-            method(*args)
-
-    def _hooks(self, hook: str) -> list:
-        """What ``_call(hook, ...)`` runs, each taking the hook's own arguments (looked up once per epoch)."""
-        methods = self._hook_cache.get(hook)
-        if methods is None:
-            methods = self._hook_cache[hook] = _implementations(hook, self._all_callbacks, self, self._model)
-        return methods
-
-    def _reset_hooks(self) -> None:
-        """Forget which callbacks implement which hook (after the callbacks or the model changed)."""
-        self._hook_cache = {}
+    @contextlib.contextmanager
+    def _log_into(self, target: LogTarget) -> Iterator[LogTarget]:
+        """``self.log`` writes to ``target`` inside the block; the previous target is restored on any exit."""
+        outer, self._logging = self._logging, target
+        try:
+            yield target
+        finally:
+            self._logging = outer
 
     def _prepare_loader(self, loader: Any, *, train: bool) -> Any:
         return engine_data.engine_dataloader(loader, train=train, rank=self.global_rank,
@@ -355,7 +338,7 @@ class Trainer:
         return min(total, int(limit))
 
     def _step_runner(self, name: str):
-        """``step(batch, batch_idx)`` for the hook ``name``, with the wrapper and autocast decided once, not per batch."""
+        """``step(batch, batch_idx)`` for the hook ``name``; wrapper and autocast are decided once, not per batch."""
         if name == "training_step" and self._wrapped is not None:
             step = functools.partial(self.strategy.training_step, self._wrapped, self._model)
         else:

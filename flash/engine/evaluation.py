@@ -1,0 +1,125 @@
+"""The evaluation loop (validate / test, and the fit loop's periodic validation), and what every loop shares:
+finding the stage's loader, placing the model, and feeding it batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from flash.engine.checkpoint import restore_state
+from flash.engine.results import LoggedResults, LogTarget
+from flash.errors import ConfigurationError
+
+
+def loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:
+    """``loaders`` if given, else the datamodule's ``<stage>_dataloader()``, else None."""
+    if loaders is not None:
+        return loaders
+    if datamodule is None:
+        return None
+    method = getattr(datamodule, f"{stage}_dataloader", None)
+    return method() if callable(method) else None
+
+
+def setup_module(trainer, model: torch.nn.Module, *, training: bool) -> None:
+    """Convert ``model`` to the precision's dtype and put it on the device (wrapped by the strategy to train)."""
+    trainer.precision.convert_module(model)
+    if training:
+        trainer._wrapped = trainer.strategy.wrap(model)
+    else:
+        model.to(trainer.device)
+
+
+def model_batches(trainer, loader, limit: float):
+    """``(batch_idx, batch)`` for the loader's first ``limit`` batches, each as the model takes it (dtype, device)."""
+    move, target = trainer._batch_mover(), trainer._logging
+    try:
+        for batch_idx, batch in enumerate(loader):
+            if batch_idx >= limit:
+                return
+            if move is not None:
+                batch = move(batch)
+            target.batch = batch  # self.log's default batch size is read from it
+            yield batch_idx, batch
+    finally:
+        target.batch = None
+
+
+_STEP = {"validation": "validation_step", "test": "test_step"}
+
+
+def evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, float]:
+    """One pass of ``validation_step`` / ``test_step`` over ``loader``; returns (and records) the epoch means."""
+    step_name = _STEP[stage]
+    if not callable(getattr(model, step_name, None)):
+        raise ConfigurationError(
+            f"{type(model).__name__} has no {step_name}(batch, batch_idx); it cannot be {stage}-evaluated."
+        )
+    hooks, was_training = trainer._hooks, model.training
+    target = LogTarget()
+    metrics: dict[str, float] = {}
+    model.eval()
+    try:
+        with trainer._log_into(target):
+            hooks.call(f"on_{stage}_start")
+            hooks.call(f"on_{stage}_epoch_start")
+            batches = 0
+            step, batch_end_hooks = trainer._step_runner(step_name), hooks.methods(f"on_{stage}_batch_end")
+            with torch.no_grad():
+                for batch_idx, batch in model_batches(trainer, loader, limit):
+                    output = step(batch, batch_idx)
+                    batches += 1
+                    for hook in batch_end_hooks:
+                        hook(output, batch, batch_idx)
+                _pad_collective_steps(trainer, step, batches, loader)
+
+            def epoch_means() -> None:
+                if not trainer.sanity_checking:
+                    metrics.update(_record_means(trainer, target.results))
+
+            hooks.call(f"on_{stage}_epoch_end", between=epoch_means)
+            hooks.call(f"on_{stage}_end")
+    finally:
+        model.train(was_training)
+    return metrics
+
+
+def _record_means(trainer, results: LoggedResults) -> dict[str, float]:
+    metrics = results.epoch_means(trainer.strategy.all_reduce_sum if trainer.world_size > 1 else None)
+    trainer.callback_metrics.update(metrics)
+    # prog_bar=True metrics of a validation show in the training bar (its epoch-end redraw)
+    trainer.progress_bar_metrics.update({n: v for n, v in metrics.items() if n in results.prog_bar})
+    trainer.log_metrics(metrics, step=trainer.global_step)
+    return metrics
+
+
+def _pad_collective_steps(trainer, step, batches: int, loader) -> None:
+    """When the strategy's forward is a collective (FSDP), ranks with fewer batches repeat a step whose results
+    are dropped, so every rank runs as many forwards."""
+    if not trainer.strategy.forward_is_collective or trainer.world_size == 1:
+        return
+    counts = trainer.strategy.all_gather_object(batches)
+    missing = max(counts) - batches
+    if missing:
+        sample = trainer._to_device(next(iter(loader)))
+        with trainer._log_into(LogTarget()):
+            for _ in range(missing):
+                step(sample, 0)
+
+
+def run_evaluate(trainer, model, stage: str, loaders, datamodule, ckpt_path) -> list[dict[str, float]]:
+    name = "val" if stage == "validate" else "test"
+    loader = loader_from(name, loaders, datamodule)
+    if loader is None:
+        raise ConfigurationError(f"{stage}() needs data: pass dataloaders=... or a datamodule with a {name} set.")
+    loader = trainer._prepare_loader(loader, train=False)
+    limit = trainer._limit(loader, getattr(trainer.settings, f"limit_{name}_batches"))
+    setup_module(trainer, model, training=False)
+    trainer._hooks.call("setup", stage)
+    if ckpt_path is not None:
+        restore_state(trainer, ckpt_path, full=False)
+    metrics = evaluate(trainer, model, "validation" if stage == "validate" else "test", loader, limit)
+    trainer._hooks.call("teardown", stage)
+    return [metrics]
