@@ -48,8 +48,8 @@ def write_inputs(folder: str | Path, *, count: int = 3) -> list[str]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, image in enumerate(images[-count:]):  # (8, 8) values 0-16 -> 16x16 8-bit greyscale
+    for i, image in enumerate(images[-count:]):  # (8, 8) uint8 -> a 16x16 greyscale PNG
         path = folder / f"digit_{i}.png"
-        Image.fromarray((image * 15).astype(np.uint8)).resize((16, 16)).save(path)
+        Image.fromarray(image).resize((16, 16)).save(path)
         paths.append(str(path))
     return paths
