@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
         "predict", help="predict on files, folders, globs or a CSV column from a checkpoint",
         epilog=f"Example:\n  {examples['predict']}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("inputs", nargs="*", help="files, folders, globs (texts for text tasks), or a CSV with --column")
+    predict.add_argument("inputs", nargs="*",
+                         help="files, folders, globs (texts for text tasks), or a CSV with --column")
     predict.add_argument("--checkpoint", required=True, help="a checkpoint saved by flash")
     predict.add_argument("--column", help="read inputs from this column of the CSV given as input")
     predict.add_argument("--output", help="write predictions to a .csv or .json file instead of printing them")
@@ -76,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     lister.add_argument("pattern", nargs="?", help='a wildcard pattern, e.g. "resnet*"')
 
     export = commands.add_parser("export", help="export a checkpoint's inference model to ONNX or TorchScript",
-                                 epilog=f"Example:\n  {examples['export']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 epilog=f"Example:\n  {examples['export']}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")

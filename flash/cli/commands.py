@@ -102,7 +102,8 @@ def _load_task(path: str):
     info = checkpoint.get("task") or {}
     entry = task_for_model_class(info.get("class", ""))
     if entry is None:
-        raise CheckpointError(f"'{path}' is not a checkpoint of a flash task ({info.get('class') or 'no task recorded'}); "
+        recorded = info.get("class") or "no task recorded"
+        raise CheckpointError(f"'{path}' is not a checkpoint of a flash task ({recorded}); "
                               f"`flash predict` knows: {', '.join(e.name for e in ENTRIES)}.")
     model_cls = entry.load("model")
     return entry, model_cls.load_from_checkpoint(path)
@@ -125,7 +126,8 @@ def _expand_inputs(entry: TaskEntry, inputs: list[str], column: str | None) -> l
                 values = [str(p if Path(p).is_absolute() else path.parent / p) for p in values]
             items += values
         elif path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and (not extensions or p.suffix.lower() in extensions))
+            found = sorted(str(p) for p in path.rglob("*")
+                           if p.is_file() and (not extensions or p.suffix.lower() in extensions))
             if not found:
                 raise DataError(f"No {entry.name} input files found in folder '{raw}'.")
             items += found
@@ -152,17 +154,18 @@ def run_predict(args, extra: list[str]) -> int:
 
     entry, model = _load_task(args.checkpoint)
     items = _expand_inputs(entry, args.inputs, args.column)
-    model = model.to(torch.device(args.device))
+    device = torch.device(args.device)
+    model = model.to(device)
     from flash.engine.precision import get_precision
 
-    precision = get_precision(args.precision, device_type=torch.device(args.device).type)
+    precision = get_precision(args.precision, device_type=device.type)
     precision.convert_module(model)
     kwargs = {"output": args.output_type} if args.output_type else {}
     results: list[Any] = []
     from tqdm.auto import tqdm
 
     show_bar = len(items) > args.batch_size and sys.stderr.isatty()
-    with tqdm(total=len(items), disable=not show_bar, desc="Predicting") as bar, precision.autocast(torch.device(args.device).type):
+    with tqdm(total=len(items), disable=not show_bar, desc="Predicting") as bar, precision.autocast(device.type):
         for start in range(0, len(items), args.batch_size):
             chunk = items[start : start + args.batch_size]
             results += model.predict(chunk, batch_size=args.batch_size, **kwargs)
@@ -197,7 +200,8 @@ def run_list(args, extra: list[str]) -> int:
             print(f"{entry.name:22s} {entry.summary}")
         return 0
     if not args.task:
-        raise ConfigurationError(f"`flash list {args.what}` needs a task, e.g. flash list {args.what} {ENTRIES[0].name}. "
+        raise ConfigurationError(f"`flash list {args.what}` needs a task, e.g. "
+                                 f"flash list {args.what} {ENTRIES[0].name}. "
                                  f"Tasks: {', '.join(e.name for e in ENTRIES)}.")
     model_cls = get_task(args.task).load("model")
     if args.what == "heads":
@@ -206,7 +210,8 @@ def run_list(args, extra: list[str]) -> int:
         names = model_cls.available_heads()
     else:
         if not hasattr(model_cls, "available_backbones"):
-            raise ConfigurationError(f"{args.task} takes any compatible Hugging Face model id or local folder as backbone.")
+            raise ConfigurationError(f"{args.task} takes any compatible Hugging Face model id or local folder "
+                                     "as backbone.")
         names = model_cls.available_backbones(args.pattern) if args.pattern else model_cls.available_backbones()
     for name in names if not isinstance(names, dict) else [f"{k}: {', '.join(v)}" for k, v in names.items()]:
         print(name)
