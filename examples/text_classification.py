@@ -14,7 +14,7 @@ QUICK = os.environ.get("FLASH_QUICK") == "1"
 flash.seed_everything(42)
 
 datamodule = TextClassificationData.from_csv("review", "sentiment", train_file=DEMO_CSV, val_split=0.2, batch_size=16)
-model = TextClassifier(backbone=DEMO_MODEL, labels=datamodule.labels, max_length=64, learning_rate=1e-4)
+model = TextClassifier(**DEMO_MODEL, labels=datamodule.labels, max_length=64, learning_rate=1e-4)
 trainer = flash.Trainer(max_epochs=1 if QUICK else 3, limit_train_batches=2 if QUICK else None,
                         limit_val_batches=2 if QUICK else None)
 trainer.finetune(model, datamodule=datamodule, strategy="no_freeze")

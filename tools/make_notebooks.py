@@ -93,7 +93,7 @@ NOTEBOOKS = {
         ("code", "from flash.text import TextClassificationData, TextClassifier\n"
                  "from flash.text.classification.demo import DEMO_CSV, DEMO_MODEL\n"
                  "datamodule = TextClassificationData.from_csv('review', 'sentiment', train_file=DEMO_CSV, val_split=0.2, batch_size=16)\n"
-                 "model = TextClassifier(backbone=DEMO_MODEL, labels=datamodule.labels, max_length=64, learning_rate=1e-4)\n"
+                 "model = TextClassifier(**DEMO_MODEL, labels=datamodule.labels, max_length=64, learning_rate=1e-4)\n"
                  "trainer = flash.Trainer(max_epochs=1 if QUICK else 3, limit_train_batches=2 if QUICK else None,\n"
                  "                        limit_val_batches=2 if QUICK else None)\n"
                  "trainer.finetune(model, datamodule=datamodule, strategy='no_freeze')\n"

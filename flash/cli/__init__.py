@@ -1,12 +1,12 @@
 """The ``flash`` command: train, predict, list and export, with zero code and no internet.
 
-Examples::
+Examples (``flash list tasks`` names the tasks; the help texts are built from ``flash.tasks.ENTRIES``)::
 
-    flash train image_classification                       # built-in demo data, offline
-    flash train image_classification --data data/train --trainer.max_epochs 3 --model.backbone resnet18
-    flash predict --checkpoint image_classification_model.pt data/test/
-    flash list backbones image_classification "resnet*"
-    flash export --checkpoint image_classification_model.pt --format onnx
+    flash train <task>                                     # built-in demo data, offline
+    flash train <task> --data data/train --trainer.max_epochs 3 --model.backbone resnet18
+    flash predict --checkpoint <task>_model.pt data/test/
+    flash list backbones <task> "resnet*"
+    flash export --checkpoint <task>_model.pt --format onnx
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -19,19 +19,24 @@ import sys
 import traceback
 
 from flash.errors import FlashError
+from flash.tasks import ENTRIES
 
-EXAMPLES = {
-    "train": "flash train image_classification --data data/train --trainer.max_epochs 3 --model.backbone resnet18",
-    "predict": "flash predict --checkpoint image_classification_model.pt data/test/ --output preds.csv",
-    "list": 'flash list backbones image_classification "resnet*"',
-    "export": "flash export --checkpoint image_classification_model.pt --format onnx",
-}
+
+def _examples() -> dict[str, str]:
+    first = ENTRIES[0].name
+    return {
+        "train": f"flash train {first} --data data/train --trainer.max_epochs 3 --model.backbone resnet18",
+        "predict": f"flash predict --checkpoint {first}_model.pt data/test/ --output preds.csv",
+        "list": f'flash list backbones {first} "resnet*"',
+        "export": f"flash export --checkpoint {first}_model.pt --format onnx",
+    }
 
 
 def _parser() -> argparse.ArgumentParser:
+    examples = _examples()
     parser = argparse.ArgumentParser(
         prog="flash", description="Fine-tune and run deep-learning models without writing code.",
-        epilog="Examples:\n  " + "\n  ".join(EXAMPLES.values()), formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n  " + "\n  ".join(examples.values()), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export}")
@@ -41,10 +46,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Train a task. Any argument of the task, its from_* data constructor or flash.Trainer can be "
                     "given as --model.NAME, --data.NAME, --trainer.NAME (or in a --config YAML with the same keys); "
                     "--finetune.strategy sets the finetuning strategy.",
-        epilog=f"Example:\n  {EXAMPLES['train']}\n  flash train text_classification --data reviews.csv --print_config",
+        epilog=f"Example:\n  {examples['train']}\n  flash train <task> --data table.csv --print_config",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("task", help="image_classification | object_detection | text_classification | speech_recognition")
+    train.add_argument("task", help=" | ".join(entry.name for entry in ENTRIES))
     train.add_argument("--data", help="a folder or file; its kind is detected and the right from_* is used")
     train.add_argument("--config", help="a YAML file with model:, data:, trainer:, finetune: sections")
     train.add_argument("--print_config", action="store_true", help="print the resolved configuration and exit")
@@ -52,9 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict", help="predict on files, folders, globs or a CSV column from a checkpoint",
-        epilog=f"Example:\n  {EXAMPLES['predict']}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"Example:\n  {examples['predict']}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("inputs", nargs="*", help="files, folders, globs (texts for text tasks), or a CSV with --column")
+    predict.add_argument("inputs", nargs="*",
+                         help="files, folders, globs (texts for text tasks), or a CSV with --column")
     predict.add_argument("--checkpoint", required=True, help="a checkpoint saved by flash")
     predict.add_argument("--column", help="read inputs from this column of the CSV given as input")
     predict.add_argument("--output", help="write predictions to a .csv or .json file instead of printing them")
@@ -64,14 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--precision", default="32-true", help="32-true | bf16-mixed | 16-mixed")
 
     lister = commands.add_parser("list", help="list tasks, backbones or heads",
-                                 epilog=f"Example:\n  {EXAMPLES['list']}\n  flash list heads object_detection",
+                                 epilog=f"Example:\n  {examples['list']}\n  flash list heads <task>",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     lister.add_argument("what", choices=("tasks", "backbones", "heads"))
     lister.add_argument("task", nargs="?", help="the task (for backbones and heads)")
     lister.add_argument("pattern", nargs="?", help='a wildcard pattern, e.g. "resnet*"')
 
     export = commands.add_parser("export", help="export a checkpoint's inference model to ONNX or TorchScript",
-                                 epilog=f"Example:\n  {EXAMPLES['export']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+                                 epilog=f"Example:\n  {examples['export']}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")

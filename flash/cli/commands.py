@@ -8,42 +8,53 @@ import inspect
 import json
 import sys
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from flash.cli.config import check_kwargs, load_config, merge, parse_flags
-from flash.cli.detect import AUDIO_EXT, IMAGE_EXT, detect
-from flash.cli.tasks import TASKS, get_task, task_for_model_class
+from flash.core.entry import TaskEntry
 from flash.errors import CheckpointError, ConfigurationError, DataError
+from flash.tasks import ENTRIES, get_task, task_for_model_class
 
 
 # ---------------------------------------------------------------------------------------- train
-def _build_datamodule(entry, config: dict, data_path: str | None):
+def _detect(entry: TaskEntry, data_path: str, *, val_split: float):
+    path = Path(data_path)
+    if not path.exists():
+        raise DataError(f"--data {data_path!r} does not exist. Give a folder or a CSV/JSON/Parquet file.")
+    detected = entry.recognise(path, val_split=val_split)
+    if detected is None:
+        raise DataError(f"Cannot tell what kind of {entry.name} data '{path}' holds. Expected: {entry.expects}. "
+                        f"Or call the from_* constructor with --data.* flags. Received: --data {data_path}")
+    return detected
+
+
+def _build_datamodule(entry: TaskEntry, config: dict, data_path: str | None) -> tuple[Any, bool]:
+    """``(datamodule, is_demo)`` from ``--data`` (detected), ``--data.from`` or the task's demo."""
     data_cls = entry.load("data")
     kwargs = dict(config["data"])
     constructor = kwargs.pop("from", None)
     if data_path:
-        detected, detected_kwargs, description = detect(entry.name, data_path, val_split=kwargs.pop("val_split", 0.2))
-        constructor = constructor or detected
-        kwargs = {**detected_kwargs, **kwargs}
-        print(f"Data: {data_path} looks like {description}; using {data_cls.__name__}.{constructor}(...).")
+        detected = _detect(entry, data_path, val_split=kwargs.pop("val_split", 0.2))
+        constructor = constructor or detected.constructor
+        kwargs = {**detected.kwargs, **kwargs}
+        print(f"Data: {data_path} looks like {detected.description}; using {data_cls.__name__}.{constructor}(...).")
     elif constructor:
         print(f"Data: {data_cls.__name__}.{constructor}(...)")
     else:
-        demo = entry.load("demo")
         print(f"Data: no --data given, training on the built-in {entry.name} demo data set.")
-        return demo.demo_datamodule(**kwargs), demo
+        return entry.load_demo_datamodule(**kwargs), True
     method = getattr(data_cls, constructor, None)
     if method is None:
         raise ConfigurationError(f"{data_cls.__name__} has no {constructor}(). Received: --data.from {constructor}")
     check_kwargs(method, kwargs, flag="data")
-    return method(**kwargs), None
+    return method(**kwargs), False
 
 
-def _model_kwargs(model_cls, datamodule, config: dict, demo) -> dict[str, Any]:
-    kwargs = dict(getattr(demo, "DEMO_MODEL", {}) if demo else {})
-    kwargs.update(config["model"])
+def _model_kwargs(model_cls, datamodule, config: dict, *, demo: Mapping[str, Any]) -> dict[str, Any]:
+    kwargs = {**demo, **config["model"]}
     params = inspect.signature(model_cls).parameters
     for name in ("labels", "num_classes"):
         value = getattr(datamodule, name, None)
@@ -61,10 +72,10 @@ def run_train(args, extra: list[str]) -> int:
         return 0
     import flash
 
-    datamodule, demo = _build_datamodule(entry, config, args.data)
+    datamodule, on_demo = _build_datamodule(entry, config, args.data)
     model_cls = entry.load("model")
-    model = model_cls(**_model_kwargs(model_cls, datamodule, config, demo))
-    trainer_kwargs = {**(getattr(demo, "DEMO_TRAINER", {}) if demo else {}), **config["trainer"]}
+    model = model_cls(**_model_kwargs(model_cls, datamodule, config, demo=entry.demo.model if on_demo else {}))
+    trainer_kwargs = {**(entry.demo.trainer if on_demo else {}), **config["trainer"]}
     check_kwargs(flash.Trainer, trainer_kwargs, flag="trainer")
     trainer = flash.Trainer(**trainer_kwargs)
     finetune = dict(config["finetune"])
@@ -91,14 +102,15 @@ def _load_task(path: str):
     info = checkpoint.get("task") or {}
     entry = task_for_model_class(info.get("class", ""))
     if entry is None:
-        raise CheckpointError(f"'{path}' is not a checkpoint of a flash task ({info.get('class') or 'no task recorded'}); "
-                              f"`flash predict` knows: {', '.join(TASKS)}.")
+        recorded = info.get("class") or "no task recorded"
+        raise CheckpointError(f"'{path}' is not a checkpoint of a flash task ({recorded}); "
+                              f"`flash predict` knows: {', '.join(e.name for e in ENTRIES)}.")
     model_cls = entry.load("model")
     return entry, model_cls.load_from_checkpoint(path)
 
 
-def _expand_inputs(entry, inputs: list[str], column: str | None) -> list[Any]:
-    extensions = {"image_classification": IMAGE_EXT, "object_detection": IMAGE_EXT, "speech_recognition": AUDIO_EXT}.get(entry.name)
+def _expand_inputs(entry: TaskEntry, inputs: list[str], column: str | None) -> list[Any]:
+    extensions = entry.file_extensions()
     items: list[Any] = []
     for raw in inputs:
         path = Path(raw)
@@ -114,7 +126,8 @@ def _expand_inputs(entry, inputs: list[str], column: str | None) -> list[Any]:
                 values = [str(p if Path(p).is_absolute() else path.parent / p) for p in values]
             items += values
         elif path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and (not extensions or p.suffix.lower() in extensions))
+            found = sorted(str(p) for p in path.rglob("*")
+                           if p.is_file() and (not extensions or p.suffix.lower() in extensions))
             if not found:
                 raise DataError(f"No {entry.name} input files found in folder '{raw}'.")
             items += found
@@ -141,17 +154,18 @@ def run_predict(args, extra: list[str]) -> int:
 
     entry, model = _load_task(args.checkpoint)
     items = _expand_inputs(entry, args.inputs, args.column)
-    model = model.to(torch.device(args.device))
+    device = torch.device(args.device)
+    model = model.to(device)
     from flash.engine.precision import get_precision
 
-    precision = get_precision(args.precision, device_type=torch.device(args.device).type)
+    precision = get_precision(args.precision, device_type=device.type)
     precision.convert_module(model)
     kwargs = {"output": args.output_type} if args.output_type else {}
     results: list[Any] = []
     from tqdm.auto import tqdm
 
     show_bar = len(items) > args.batch_size and sys.stderr.isatty()
-    with tqdm(total=len(items), disable=not show_bar, desc="Predicting") as bar, precision.autocast(torch.device(args.device).type):
+    with tqdm(total=len(items), disable=not show_bar, desc="Predicting") as bar, precision.autocast(device.type):
         for start in range(0, len(items), args.batch_size):
             chunk = items[start : start + args.batch_size]
             results += model.predict(chunk, batch_size=args.batch_size, **kwargs)
@@ -182,12 +196,13 @@ def _write(path: str, items: list, results: list) -> None:
 # ---------------------------------------------------------------------------------------- list
 def run_list(args, extra: list[str]) -> int:
     if args.what == "tasks":
-        for entry in TASKS.values():
+        for entry in ENTRIES:
             print(f"{entry.name:22s} {entry.summary}")
         return 0
     if not args.task:
-        raise ConfigurationError(f"`flash list {args.what}` needs a task, e.g. flash list {args.what} "
-                                 f"{'object_detection' if args.what == 'heads' else 'image_classification'}")
+        raise ConfigurationError(f"`flash list {args.what}` needs a task, e.g. "
+                                 f"flash list {args.what} {ENTRIES[0].name}. "
+                                 f"Tasks: {', '.join(e.name for e in ENTRIES)}.")
     model_cls = get_task(args.task).load("model")
     if args.what == "heads":
         if not hasattr(model_cls, "available_heads"):
@@ -195,7 +210,8 @@ def run_list(args, extra: list[str]) -> int:
         names = model_cls.available_heads()
     else:
         if not hasattr(model_cls, "available_backbones"):
-            raise ConfigurationError(f"{args.task} takes any compatible Hugging Face model id or local folder as backbone.")
+            raise ConfigurationError(f"{args.task} takes any compatible Hugging Face model id or local folder "
+                                     "as backbone.")
         names = model_cls.available_backbones(args.pattern) if args.pattern else model_cls.available_backbones()
     for name in names if not isinstance(names, dict) else [f"{k}: {', '.join(v)}" for k, v in names.items()]:
         print(name)

@@ -20,4 +20,4 @@ def test_demo_data_is_shipped_balanced_and_loads():
 
 def test_demo_backbone_resolves_offline_when_the_package_is_installed():
     folder = minilm_folder()
-    assert resolve_backbone(DEMO_MODEL) == (folder or DEMO_MODEL)
+    assert resolve_backbone(DEMO_MODEL["backbone"]) == (folder or DEMO_MODEL["backbone"])

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from flash.audio.speech_recognition.data import SpeechRecognitionData
+from flash.audio.speech_recognition.entry import ENTRY
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-DEMO_MODEL: dict[str, Any] = {"backbone": "tiny-wav2vec2-ctc", "learning_rate": 3e-3}
-DEMO_TRAINER: dict[str, Any] = {"max_epochs": 3}
+# the entry holds the demo's typed configuration; these plain dicts are for scripts and notebooks
+DEMO_MODEL: dict[str, Any] = dict(ENTRY.demo.model)
+DEMO_TRAINER: dict[str, Any] = dict(ENTRY.demo.trainer)
 
 
 def demo_rows() -> list[dict[str, str]]:
@@ -38,3 +40,22 @@ def demo_datamodule(**kwargs: Any) -> SpeechRecognitionData:
     return SpeechRecognitionData.from_files(
         [r["file"] for r in train], [r["text"] for r in train], val_files=[r["file"] for r in val],
         val_targets=[r["text"] for r in val], predict_files=[r["file"] for r in val[:3]], **kwargs)
+
+
+def write_inputs(folder: str | Path, *, count: int = 2, seed: int = 0) -> list[str]:
+    """Write ``count`` new WAV files into ``folder`` (demo clips with light noise added); their paths."""
+    import numpy as np
+
+    from flash.errors import require
+
+    soundfile = require("soundfile", "audio", purpose="writing audio files")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for row in demo_rows()[:count]:
+        data, rate = soundfile.read(row["file"], dtype="float32")
+        path = folder / f"noisy_{Path(row['file']).name}"
+        soundfile.write(path, data + rng.normal(0, 0.005, data.shape).astype("float32"), rate)
+        paths.append(str(path))
+    return paths

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from flash.image.classification.data import ImageClassificationData
+from flash.image.classification.entry import ENTRY
 
 DIGITS_FILE = Path(__file__).parent / "assets" / "digits.npz"
-DEMO_MODEL = {"backbone": "resnet18", "pretrained": False}
-DEMO_TRAINER = {"max_epochs": 4}  # ~0.8-0.9 validation accuracy from scratch
+# the entry holds the demo's typed configuration; these plain dicts are for scripts and notebooks
+DEMO_MODEL = dict(ENTRY.demo.model)
+DEMO_TRAINER = dict(ENTRY.demo.trainer)  # ~0.8-0.9 validation accuracy from scratch
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
@@ -36,3 +38,18 @@ def demo_datamodule(**datamodule_kwargs: Any) -> ImageClassificationData:
                               "labels": [str(i) for i in range(10)]}
     kwargs.update(datamodule_kwargs)
     return ImageClassificationData.from_numpy(train_data=images, train_targets=targets, **kwargs)
+
+
+def write_inputs(folder: str | Path, *, count: int = 3) -> list[str]:
+    """Write ``count`` digits as 16x16 PNG files into ``folder`` (new inputs for ``flash predict``); their paths."""
+    from PIL import Image
+
+    images, _ = load_digits()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(images[-count:]):  # (8, 8) uint8 -> a 16x16 greyscale PNG
+        path = folder / f"digit_{i}.png"
+        Image.fromarray(image).resize((16, 16)).save(path)
+        paths.append(str(path))
+    return paths

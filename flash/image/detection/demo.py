@@ -20,9 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from flash.image.detection.entry import ENTRY
+
 SHAPES = (("red_square", (220, 40, 40)), ("green_circle", (40, 200, 60)), ("blue_triangle", (50, 80, 230)))
-DEMO_MODEL = {"head": "fcos", "backbone": "mobilenet_v3_large_fpn", "pretrained": False, "image_size": 128}
-DEMO_TRAINER = {"max_epochs": 10}
+# the entry holds the demo's typed configuration; these plain dicts are for scripts and notebooks
+DEMO_MODEL = dict(ENTRY.demo.model)
+DEMO_TRAINER = dict(ENTRY.demo.trainer)
 
 
 def _draw(image: Any, name: str, colour: tuple, box: tuple[int, int, int, int]) -> None:
@@ -92,3 +95,9 @@ def demo_datamodule(root: str | Path | None = None, *, num_train: int = 96, num_
     kwargs.setdefault("transform_kwargs", {"image_size": image_size})
     return ObjectDetectionData.from_coco(train_folder=str(root / "train"), train_ann_file=str(train_ann),
                                          val_folder=str(root / "val"), val_ann_file=str(val_ann), **kwargs)
+
+
+def write_inputs(folder: str | Path, *, count: int = 2, seed: int = 1234) -> list[str]:
+    """Write ``count`` new shape images into ``folder`` (new inputs for ``flash predict``); their paths."""
+    write_shapes(folder, num_images=count, seed=seed)
+    return [str(Path(folder) / f"{i:04d}.png") for i in range(count)]
