@@ -105,10 +105,7 @@ class ObjectDetectionData(DataModule):
                  train_ann_folder: str | None = None, val_folder: str | None = None, val_ann_folder: str | None = None,
                  test_folder: str | None = None, test_ann_folder: str | None = None, predict_folder: str | None = None,
                  bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
-        """Images in ``*_folder`` with Pascal VOC ``.xml`` files in ``*_ann_folder``.
-
-        ``labels`` default to the object names used (sorted).
-        """
+        """Images in ``*_folder``, Pascal VOC ``.xml`` files in ``*_ann_folder``; labels default to the names used."""
         stages = _with_annotations({"train": train_folder, "val": val_folder, "test": test_folder},
                                    {"train": train_ann_folder, "val": val_ann_folder, "test": test_ann_folder},
                                    "ann_folder")
@@ -124,10 +121,7 @@ class ObjectDetectionData(DataModule):
                    test_bboxes: Sequence[Sequence[dict]] | None = None, predict_files: Sequence[Any] | None = None,
                    labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix",
                    **kwargs: Any) -> "ObjectDetectionData":
-        """Lists of image files (or PIL images / arrays), per-image label lists and boxes.
-
-        Boxes are ``{"xmin", "ymin", "width", "height"}`` dicts in pixels.
-        """
+        """Images (paths, PIL images, arrays) with per-image labels and ``{"xmin","ymin","width","height"}`` boxes."""
         files = {"train": train_files, "val": val_files, "test": test_files, "predict": predict_files}
         targets = {"train": train_targets, "val": val_targets, "test": test_targets}
         stages = stage_args(files, targets, data_arg="files", bboxes={"train": train_bboxes, "val": val_bboxes,
