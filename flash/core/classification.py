@@ -5,9 +5,39 @@ A classifier task sets ``self.multi_label`` and ``self.labels`` and mixes this i
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from flash.core.outputs import classification_output
+from flash.errors import ConfigurationError
+
+
+def resolve_num_classes(num_classes: int | None, labels: Sequence | None, *, owner: str, minimum: int = 1,
+                        counts: str = "") -> int:
+    """The number of classes from ``num_classes`` and/or ``labels`` (they must agree), at least ``minimum``.
+
+    Args:
+        num_classes: the count given, or None. labels: the class names given, or None.
+        owner: the class asking, for the message (``"ImageClassifier"``).
+        minimum: the smallest valid count. counts: what the count includes, e.g. ``" (the background counts)"``.
+
+    Example:
+        >>> resolve_num_classes(None, ["cat", "dog"], owner="ImageClassifier")
+        2
+    """
+    if num_classes is None and labels is None:
+        raise ConfigurationError(f"{owner} needs num_classes or labels, e.g. "
+                                 f"{owner}(num_classes=datamodule.num_classes, labels=datamodule.labels).")
+    if num_classes is None:
+        num_classes = len(labels)
+    if not isinstance(num_classes, int) or num_classes < minimum:
+        raise ConfigurationError(f"num_classes{counts} must be an int >= {minimum}. "
+                                 f"Received: num_classes={num_classes!r}")
+    if labels is not None and len(labels) != num_classes:
+        raise ConfigurationError(f"labels has {len(labels)} names but num_classes={num_classes}{counts}: the count "
+                                 f"does not match the labels. Pass one of them. Received: labels={list(labels)!r}")
+    return num_classes
 
 
 def default_loss(multi_label: bool):

@@ -9,11 +9,13 @@ the audio) when the DataLoader asks for it.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from functools import partialmethod
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from flash.core.nested import to_plain
 from flash.core.targets import TargetFormatter
 from flash.errors import ConfigurationError, DataError
 
@@ -39,17 +41,7 @@ class InputTransform:
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint stores to rebuild the evaluation transforms offline."""
-        return {"class": f"{type(self).__module__}:{type(self).__qualname__}", "kwargs": _plain(self.kwargs)}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return repr(value)
+        return {"class": f"{type(self).__module__}:{type(self).__qualname__}", "kwargs": to_plain(self.kwargs)}
 
 
 def collate_samples(samples: list[dict]) -> dict[str, Any]:
@@ -64,7 +56,12 @@ def collate_samples(samples: list[dict]) -> dict[str, Any]:
 
 
 class Input(Dataset):
-    """One data source for one stage. Subclasses implement ``load_data`` (and ``load_sample``)."""
+    """One data source for one stage. Subclasses implement ``load_data`` (and ``load_sample``).
+
+    ``load_data`` may set ``label_names`` when the source names its classes (a ``ClassLabel`` column).
+    """
+
+    label_names: list[str] | None = None
 
     def __init__(self, stage: str, *args: Any, **kwargs: Any) -> None:
         if stage not in STAGES:
@@ -127,6 +124,36 @@ class Subset(Dataset):
         return self.transform(sample) if self.transform is not None else sample
 
 
+def _stage_dataset(stage: str) -> property:
+    return property(lambda self: self._datasets[stage], doc=f"The {stage} data (an ``Input``, a ``Subset`` or None).")
+
+
+def stage_args(data: Mapping[str, Any], targets: Mapping[str, Any] | None = None, *, data_arg: str,
+               target_arg: str = "targets", **extra: Mapping[str, Any]) -> dict[str, dict | None]:
+    """Per-stage keyword arguments for :meth:`DataModule.from_stages` from per-stage values.
+
+    A stage with no data is None; targets without data are an error; predict data gets no targets.
+    ``extra`` maps more argument names to per-stage values (``images_root={"train": ..., ...}``).
+
+    Example:
+        >>> stage_args({"train": ["a.png"], "predict": ["b.png"]}, {"train": ["cat"]}, data_arg="files")["train"]
+        {'files': ['a.png'], 'targets': ['cat']}
+    """
+    stages: dict[str, dict | None] = {}
+    for stage in STAGES:
+        value, target = data.get(stage), (targets or {}).get(stage)
+        if value is None:
+            if target is not None:
+                raise ConfigurationError(f"{stage}_{target_arg} was given without {stage} data.")
+            stages[stage] = None
+            continue
+        args = {data_arg: value, **{k: v[stage] for k, v in extra.items() if stage in v}}
+        if targets is not None and stage != "predict":
+            args[target_arg] = target
+        stages[stage] = args
+    return stages
+
+
 class DataModule:
     """The data of all stages, with the label set inferred from the training data.
 
@@ -157,7 +184,7 @@ class DataModule:
         self.persistent_workers = persistent_workers and num_workers > 0
         self.transform = self._make_transform(transform, transform_kwargs or {})
         self.target_formatter = target_formatter
-        self._datasets: dict[str, Any] = {"train": train_input, "val": val_input, "test": test_input, "predict": predict_input}
+        self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
         if self.formats_targets:
             self._format_targets(labels, multi_label)
         if val_split:
@@ -168,6 +195,30 @@ class DataModule:
                     raise DataError(f"The {stage} data is empty: no samples were found. Check the path or the filter.")
                 dataset.transform = self.transform.per_sample_transform(stage)
 
+    @classmethod
+    def from_stages(cls, input_cls: Callable[..., Input], stages: Mapping[str, Mapping[str, Any] | Input | None], *,
+                    input_kwargs: Mapping[str, Any] | None = None, **data_module_kwargs: Any) -> "DataModule":
+        """The one way every ``from_*`` builds its DataModule: ``input_cls(stage, **stages[stage], **input_kwargs)``.
+
+        A stage's value is its Input's keyword arguments (see :func:`stage_args`), an ``Input`` built
+        already (e.g. a predict folder that another Input class reads), or None (no data). Without
+        ``labels=``, the first Input that knows its label names (``label_names``: a ``ClassLabel``
+        column, multi-hot column names, a torchvision dataset's ``classes``) supplies them.
+
+        Example:
+            >>> dm = DataModule.from_stages(MyInput, {"train": {"rows": rows}}, batch_size=2)  # doctest: +SKIP
+        """
+        unknown = sorted(set(stages) - set(STAGES))
+        if unknown:
+            raise ConfigurationError(f"Unknown stage(s) {unknown}; the stages are {list(STAGES)}.")
+        inputs = {stage: args if args is None or isinstance(args, Input) else
+                  input_cls(stage, **args, **(input_kwargs or {})) for stage, args in stages.items()}
+        if not data_module_kwargs.get("labels"):
+            named = next((i.label_names for i in inputs.values() if i is not None and i.label_names), None)
+            if named:
+                data_module_kwargs["labels"] = named
+        return cls(*(inputs.get(stage) for stage in STAGES), **data_module_kwargs)
+
     def _make_transform(self, transform, kwargs) -> InputTransform:
         if transform is None:
             return self.input_transform_cls(**kwargs)
@@ -177,7 +228,8 @@ class DataModule:
             return transform
         if isinstance(transform, type) and issubclass(transform, InputTransform):
             return transform(**kwargs)
-        raise ConfigurationError(f"transform must be an InputTransform class or instance. Received: transform={transform!r}")
+        raise ConfigurationError("transform must be an InputTransform class or instance. "
+                                 f"Received: transform={transform!r}")
 
     def _format_targets(self, labels, multi_label) -> None:
         train = self._datasets["train"]
@@ -220,21 +272,7 @@ class DataModule:
     def multi_label(self) -> bool:
         return bool(self.target_formatter and self.target_formatter.multi_label)
 
-    @property
-    def train_dataset(self):
-        return self._datasets["train"]
-
-    @property
-    def val_dataset(self):
-        return self._datasets["val"]
-
-    @property
-    def test_dataset(self):
-        return self._datasets["test"]
-
-    @property
-    def predict_dataset(self):
-        return self._datasets["predict"]
+    train_dataset, val_dataset, test_dataset, predict_dataset = (_stage_dataset(stage) for stage in STAGES)
 
     # ------------------------------------------------------------------ loaders
     def _loader(self, stage: str) -> DataLoader | None:
@@ -242,22 +280,17 @@ class DataModule:
         if dataset is None:
             return None
         train = stage == "train"
-        sampler = self.sampler(dataset) if (train and callable(self.sampler) and not isinstance(self.sampler, torch.utils.data.Sampler)) else (self.sampler if train else None)
+        sampler = self.sampler if train else None
+        if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
+            sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
                           num_workers=self.num_workers, collate_fn=self.transform.collate(stage),
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
 
-    def train_dataloader(self) -> DataLoader | None:
-        return self._loader("train")
-
-    def val_dataloader(self) -> DataLoader | None:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader | None:
-        return self._loader("test")
-
-    def predict_dataloader(self) -> DataLoader | None:
-        return self._loader("predict")
+    train_dataloader = partialmethod(_loader, "train")
+    val_dataloader = partialmethod(_loader, "val")
+    test_dataloader = partialmethod(_loader, "test")
+    predict_dataloader = partialmethod(_loader, "predict")
 
     def show_batch(self, stage: str = "train", *, n: int = 8, path: str | None = None):
         """Draw ``n`` samples of a ``stage`` batch as the model sees them (augmented), titled by label.

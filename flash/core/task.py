@@ -14,8 +14,9 @@ from typing import Any, Callable, Sequence
 import torch
 import torchmetrics
 
-from flash.core.data import INPUT, TARGET, InputTransform, collate_samples
+from flash.core.data import INPUT, TARGET, InputTransform
 from flash.core.finetuning import get_finetuning_strategy
+from flash.core.nested import NotPlainError, apply_to_tensors, to_plain
 from flash.core.optimizers import build_optimizer, build_scheduler
 from flash.engine.checkpoint import load_checkpoint
 from flash.engine.module import TrainingModule
@@ -28,21 +29,6 @@ def metric_name(metric: torchmetrics.Metric) -> str:
     """``MulticlassF1Score`` -> ``"f1score"``; ``Accuracy`` -> ``"accuracy"``."""
     name = re.sub(r"^(Multiclass|Multilabel|Binary)", "", type(metric).__name__)
     return name.lower()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool, type(None))):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [_plain(v) for v in value]
-        return items if all(i is not _UNSAVABLE for i in items) else _UNSAVABLE
-    if isinstance(value, dict):
-        items = {str(k): _plain(v) for k, v in value.items()}
-        return items if all(i is not _UNSAVABLE for i in items.values()) else _UNSAVABLE
-    return _UNSAVABLE
-
-
-_UNSAVABLE = object()
 
 
 def _import_flash_class(path: str, *, what: str) -> type:
@@ -217,7 +203,7 @@ class Task(TrainingModule):
         with torch.no_grad():
             for start in range(0, len(samples), batch_size):
                 chunk = [transform(dict(s)) if transform else dict(s) for s in samples[start : start + batch_size]]
-                batch = _move(collate(chunk), self.device)
+                batch = apply_to_tensors(collate(chunk), lambda t: t.to(self.device))
                 results.extend(self.format_predictions(self.predict_step(batch, 0), output))
         self.train(was_training)
         return results[0] if single else results
@@ -237,9 +223,10 @@ class Task(TrainingModule):
 
         hparams = {}
         for key, value in self.hparams.items():
-            plain = _plain(value)
-            if plain is not _UNSAVABLE:
-                hparams[key] = plain
+            try:
+                hparams[key] = to_plain(value, strict=True)
+            except NotPlainError:  # a callable, a module, ...: rebuilt from the class defaults on load
+                pass
         checkpoint["task"] = {
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "hyper_parameters": hparams,
@@ -283,12 +270,3 @@ class Task(TrainingModule):
         model.load_state_dict(checkpoint["state_dict"])
         return model
 
-
-def _move(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, dict):
-        return {k: _move(v, device) for k, v in batch.items()}
-    if isinstance(batch, list):
-        return [_move(v, device) for v in batch]
-    return batch

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import torch
 
 from flash.audio.speech_recognition.backbones import SPEECH_BACKBONES, backbone_files, load_backbone, write_backbone_files
-from flash.audio.speech_recognition.data import SpeechRecognitionInputTransform
+from flash.audio.speech_recognition.input import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
 from flash.audio.speech_recognition.text import TranscriptChecker
 from flash.core.data import INPUT, METADATA, TARGET

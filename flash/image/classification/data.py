@@ -2,7 +2,7 @@
 
 Every constructor takes ``train_*`` / ``val_*`` / ``test_*`` / ``predict_*`` data plus the
 DataModule arguments (``batch_size``, ``num_workers``, ``val_split``, ``transform``,
-``transform_kwargs``, ``labels``, ...), and builds one Input per stage through ``_from_inputs``.
+``transform_kwargs``, ``labels``, ...), and builds one Input per stage through ``DataModule.from_stages``.
 
 Example:
     >>> datamodule = ImageClassificationData.from_folders(  # doctest: +SKIP
@@ -14,10 +14,11 @@ Example:
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
-from flash.core.data import STAGES, DataModule, Input
-from flash.errors import ConfigurationError, DataError, require
+from flash.core.data import STAGES, DataModule, stage_args
+from flash.core.tables import Table, read_table
 from flash.image.classification.input import (
     ImageArrayInput,
     ImageDataFrameInput,
@@ -36,35 +37,6 @@ class ImageClassificationData(DataModule):
 
     input_transform_cls = ImageClassificationInputTransform
 
-    @classmethod
-    def _from_inputs(cls, input_cls: type[Input], stages: dict[str, dict | None], *, input_kwargs: dict | None = None,
-                     **data_module_kwargs: Any) -> "ImageClassificationData":
-        """Build one ``input_cls`` per stage whose data was given (``stages[stage]`` holds its arguments)."""
-        inputs = {stage: input_cls(stage, **args, **(input_kwargs or {})) for stage, args in stages.items()
-                  if args is not None}
-        if not data_module_kwargs.get("labels"):
-            named = next((i.label_names for i in inputs.values() if getattr(i, "label_names", None)), None)
-            data_module_kwargs["labels"] = named
-        return cls(*(inputs.get(stage) for stage in STAGES), **data_module_kwargs)
-
-    @staticmethod
-    def _stages(data: dict[str, Any], targets: dict[str, Any] | None = None, *, data_arg: str, target_arg: str = "targets",
-                **extra: dict[str, Any]) -> dict[str, dict | None]:
-        """Per-stage argument dicts; a stage with no data is None, targets without data are an error."""
-        stages: dict[str, dict | None] = {}
-        for stage in STAGES:
-            value, target = data.get(stage), (targets or {}).get(stage)
-            if value is None:
-                if target is not None:
-                    raise ConfigurationError(f"{stage}_{target_arg} was given without {stage} data.")
-                stages[stage] = None
-                continue
-            args = {data_arg: value, **{k: v[stage] for k, v in extra.items() if stage in v}}
-            if targets is not None and stage != "predict":
-                args[target_arg] = target
-            stages[stage] = args
-        return stages
-
     # ------------------------------------------------------------------ files on disk
     @classmethod
     def from_folders(cls, train_folder: str | os.PathLike | None = None, val_folder: str | os.PathLike | None = None,
@@ -78,7 +50,7 @@ class ImageClassificationData(DataModule):
             >>> ImageClassificationData.from_folders(train_folder="data/train", batch_size=4)  # doctest: +SKIP
         """
         folders = {"train": train_folder, "val": val_folder, "test": test_folder, "predict": predict_folder}
-        return cls._from_inputs(ImageFolderInput, cls._stages(folders, data_arg="folder"),
+        return cls.from_stages(ImageFolderInput, stage_args(folders, data_arg="folder"),
                                 input_kwargs={"on_bad_file": on_bad_file}, **data_module_kwargs)
 
     @classmethod
@@ -94,7 +66,7 @@ class ImageClassificationData(DataModule):
         """
         files = {"train": train_files, "val": val_files, "test": test_files, "predict": predict_files}
         targets = {"train": train_targets, "val": val_targets, "test": test_targets}
-        return cls._from_inputs(ImageFilesInput, cls._stages(files, targets, data_arg="files"),
+        return cls.from_stages(ImageFilesInput, stage_args(files, targets, data_arg="files"),
                                 input_kwargs={"on_bad_file": on_bad_file}, **data_module_kwargs)
 
     @classmethod
@@ -114,12 +86,13 @@ class ImageClassificationData(DataModule):
         Example:
             >>> ImageClassificationData.from_data_frame("image", "label", train_data_frame=df)  # doctest: +SKIP
         """
-        frames = {"train": train_data_frame, "val": val_data_frame, "test": test_data_frame, "predict": predict_data_frame}
-        return cls._from_frames(frames, input_field, target_fields, on_bad_file, data_module_kwargs,
-                                roots={"train": train_images_root, "val": val_images_root, "test": test_images_root,
-                                       "predict": predict_images_root},
-                                resolvers={"train": train_resolver, "val": val_resolver, "test": test_resolver,
-                                           "predict": predict_resolver})
+        frames = dict(zip(STAGES, (train_data_frame, val_data_frame, test_data_frame, predict_data_frame)))
+        roots = dict(zip(STAGES, (train_images_root, val_images_root, test_images_root, predict_images_root)))
+        resolvers = dict(zip(STAGES, (train_resolver, val_resolver, test_resolver, predict_resolver)))
+        stages = stage_args(frames, data_arg="data_frame", images_root=roots, resolver=resolvers)
+        return cls.from_stages(ImageDataFrameInput, stages, **data_module_kwargs,
+                               input_kwargs={"input_field": input_field, "target_fields": target_fields,
+                                             "on_bad_file": on_bad_file})
 
     @classmethod
     def from_csv(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
@@ -136,23 +109,11 @@ class ImageClassificationData(DataModule):
             >>> ImageClassificationData.from_csv("image", "label", train_file="train.csv",  # doctest: +SKIP
             ...                                  train_images_root="images/")
         """
-        files = {"train": train_file, "val": val_file, "test": test_file, "predict": predict_file}
-        frames = {stage: _read_csv(path) if path is not None else None for stage, path in files.items()}
-        sources = {stage: f"CSV file '{path}'" for stage, path in files.items() if path is not None}
-        return cls._from_frames(frames, input_field, target_fields, on_bad_file, data_module_kwargs,
-                                roots={"train": train_images_root, "val": val_images_root, "test": test_images_root,
-                                       "predict": predict_images_root},
-                                resolvers={"train": train_resolver, "val": val_resolver, "test": test_resolver,
-                                           "predict": predict_resolver}, sources=sources)
-
-    @classmethod
-    def _from_frames(cls, frames, input_field, target_fields, on_bad_file, data_module_kwargs, *, roots, resolvers,
-                     sources=None) -> "ImageClassificationData":
-        sources = sources or {stage: f"The {stage} data frame" for stage in STAGES}
-        stages = cls._stages(frames, data_arg="data_frame", images_root=roots, resolver=resolvers, source=sources)
-        return cls._from_inputs(ImageDataFrameInput, stages, **data_module_kwargs,
-                                input_kwargs={"input_field": input_field, "target_fields": target_fields,
-                                              "on_bad_file": on_bad_file})
+        train, val, test, predict = (_read_csv(path) for path in (train_file, val_file, test_file, predict_file))
+        return cls.from_data_frame(input_field, target_fields, train, train_images_root, train_resolver, val,
+                                   val_images_root, val_resolver, test, test_images_root, test_resolver, predict,
+                                   predict_images_root, predict_resolver, on_bad_file=on_bad_file,
+                                   **data_module_kwargs)
 
     # ------------------------------------------------------------------ in memory
     @classmethod
@@ -171,14 +132,17 @@ class ImageClassificationData(DataModule):
         """
         data = {"train": train_data, "val": val_data, "test": test_data, "predict": predict_data}
         targets = {"train": train_targets, "val": val_targets, "test": test_targets}
-        return cls._from_inputs(ImageArrayInput, cls._stages(data, targets, data_arg="data"), **data_module_kwargs)
+        return cls.from_stages(ImageArrayInput, stage_args(data, targets, data_arg="data"), **data_module_kwargs)
 
     @classmethod
     def from_tensors(cls, train_data: Any = None, train_targets: Sequence[Any] | None = None, val_data: Any = None,
                      val_targets: Sequence[Any] | None = None, test_data: Any = None,
                      test_targets: Sequence[Any] | None = None, predict_data: Any = None,
                      **data_module_kwargs: Any) -> "ImageClassificationData":
-        """Image tensors ``(N, C, H, W)`` (or a list of ``(C, H, W)``), uint8 or float in [0, 1]; see :meth:`from_numpy`."""
+        """Image tensors ``(N, C, H, W)`` (or a list of ``(C, H, W)``), uint8 or float in [0, 1].
+
+        See :meth:`from_numpy`.
+        """
         return cls.from_numpy(train_data, train_targets, val_data, val_targets, test_data, test_targets, predict_data,
                               **data_module_kwargs)
 
@@ -202,16 +166,13 @@ class ImageClassificationData(DataModule):
             >>> ImageClassificationData.from_datasets(train_dataset=hf_dataset["train"], batch_size=8)  # doctest: +SKIP
         """
         datasets = {"train": train_dataset, "val": val_dataset, "test": test_dataset, "predict": predict_dataset}
-        return cls._from_inputs(ImageDatasetInput, cls._stages(datasets, data_arg="dataset"),
+        return cls.from_stages(ImageDatasetInput, stage_args(datasets, data_arg="dataset"),
                                 input_kwargs={"input_field": input_field, "target_field": target_field},
                                 **data_module_kwargs)
 
 
-def _read_csv(path: str | os.PathLike) -> Any:
-    pandas = require("pandas", "data", purpose="reading CSV files")
-    if not os.path.isfile(path):
-        raise DataError(f"CSV file '{path}' does not exist. Check the path.")
-    try:
-        return pandas.read_csv(path)
-    except (pandas.errors.ParserError, pandas.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"Cannot read CSV file '{path}': {err}") from None
+def _read_csv(path: str | os.PathLike | None) -> Table | None:
+    if path is None:
+        return None
+    table = read_table(path, format="csv")
+    return replace(table, name=f"CSV file {table.name}")

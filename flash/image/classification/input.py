@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
+from flash.core.tables import Table, hf_class_names, is_hf_dataset, table_from_data_frame
 from flash.errors import ConfigurationError, DataError, invalid_choice
 from flash.image.io import as_rgb_image, check_image, is_image_file, load_image
 
@@ -39,8 +40,6 @@ def _sample(path: str, target: Any) -> dict:
 class ImageFilesInput(Input):
     """Image file paths with optional targets; unreadable files raise (or are skipped with a warning)."""
 
-    label_names: list[str] | None = None
-
     def load_data(self, files: Sequence[str | os.PathLike], targets: Sequence[Any] | None = None, *,
                   on_bad_file: OnBadFile = "raise") -> list[dict]:
         if isinstance(files, (str, os.PathLike)):
@@ -48,7 +47,8 @@ class ImageFilesInput(Input):
                                      f"Received: {self.stage}_files={files!r}")
         files = [os.fspath(f) for f in files]
         if targets is not None and len(targets) != len(files):
-            raise DataError(f"The {self.stage} data has {len(files)} files but {len(targets)} targets; give one target per file.")
+            raise DataError(f"The {self.stage} data has {len(files)} files but {len(targets)} targets; "
+                            "give one target per file.")
         return self._checked([_sample(f, targets[i] if targets is not None else None) for i, f in enumerate(files)],
                              on_bad_file)
 
@@ -75,7 +75,8 @@ def _listdir(folder: Path, stage: str) -> list[os.DirEntry]:
         with os.scandir(folder) as entries:
             return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as err:
-        raise DataError(f"Cannot read the {stage} folder '{folder}': {err.strerror or err}. Check its permissions.") from None
+        raise DataError(f"Cannot read the {stage} folder '{folder}': {err.strerror or err}. "
+                        "Check its permissions.") from None
 
 
 def _walk_files(folder: Path) -> list[str]:
@@ -90,7 +91,8 @@ def _walk_files(folder: Path) -> list[str]:
 class ImageFolderInput(ImageFilesInput):
     """``folder/<class>/<image>`` (train/val/test); a flat (or nested) folder of images for predict."""
 
-    def load_data(self, folder: str | os.PathLike, *, on_bad_file: OnBadFile = "raise") -> list[dict]:  # type: ignore[override]
+    def load_data(self, folder: str | os.PathLike, *,  # type: ignore[override]
+                  on_bad_file: OnBadFile = "raise") -> list[dict]:
         folder = Path(folder)
         entries = _listdir(folder, self.stage)
         if self.stage == "predict":
@@ -123,41 +125,41 @@ def default_resolver(root: str | os.PathLike | None, file_id: Any) -> str:
 
 
 class ImageDataFrameInput(ImageFilesInput):
-    """Rows of a pandas DataFrame: an image path column and one target column (or several multi-hot columns)."""
+    """Rows of a table (a pandas DataFrame, or a CSV file read by ``read_table``): an image path column and
+    one target column (or several multi-hot columns)."""
 
-    def load_data(self, data_frame: Any, input_field: str, target_fields: str | Sequence[str] | None = None,  # type: ignore[override]
-                  images_root: str | os.PathLike | None = None, resolver: Callable[[Any, Any], str] | None = None, *,
-                  on_bad_file: OnBadFile = "raise", source: str = "the data frame") -> list[dict]:
+    def load_data(self, data_frame: Any, input_field: str,  # type: ignore[override]
+                  target_fields: str | Sequence[str] | None = None, images_root: str | os.PathLike | None = None,
+                  resolver: Callable[[Any, Any], str] | None = None, *, on_bad_file: OnBadFile = "raise") -> list[dict]:
+        table = data_frame if isinstance(data_frame, Table) else table_from_data_frame(
+            data_frame, f"The {self.stage} data frame")
         fields = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
-        columns = [str(c) for c in data_frame.columns]
-        absent = [f for f in [input_field, *fields] if f not in data_frame.columns]
+        absent = [f for f in [input_field, *fields] if f not in table.columns]
         if absent:
-            raise DataError(f"{source} has no column(s) {absent}; its columns are {columns}. "
+            raise DataError(f"{table.name} has no column(s) {absent}; its columns are {table.columns}. "
                             "Check input_field / target_fields.")
         if len(fields) > 1:
             self.label_names = list(fields)  # multi-hot columns: the column names are the labels
         resolver = resolver or default_resolver
         with_targets = bool(fields) and self.stage != "predict"
         samples = []
-        for row, (file_id, target) in enumerate(zip(data_frame[input_field].tolist(), self._targets(data_frame, fields))):
+        for row, (file_id, target) in enumerate(zip(table.column(input_field), self._targets(table, fields))):
             sample = _sample(resolver(images_root, file_id), target if with_targets else None)
             sample[METADATA]["row"] = row
             samples.append(sample)
         return self._checked(samples, on_bad_file)
 
     @staticmethod
-    def _targets(data_frame: Any, fields: list[str]) -> list[Any]:
+    def _targets(table: Table, fields: list[str]) -> list[Any]:
         if not fields:
-            return [None] * len(data_frame)
+            return [None] * table.num_rows
         if len(fields) == 1:
-            return data_frame[fields[0]].tolist()
-        return data_frame[fields].values.tolist()
+            return table.column(fields[0])
+        return [list(row) for row in zip(*(table.column(f) for f in fields))]
 
 
 class ImageArrayInput(Input):
     """In-memory images: an (N, H, W[, C]) / (N, C, H, W) array or tensor, or a list of arrays/PIL images."""
-
-    label_names: list[str] | None = None
 
     def load_data(self, data: Any, targets: Sequence[Any] | None = None) -> list[dict]:
         if hasattr(data, "ndim") and data.ndim not in (3, 4):
@@ -165,27 +167,23 @@ class ImageArrayInput(Input):
                             f"(N, C, H, W). Received: shape={tuple(data.shape)}")
         images = list(data)
         if targets is not None and len(targets) != len(images):
-            raise DataError(f"The {self.stage} data has {len(images)} images but {len(targets)} targets; give one target per image.")
+            raise DataError(f"The {self.stage} data has {len(images)} images but {len(targets)} targets; "
+                            "give one target per image.")
         targets = list(targets) if targets is not None else [None] * len(images)
-        return [{INPUT: image, TARGET: target, METADATA: {"row": i}} for i, (image, target) in enumerate(zip(images, targets))]
+        return [{INPUT: image, TARGET: target, METADATA: {"row": i}}
+                for i, (image, target) in enumerate(zip(images, targets))]
 
     def load_sample(self, sample: dict) -> dict:
         sample[INPUT] = as_rgb_image(sample[INPUT])
         return sample
 
 
-def _is_hf_dataset(dataset: Any) -> bool:
-    return hasattr(dataset, "column_names") and hasattr(dataset, "features")
-
-
 class ImageDatasetInput(Input):
     """A Hugging Face ``datasets.Dataset`` (image / label columns) or a torch Dataset of ``(image, target)``."""
 
-    label_names: list[str] | None = None
-
     def load_data(self, dataset: Any, *, input_field: str = "image", target_field: str = "label") -> list[dict]:
         self.dataset, self.input_field = dataset, input_field
-        if _is_hf_dataset(dataset):
+        if is_hf_dataset(dataset):
             targets = self._hf_targets(dataset, input_field, target_field)
         else:
             self.input_field = None
@@ -201,8 +199,7 @@ class ImageDatasetInput(Input):
                             f"{dataset.column_names}. Pass input_field=... / target_field=....")
         if target_field in absent:
             return [None] * len(dataset)
-        names = getattr(dataset.features[target_field], "names", None)
-        self.label_names = list(names) if names else None
+        self.label_names = hf_class_names(dataset, target_field)
         return list(dataset[target_field])
 
     def _torch_targets(self, dataset: Any) -> list[Any]:

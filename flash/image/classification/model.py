@@ -20,7 +20,7 @@ import torch
 import torchmetrics
 
 from flash.core.data import INPUT
-from flash.core.classification import ClassificationMixin, default_loss
+from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
 from flash.core.task import Task
 from flash.errors import ConfigurationError
 from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
@@ -67,7 +67,7 @@ class ImageClassifier(ClassificationMixin, Task):
                  backbone_kwargs: dict | None = None, head: HeadSpec = None, pretrained: bool | str = True,
                  loss_fn: Callable | None = None, optimizer: Any = "Adam", lr_scheduler: Any = None,
                  metrics: Any = None, learning_rate: float | None = None, multi_label: bool = False) -> None:
-        num_classes = self._num_classes(num_classes, labels)
+        num_classes = resolve_num_classes(num_classes, labels, owner="ImageClassifier")
         if loss_fn is None:
             loss_fn = default_loss(multi_label)
         super().__init__(loss_fn=loss_fn, metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
@@ -93,17 +93,6 @@ class ImageClassifier(ClassificationMixin, Task):
             message = str(err).replace("See available_keys()", f"See {cls.__name__}.available_backbones()")
             raise ConfigurationError(message.replace(f"{backbone!r}.", f"{backbone!r} for {cls.__name__}.", 1)) from None
         return factory(pretrained=pretrained, **backbone_kwargs)
-
-    @staticmethod
-    def _num_classes(num_classes: int | None, labels: Sequence[str] | None) -> int:
-        if num_classes is None and labels is None:
-            raise ConfigurationError("ImageClassifier needs num_classes or labels (e.g. labels=datamodule.labels).")
-        if num_classes is not None and labels is not None and num_classes != len(labels):
-            raise ConfigurationError(f"num_classes={num_classes} does not match the {len(labels)} labels {list(labels)}.")
-        num_classes = len(labels) if num_classes is None else num_classes
-        if not isinstance(num_classes, int) or num_classes < 1:
-            raise ConfigurationError(f"num_classes must be an int >= 1. Received: num_classes={num_classes!r}")
-        return num_classes
 
     @staticmethod
     def _default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Metric]:

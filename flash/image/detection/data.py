@@ -18,9 +18,9 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from flash.core.data import STAGES, TARGET, DataModule, Input
+from flash.core.data import STAGES, TARGET, DataModule, Input, stage_args
 from flash.errors import ConfigurationError, DataError
 from flash.image.detection.coco import CocoInput, coco_categories
 from flash.image.detection.inputs import BadBoxes, DatasetInput, FilesInput, FolderInput
@@ -86,60 +86,54 @@ class ObjectDetectionData(DataModule):
         return len(self._labels)
 
     @classmethod
-    def _build(cls, make: Callable[..., Input], per_stage: dict[str, tuple | None], *,
-               predict: Input | None, labels: Sequence[Any] | None, **kwargs: Any) -> "ObjectDetectionData":
-        """The one constructor behind every ``from_*``: ``make(stage, *args)`` for each stage given."""
-        inputs = {stage: make(stage, *args) if args is not None else None for stage, args in per_stage.items()}
-        predict = predict if predict is not None else inputs.get("predict")
-        return cls(inputs.get("train"), inputs.get("val"), inputs.get("test"), predict, labels=labels, **kwargs)
-
-    @classmethod
     def from_coco(cls, train_folder: str | None = None, train_ann_file: str | None = None, *,
                   val_folder: str | None = None, val_ann_file: str | None = None, test_folder: str | None = None,
                   test_ann_file: str | None = None, predict_folder: str | None = None,
-                  labels: Sequence[str] | None = None, bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
+                  labels: Sequence[str] | None = None, bad_boxes: BadBoxes = "fix",
+                  **kwargs: Any) -> "ObjectDetectionData":
         """Images in ``*_folder`` with COCO json annotations in ``*_ann_file`` (labels: categories by id)."""
-        pairs = {"train": (train_folder, train_ann_file), "val": (val_folder, val_ann_file),
-                 "test": (test_folder, test_ann_file)}
-        per_stage = {stage: _pair(stage, folder, ann, "ann_file") for stage, (folder, ann) in pairs.items()}
-        first_ann = next((ann for _, ann in pairs.values() if ann is not None), None)
+        anns = {"train": train_ann_file, "val": val_ann_file, "test": test_ann_file}
+        stages = _with_annotations({"train": train_folder, "val": val_folder, "test": test_folder}, anns, "ann_file")
+        first_ann = next((ann for ann in anns.values() if ann is not None), None)
         if labels is None and first_ann is not None:
             labels = coco_categories(first_ann)
-        return cls._build(lambda stage, *a: CocoInput(stage, *a, bad_boxes=bad_boxes), per_stage,
-                          predict=_folder("predict", predict_folder), labels=labels, **kwargs)
+        return cls.from_stages(CocoInput, {**stages, "predict": _folder(predict_folder)},
+                               input_kwargs={"bad_boxes": bad_boxes}, labels=labels, **kwargs)
 
     @classmethod
     def from_voc(cls, labels: Sequence[str] | None = None, *, train_folder: str | None = None,
                  train_ann_folder: str | None = None, val_folder: str | None = None, val_ann_folder: str | None = None,
                  test_folder: str | None = None, test_ann_folder: str | None = None, predict_folder: str | None = None,
                  bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
-        """Images in ``*_folder`` with Pascal VOC ``.xml`` files in ``*_ann_folder``; ``labels`` default to the names used."""
-        pairs = {"train": (train_folder, train_ann_folder), "val": (val_folder, val_ann_folder),
-                 "test": (test_folder, test_ann_folder)}
-        per_stage = {stage: _pair(stage, folder, ann, "ann_folder") for stage, (folder, ann) in pairs.items()}
-        return cls._build(lambda stage, *a: VocInput(stage, *a, bad_boxes=bad_boxes), per_stage,
-                          predict=_folder("predict", predict_folder), labels=labels, **kwargs)
+        """Images in ``*_folder``, Pascal VOC ``.xml`` files in ``*_ann_folder``; labels default to the names used."""
+        stages = _with_annotations({"train": train_folder, "val": val_folder, "test": test_folder},
+                                   {"train": train_ann_folder, "val": val_ann_folder, "test": test_ann_folder},
+                                   "ann_folder")
+        return cls.from_stages(VocInput, {**stages, "predict": _folder(predict_folder)},
+                               input_kwargs={"bad_boxes": bad_boxes}, labels=labels, **kwargs)
 
     @classmethod
     def from_files(cls, train_files: Sequence[Any] | None = None, train_targets: Sequence[Sequence[Any]] | None = None,
                    train_bboxes: Sequence[Sequence[dict]] | None = None, *, val_files: Sequence[Any] | None = None,
-                   val_targets: Sequence[Sequence[Any]] | None = None, val_bboxes: Sequence[Sequence[dict]] | None = None,
+                   val_targets: Sequence[Sequence[Any]] | None = None,
+                   val_bboxes: Sequence[Sequence[dict]] | None = None,
                    test_files: Sequence[Any] | None = None, test_targets: Sequence[Sequence[Any]] | None = None,
                    test_bboxes: Sequence[Sequence[dict]] | None = None, predict_files: Sequence[Any] | None = None,
-                   labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
-        """Lists of image files (or PIL images / arrays), per-image label lists and ``{"xmin","ymin","width","height"}`` boxes."""
-        per_stage = {"train": (train_files, train_targets, train_bboxes), "val": (val_files, val_targets, val_bboxes),
-                     "test": (test_files, test_targets, test_bboxes)}
-        per_stage = {stage: args if args[0] is not None else None for stage, args in per_stage.items()}
-        predict = FilesInput("predict", predict_files) if predict_files is not None else None
-        return cls._build(lambda stage, *a: FilesInput(stage, *a, bad_boxes=bad_boxes), per_stage,
-                          predict=predict, labels=labels, **kwargs)
+                   labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix",
+                   **kwargs: Any) -> "ObjectDetectionData":
+        """Images (paths, PIL images, arrays) with per-image labels and ``{"xmin","ymin","width","height"}`` boxes."""
+        files = {"train": train_files, "val": val_files, "test": test_files, "predict": predict_files}
+        targets = {"train": train_targets, "val": val_targets, "test": test_targets}
+        stages = stage_args(files, targets, data_arg="files", bboxes={"train": train_bboxes, "val": val_bboxes,
+                                                                      "test": test_bboxes})
+        return cls.from_stages(FilesInput, stages, input_kwargs={"bad_boxes": bad_boxes}, labels=labels, **kwargs)
 
     @classmethod
     def from_folders(cls, predict_folder: str | None = None, *, labels: Sequence[Any] | None = None,
                      **kwargs: Any) -> "ObjectDetectionData":
         """Every image of ``predict_folder`` (sorted), for ``trainer.predict``."""
-        return cls._build(FolderInput, {}, predict=_folder("predict", predict_folder), labels=labels, **kwargs)
+        return cls.from_stages(FolderInput, stage_args({"predict": predict_folder}, data_arg="folder"), labels=labels,
+                               **kwargs)
 
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
@@ -147,19 +141,22 @@ class ObjectDetectionData(DataModule):
                       **kwargs: Any) -> "ObjectDetectionData":
         """Map-style datasets of ``(image, {"boxes": XYXY pixels, "labels": [names]})`` pairs (or sample dicts)."""
         datasets = dict(zip(STAGES, (train_dataset, val_dataset, test_dataset, predict_dataset)))
-        per_stage = {stage: (ds,) if ds is not None else None for stage, ds in datasets.items()}
-        return cls._build(lambda stage, *a: DatasetInput(stage, *a, bad_boxes=bad_boxes), per_stage,
-                          predict=None, labels=labels, **kwargs)
+        return cls.from_stages(DatasetInput, stage_args(datasets, data_arg="dataset"),
+                               input_kwargs={"bad_boxes": bad_boxes}, labels=labels, **kwargs)
 
 
-def _pair(stage: str, folder: str | os.PathLike | None, ann: str | os.PathLike | None, what: str) -> tuple | None:
-    if folder is None and ann is None:
-        return None
-    if folder is None or ann is None:
-        raise ConfigurationError(f"Pass both {stage}_folder and {stage}_{what}. Received: {stage}_folder={folder!r}, "
-                        f"{stage}_{what}={ann!r}")
-    return folder, ann
+def _with_annotations(folders: dict[str, Any], anns: dict[str, Any], what: str) -> dict[str, dict | None]:
+    """Per-stage ``{"folder": ..., what: ...}``; a stage needs both or neither."""
+    stages: dict[str, dict | None] = {}
+    for stage, folder in folders.items():
+        ann = anns[stage]
+        if (folder is None) != (ann is None):
+            raise ConfigurationError(f"Pass both {stage}_folder and {stage}_{what}. "
+                                     f"Received: {stage}_folder={folder!r}, {stage}_{what}={ann!r}")
+        stages[stage] = None if folder is None else {"folder": folder, what: ann}
+    return stages
 
 
-def _folder(stage: str, folder: str | os.PathLike | None) -> Input | None:
-    return FolderInput(stage, folder) if folder is not None else None
+def _folder(folder: str | os.PathLike | None) -> Input | None:
+    """The predict images of ``from_coco`` / ``from_voc``: read by FolderInput, not by the annotation Input."""
+    return FolderInput("predict", folder) if folder is not None else None

@@ -18,6 +18,7 @@ from typing import Any, Literal, Sequence
 
 import torch
 
+from flash.core.classification import resolve_num_classes
 from flash.core.data import INPUT, METADATA, TARGET
 from flash.core.task import Task
 from flash.errors import ConfigurationError, invalid_choice, require
@@ -81,7 +82,8 @@ class ObjectDetector(Task):
         if head not in HEADS:
             raise invalid_choice("head", head, self.available_heads())
         self.labels = label_map(labels, []) if labels is not None else None
-        self.num_classes = _num_classes(num_classes, self.labels)
+        self.num_classes = resolve_num_classes(num_classes, self.labels, owner="ObjectDetector", minimum=2,
+                                               counts=" (the background counts)")
         self.head_name, self.threshold, self.image_size = head, float(threshold), int(image_size)
         self.offset = 0 if HEADS.metadata(head)["background"] else 1
         norm = norm or ("frozen_bn" if pretrained else "bn")
@@ -224,16 +226,3 @@ class ObjectDetector(Task):
             else:
                 samples.append({INPUT: item if hasattr(item, "convert") else image_from_array(item), METADATA: {}})
         return single, samples
-
-
-def _num_classes(num_classes: int | None, labels: list | None) -> int:
-    if labels is not None:
-        if num_classes is not None and num_classes != len(labels):
-            raise ConfigurationError(f"num_classes={num_classes} does not match the {len(labels)} labels {labels} "
-                                     "(the background counts). Pass one of them.")
-        num_classes = len(labels)
-    if num_classes is None:
-        raise ConfigurationError("ObjectDetector needs num_classes or labels: pass labels=datamodule.labels.")
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ConfigurationError(f"num_classes counts the background and must be >= 2. Received: num_classes={num_classes!r}")
-    return num_classes

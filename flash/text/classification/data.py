@@ -12,25 +12,24 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from flash.core.data import DataModule
-from flash.errors import ConfigurationError
-from flash.text.classification.input import (
+from flash.core.data import STAGES, DataModule, stage_args
+from flash.core.tables import (
     Table,
-    TextClassificationInput,
-    read_csv,
-    read_json,
-    read_parquet,
+    hf_class_names,
+    is_hf_dataset_dict,
+    read_table,
     table_from_data_frame,
     table_from_hf_dataset,
-    table_from_lists,
 )
+from flash.errors import ConfigurationError
+from flash.text.classification.input import TextClassificationInput, table_from_lists
 from flash.text.classification.transform import LengthGroupedSampler, TextClassificationInputTransform, text_lengths
 
 PathLike = str | os.PathLike
-_STAGES = ("train", "val", "test", "predict")
-_HF_SPLITS = {"train": ("train",), "val": ("validation", "val", "valid", "dev"), "test": ("test",), "predict": ("predict",)}
+_HF_SPLITS = {"train": ("train",), "val": ("validation", "val", "valid", "dev"), "test": ("test",),
+              "predict": ("predict",)}
 
 
 class TextClassificationData(DataModule):
@@ -70,47 +69,45 @@ class TextClassificationData(DataModule):
         if len(fields) > 1:  # several 0/1 columns: multi-label, the columns name the classes
             data_module_kwargs.setdefault("labels", fields)
             data_module_kwargs.setdefault("multi_label", True)
-        inputs = {stage: TextClassificationInput(stage, table, input_field=input_field, target_fields=fields)
-                  if table is not None else None for stage, table in tables.items()}
-        return cls(inputs.get("train"), inputs.get("val"), inputs.get("test"), inputs.get("predict"), **data_module_kwargs)
+        return cls.from_stages(TextClassificationInput, stage_args(tables, data_arg="table"), **data_module_kwargs,
+                               input_kwargs={"input_field": input_field, "target_fields": fields})
 
     @classmethod
-    def _from_files(cls, read: Callable[[PathLike], Table], files: Sequence[PathLike | None], input_field: str,
-                    target_fields: Any, **data_module_kwargs: Any) -> "TextClassificationData":
-        tables = {stage: read(path) if path is not None else None for stage, path in zip(_STAGES, files)}
+    def _from_files(cls, files: Sequence[PathLike | None], input_field: str, target_fields: Any, *,
+                    read_kwargs: dict[str, Any], **data_module_kwargs: Any) -> "TextClassificationData":
+        tables = {stage: read_table(path, **read_kwargs) if path is not None else None
+                  for stage, path in zip(STAGES, files)}
         return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
 
     @classmethod
-    def from_csv(cls, input_field: str, target_fields: str | Sequence[str] | None = None, train_file: PathLike | None = None,
-                 val_file: PathLike | None = None, test_file: PathLike | None = None, predict_file: PathLike | None = None,
-                 *, encoding: str = "utf-8", **data_module_kwargs: Any) -> "TextClassificationData":
+    def from_csv(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
+                 train_file: PathLike | None = None, val_file: PathLike | None = None,
+                 test_file: PathLike | None = None, predict_file: PathLike | None = None, *, encoding: str = "utf-8",
+                 **data_module_kwargs: Any) -> "TextClassificationData":
         """CSV files (``.tsv``: tab-separated) with a header row. UTF-8 with or without BOM by default.
 
         Example:
             >>> dm = TextClassificationData.from_csv("review", "sentiment", train_file="train.csv",
             ...                                      val_split=0.1, batch_size=16)  # doctest: +SKIP
         """
-        def read(path):
-            return read_csv(path, input_field=input_field, encoding=encoding)
-
         files = (train_file, val_file, test_file, predict_file)
-        return cls._from_files(read, files, input_field, target_fields, **data_module_kwargs)
+        read_kwargs = {"format": "csv", "encoding": encoding, "text_columns": [input_field]}
+        return cls._from_files(files, input_field, target_fields, read_kwargs=read_kwargs, **data_module_kwargs)
 
     @classmethod
-    def from_json(cls, input_field: str, target_fields: str | Sequence[str] | None = None, train_file: PathLike | None = None,
-                  val_file: PathLike | None = None, test_file: PathLike | None = None, predict_file: PathLike | None = None,
-                  *, field: str | None = None, encoding: str = "utf-8", **data_module_kwargs: Any) -> "TextClassificationData":
+    def from_json(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
+                  train_file: PathLike | None = None, val_file: PathLike | None = None,
+                  test_file: PathLike | None = None, predict_file: PathLike | None = None, *, field: str | None = None,
+                  encoding: str = "utf-8", **data_module_kwargs: Any) -> "TextClassificationData":
         """JSON files (a list of records, or JSON lines); ``field`` names the key holding the records.
 
         Example:
             >>> dm = TextClassificationData.from_json("text", "label", train_file="train.json",
             ...                                       field="data", batch_size=16)  # doctest: +SKIP
         """
-        def read(path):
-            return read_json(path, field=field, encoding=encoding)
-
         files = (train_file, val_file, test_file, predict_file)
-        return cls._from_files(read, files, input_field, target_fields, **data_module_kwargs)
+        read_kwargs = {"format": "json", "field": field, "encoding": encoding}
+        return cls._from_files(files, input_field, target_fields, read_kwargs=read_kwargs, **data_module_kwargs)
 
     @classmethod
     def from_parquet(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
@@ -123,7 +120,8 @@ class TextClassificationData(DataModule):
             >>> dm = TextClassificationData.from_parquet("text", "label", train_file="train.parquet")  # doctest: +SKIP
         """
         files = (train_file, val_file, test_file, predict_file)
-        return cls._from_files(read_parquet, files, input_field, target_fields, **data_module_kwargs)
+        return cls._from_files(files, input_field, target_fields, read_kwargs={"format": "parquet"},
+                               **data_module_kwargs)
 
     @classmethod
     def from_data_frame(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
@@ -139,7 +137,7 @@ class TextClassificationData(DataModule):
         """
         frames = (train_data_frame, val_data_frame, test_data_frame, predict_data_frame)
         tables = {stage: table_from_data_frame(df, f"the {stage} data frame") if df is not None else None
-                  for stage, df in zip(_STAGES, frames)}
+                  for stage, df in zip(STAGES, frames)}
         return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
 
     @classmethod
@@ -150,7 +148,7 @@ class TextClassificationData(DataModule):
         """Python lists of texts and of targets (a label, or a list of labels per text for multi-label)."""
         pairs = ((train_data, train_targets), (val_data, val_targets), (test_data, test_targets), (predict_data, None))
         tables = {stage: table_from_lists(texts, targets, f"the {stage} list") if texts is not None else None
-                  for stage, (texts, targets) in zip(_STAGES, pairs)}
+                  for stage, (texts, targets) in zip(STAGES, pairs)}
         has_targets = any(targets is not None for _, targets in pairs)
         return cls._from_tables(tables, "text", "target" if has_targets else None, **data_module_kwargs)
 
@@ -168,28 +166,18 @@ class TextClassificationData(DataModule):
             ...                                              load_dataset("imdb"))  # doctest: +SKIP
         """
         datasets = [train_hf_dataset, val_hf_dataset, test_hf_dataset, predict_hf_dataset]
-        if _is_dataset_dict(train_hf_dataset):
+        if is_hf_dataset_dict(train_hf_dataset):
             if any(d is not None for d in datasets[1:]):
                 raise ConfigurationError("Pass either one DatasetDict or one Dataset per stage, not both.")
             splits = train_hf_dataset
-            datasets = [next((splits[s] for s in _HF_SPLITS[stage] if s in splits), None) for stage in _STAGES]
+            datasets = [next((splits[s] for s in _HF_SPLITS[stage] if s in splits), None) for stage in STAGES]
         tables = {stage: table_from_hf_dataset(ds, f"the {stage} dataset") if ds is not None else None
-                  for stage, ds in zip(_STAGES, datasets)}
+                  for stage, ds in zip(STAGES, datasets)}
         if isinstance(target_fields, str) and "labels" not in data_module_kwargs:
-            names = _class_label_names(next((d for d in datasets if d is not None), None), target_fields)
+            names = hf_class_names(next((d for d in datasets if d is not None), None), target_fields)
             if names:
                 data_module_kwargs["labels"] = names
         return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
 
     from_datasets = from_hf_datasets  # the same loader under the name of the library it reads
 
-
-def _is_dataset_dict(obj: Any) -> bool:
-    return isinstance(obj, dict) and type(obj).__name__ in ("DatasetDict", "dict") and all(
-        hasattr(v, "column_names") for v in obj.values())
-
-
-def _class_label_names(dataset: Any, column: str) -> list[str] | None:
-    feature = getattr(dataset, "features", {}).get(column) if dataset is not None else None
-    names = getattr(feature, "names", None)
-    return list(names) if names else None

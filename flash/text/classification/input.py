@@ -1,7 +1,7 @@
-"""Reading text-classification data: every source becomes a ``Table``, and one ``Input`` checks it.
+"""Text-classification data: every source becomes a :class:`~flash.core.tables.Table`, and one ``Input`` checks it.
 
-Sources: CSV/TSV, JSON/JSON lines (``field`` picks a nested list), Parquet, pandas DataFrames,
-Python lists and Hugging Face ``datasets.Dataset`` objects.
+Sources (read by :mod:`flash.core.tables`): CSV/TSV, JSON/JSON lines (``field`` picks a nested list),
+Parquet, pandas DataFrames, Python lists and Hugging Face ``datasets.Dataset`` objects.
 
 Rules for the data, the same for every source (rows are counted from 0, header excluded):
 - a missing column raises, naming the columns that exist;
@@ -13,128 +13,13 @@ Rules for the data, the same for every source (rows are counted from 0, header e
 
 from __future__ import annotations
 
-import json
-import math
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
+from flash.core.nested import to_plain
+from flash.core.tables import Table, is_missing
 from flash.core.targets import TargetFormatter
-from flash.errors import DataError, MissingDependencyError, require
-
-
-@dataclass
-class Table:
-    """Named columns of equal length from one source; ``name`` is how errors point at it."""
-
-    name: str
-    columns: list[str]
-    column: Callable[[str], list]  # column name -> its values
-    num_rows: int
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-# ---------------------------------------------------------------------------------------- readers
-def _check_file(path: Any) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"File not found: '{path}'. Check the path.")
-    return path
-
-
-def _decode_error(path: Path, encoding: str, err: UnicodeDecodeError) -> DataError:
-    return DataError(
-        f"Cannot decode '{path}' as {encoding}: byte 0x{err.object[err.start]:02x} at position {err.start} is invalid. "
-        f"Save the file as UTF-8, or pass the file's encoding, e.g. encoding='latin-1'. Received: encoding={encoding!r}"
-    )
-
-
-def _python_encoding(encoding: str) -> str:
-    """UTF-8 reads with or without a byte-order mark."""
-    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-
-
-def table_from_data_frame(df: Any, name: str) -> Table:
-    return Table(name, [str(c) for c in df.columns], lambda c: df[c].tolist(), len(df))
-
-
-def read_csv(path: str | os.PathLike, *, input_field: str, encoding: str = "utf-8") -> Table:
-    """A CSV (``.tsv``: tab-separated) file; only empty fields are missing values ("NA" stays text)."""
-    pd = require("pandas", "data", purpose="reading CSV files")
-    path = _check_file(path)
-    try:
-        df = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",", encoding=_python_encoding(encoding),
-                         keep_default_na=False, na_values=[""], dtype={input_field: str})
-    except UnicodeDecodeError as err:
-        raise _decode_error(path, encoding, err) from err
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"Cannot parse '{path}' as CSV: {str(err).strip()}") from err
-    return table_from_data_frame(df, f"'{path}'")
-
-
-def read_json(path: str | os.PathLike, *, field: str | None = None, encoding: str = "utf-8") -> Table:
-    """A JSON file (a list of records, ``{column: [values]}``, or either under ``field``) or JSON lines."""
-    path = _check_file(path)
-    try:
-        text = path.read_text(encoding=_python_encoding(encoding))
-    except UnicodeDecodeError as err:
-        raise _decode_error(path, encoding, err) from err
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        data = _json_lines(text, path)
-    if field is not None:
-        if not isinstance(data, dict) or field not in data:
-            keys = sorted(data) if isinstance(data, dict) else []
-            raise DataError(f"'{path}' has no field {field!r}; its top-level keys are {keys}. Received: field={field!r}")
-        data = data[field]
-    return table_from_records(data, f"'{path}'")
-
-
-def _json_lines(text: str, path: Path) -> list:
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(f"Cannot parse '{path}' line {number} as JSON (nor the whole file): {err.msg}.") from err
-    return records
-
-
-def table_from_records(data: Any, name: str) -> Table:
-    """Records (a list of dicts, missing keys are missing values) or columns (a dict of equal-length lists)."""
-    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
-        lengths = {len(v) for v in data.values()}
-        if len(lengths) > 1:
-            raise DataError(f"The columns of {name} have different lengths {sorted(lengths)}.")
-        return Table(name, list(data), lambda c: data[c], lengths.pop() if lengths else 0)
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise DataError(f"{name} must hold a list of records ({{column: value}}) or a dict of columns; "
-                        f"found {type(data).__name__}. Use field= to point at the records inside a nested file.")
-    columns = list(dict.fromkeys(key for record in data for key in record))
-    return Table(name, columns, lambda c: [record.get(c) for record in data], len(data))
-
-
-def read_parquet(path: str | os.PathLike) -> Table:
-    pd = require("pandas", "data", purpose="reading Parquet files")
-    path = _check_file(path)
-    try:
-        df = pd.read_parquet(path)
-    except ImportError as err:
-        raise MissingDependencyError(f'Reading \'{path}\' needs pyarrow. Install it with: pip install "flash[data]"') from err
-    except Exception as err:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"Cannot read '{path}' as Parquet: {str(err).splitlines()[0]}") from err
-    return table_from_data_frame(df, f"'{path}'")
-
-
-def table_from_hf_dataset(dataset: Any, name: str) -> Table:
-    return Table(name, list(dataset.column_names), lambda c: list(dataset[c]), len(dataset))
+from flash.errors import DataError
 
 
 def table_from_lists(texts: Sequence[Any], targets: Sequence[Any] | None, name: str) -> Table:
@@ -174,13 +59,15 @@ class TextClassificationInput(Input):
         self._check_columns(table, [input_field, *fields])
         texts = table.column(input_field)
         for row, text in enumerate(texts):
-            if _missing(text):
-                raise DataError(f"Missing text in {table.name} row {row} (column {input_field!r}). Fill it in or drop the row.")
+            if is_missing(text):
+                raise DataError(f"Missing text in {table.name} row {row} (column {input_field!r}). "
+                                "Fill it in or drop the row.")
             if not isinstance(text, str):
                 raise DataError(f"Text in {table.name} row {row} (column {input_field!r}) is {type(text).__name__} "
                                 f"{text!r}, not a string. Convert the column to text.")
         targets = self._targets(table, fields) if fields else [None] * len(texts)
-        return [{INPUT: text, TARGET: target, METADATA: {"row": row}} for row, (text, target) in enumerate(zip(texts, targets))]
+        return [{INPUT: text, TARGET: target, METADATA: {"row": row}}
+                for row, (text, target) in enumerate(zip(texts, targets))]
 
     def _check_columns(self, table: Table, wanted: list[str]) -> None:
         absent = [c for c in wanted if c not in table.columns]
@@ -189,11 +76,12 @@ class TextClassificationInput(Input):
                             "Pass input_field= / target_fields= with existing column names.")
 
     def _targets(self, table: Table, fields: list[str]) -> list[Any]:
-        columns = {field: [_plain(v) for v in table.column(field)] for field in fields}
+        columns = {field: [_label(v) for v in table.column(field)] for field in fields}
         for field, values in columns.items():
             for row, value in enumerate(values):
-                if _missing(value):
-                    raise DataError(f"Missing label in {table.name} row {row} (column {field!r}). Fill it in or drop the row.")
+                if is_missing(value):
+                    raise DataError(f"Missing label in {table.name} row {row} (column {field!r}). "
+                                    "Fill it in or drop the row.")
             kinds = [_kind(v) for v in values]
             odd = next((row for row, kind in enumerate(kinds) if kind != kinds[0]), None)
             if odd is not None:
@@ -218,8 +106,7 @@ class TextClassificationInput(Input):
                 sample[TARGET] = formatter(sample[TARGET], where=f"{self.source} row {sample[METADATA]['row']}")
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars/arrays -> Python values; bools -> 0/1."""
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        value = value.tolist()
+def _label(value: Any) -> Any:
+    """numpy/torch scalars and arrays -> Python values; bools -> 0/1."""
+    value = to_plain(value)
     return int(value) if isinstance(value, bool) else value

@@ -21,7 +21,7 @@ import torch
 import torchmetrics
 
 from flash.core.data import INPUT, InputTransform
-from flash.core.classification import ClassificationMixin, default_loss
+from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
 from flash.core.task import MetricsSpec, Task
 from flash.errors import ConfigurationError
 from flash.text.classification.backbones import (
@@ -68,7 +68,7 @@ class TextClassifier(ClassificationMixin, Task):
                  labels: Sequence[str] | None = None, max_length: int = 128, multi_label: bool = False,
                  pretrained: bool = True, optimizer: Any = "Adam", learning_rate: float | None = None,
                  lr_scheduler: Any = None, metrics: MetricsSpec = None, loss_fn: Callable | None = None) -> None:
-        num_classes = _num_classes(num_classes, labels, multi_label)
+        num_classes = resolve_num_classes(num_classes, labels, owner="TextClassifier", minimum=1 if multi_label else 2)
         labels = list(labels) if labels is not None else None
         super().__init__(loss_fn=loss_fn or default_loss(multi_label), metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
                          learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
@@ -157,16 +157,3 @@ class TextClassifier(ClassificationMixin, Task):
         model.hparams["backbone"] = hparams.get("backbone", model.hparams["backbone"])
         model.load_state_dict(checkpoint["state_dict"])
         return model
-
-
-def _num_classes(num_classes: int | None, labels: Sequence[str] | None, multi_label: bool) -> int:
-    if num_classes is None:
-        if labels is None:
-            raise ConfigurationError("TextClassifier needs num_classes or labels, e.g. "
-                                     "TextClassifier(datamodule.num_classes, labels=datamodule.labels).")
-        num_classes = len(labels)
-    if not isinstance(num_classes, int) or num_classes < (1 if multi_label else 2):
-        raise ConfigurationError(f"num_classes must be an int >= {1 if multi_label else 2}. Received: num_classes={num_classes!r}")
-    if labels is not None and len(labels) != num_classes:
-        raise ConfigurationError(f"labels has {len(labels)} names but num_classes={num_classes}. Received: labels={list(labels)!r}")
-    return num_classes
