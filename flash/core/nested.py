@@ -1,5 +1,6 @@
-"""Walking nested data (dicts, lists, tuples): the one way to map the tensors of a batch, and the one
-way to turn values into plain Python that a checkpoint (``weights_only=True``) or JSON can hold.
+"""Walking nested data (dicts, lists, tuples): the one way to map the tensors of a batch (``apply_to_tensors``,
+which lives in the engine, the lowest layer, so the batch mover uses it too), and the one way to turn values
+into plain Python that a checkpoint (``weights_only=True``) or JSON can hold.
 
 Example:
     >>> import torch
@@ -12,28 +13,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-import torch
+from flash.engine.data import apply_to_tensors
+
+__all__ = ["NotPlainError", "apply_to_tensors", "to_plain"]
 
 _SCALARS = (str, int, float, bool, type(None))
-
-
-def apply_to_tensors(data: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
-    """``data`` with ``fn`` applied to every tensor inside dicts, lists, tuples and namedtuples.
-
-    The containers keep their type; anything else (strings, numbers, metadata) is returned as is.
-    """
-    if isinstance(data, torch.Tensor):
-        return fn(data)
-    if isinstance(data, dict):
-        return {key: apply_to_tensors(value, fn) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        items = [apply_to_tensors(value, fn) for value in data]
-        if hasattr(data, "_fields"):  # a namedtuple
-            return type(data)(*items)
-        return tuple(items) if isinstance(data, tuple) else items
-    return data
 
 
 class NotPlainError(ValueError):

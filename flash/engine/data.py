@@ -8,7 +8,7 @@ already-seen sample indices instead of replaying data.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, Sampler, SequentialSampler
@@ -117,3 +117,22 @@ def sample_indices(loader: Any) -> list[int] | None:
     """Dataset indices of this process's samples in iteration order (None if unknown)."""
     sampler = getattr(loader, "sampler", None)
     return sampler.shard() if isinstance(sampler, ResumableSampler) else None
+
+
+def apply_to_tensors(data: Any, fn: Callable[[torch.Tensor], Any], *, other: Callable[[Any], Any] | None = None) -> Any:
+    """``data`` with ``fn`` applied to every tensor inside dicts, lists, tuples and namedtuples.
+
+    The containers keep their type; anything else (strings, numbers, metadata) is returned as is, or passed
+    to ``other`` when given (the device mover hands objects with a ``.to`` method, e.g. a tokenizer's
+    ``BatchEncoding``, to it).
+    """
+    if isinstance(data, torch.Tensor):
+        return fn(data)
+    if isinstance(data, dict):
+        return {key: apply_to_tensors(value, fn, other=other) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        items = [apply_to_tensors(value, fn, other=other) for value in data]
+        if hasattr(data, "_fields"):  # a namedtuple
+            return type(data)(*items)
+        return tuple(items) if isinstance(data, tuple) else items
+    return data if other is None else other(data)

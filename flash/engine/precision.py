@@ -11,6 +11,7 @@ from typing import Any, Literal, Union, get_args
 
 import torch
 
+from flash.engine.data import apply_to_tensors
 from flash.errors import ConfigurationError, invalid_choice
 
 PrecisionName = Literal["32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true"]
@@ -64,14 +65,7 @@ class Precision:
 
 
 def _cast_floating(batch: Any, dtype: torch.dtype) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(dtype) if batch.is_floating_point() else batch
-    if isinstance(batch, dict):
-        return {k: _cast_floating(v, dtype) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        items = [_cast_floating(v, dtype) for v in batch]
-        return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
-    return batch
+    return apply_to_tensors(batch, lambda tensor: tensor.to(dtype) if tensor.is_floating_point() else tensor)
 
 
 class DoublePrecision(Precision):

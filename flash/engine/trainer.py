@@ -22,6 +22,7 @@ from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
 from flash.engine.checkpoint import dump_state, save_checkpoint
+from flash.engine.data import apply_to_tensors
 from flash.engine.hooks import HookDispatcher
 from flash.engine.loggers import get_loggers
 from flash.engine.precision import Precision, PrecisionName, get_precision
@@ -35,18 +36,10 @@ from flash.errors import ConfigurationError, NonFiniteLossError
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        moved = [_to_device(v, device) for v in batch]
-        if hasattr(batch, "_fields"):  # a namedtuple
-            return type(batch)(*moved)
-        return tuple(moved) if isinstance(batch, tuple) else moved
-    if hasattr(batch, "to") and callable(batch.to):
-        return batch.to(device)
-    return batch
+    def other(value: Any) -> Any:
+        return value.to(device) if callable(getattr(value, "to", None)) else value
+
+    return apply_to_tensors(batch, lambda tensor: tensor.to(device, non_blocking=True), other=other)
 
 
 class Trainer:
