@@ -66,7 +66,8 @@ def test_empty_csv_image_cell_names_file_row_and_column(tmp_path):
     csv = tmp_path / "train.csv"
     csv.write_text("image,label\nblue/0.png,blue\n,red\n")
     with pytest.raises(DataError, match=r"Missing image path in CSV file '.*train\.csv' row 1 \(column 'image'\)"):
-        ImageClassificationData.from_csv("image", "label", train_file=str(csv), train_images_root=str(tmp_path / "images"))
+        ImageClassificationData.from_csv("image", "label", train_file=str(csv),
+                                         train_images_root=str(tmp_path / "images"))
 
 
 def test_folder_named_like_an_image_is_called_a_folder(tmp_path):
