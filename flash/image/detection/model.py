@@ -22,7 +22,7 @@ from typing import Any, Literal, Sequence
 import torch
 
 from flash.core.data import INPUT, METADATA, TARGET
-from flash.core.task import Task
+from flash.core.task import Task, temporarily
 from flash.errors import ConfigurationError, invalid_choice, require
 from flash.image.detection.data import label_map
 from flash.image.detection.heads import HEADS, build_detector
@@ -235,12 +235,8 @@ class ObjectDetector(Task):
             >>> model.predict("street.jpg", threshold=0.3)  # doctest: +SKIP
             {'boxes': [[12.0, 40.5, 88.1, 120.0]], 'labels': ['car'], 'scores': [0.91]}
         """
-        saved = self.threshold
-        self.threshold = saved if threshold is None else float(threshold)
-        try:
+        with temporarily(self, threshold=None if threshold is None else float(threshold)):
             return super().predict(inputs, output=output, batch_size=batch_size)
-        finally:
-            self.threshold = saved
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
         single = not isinstance(inputs, (list, tuple)) and not (isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs))

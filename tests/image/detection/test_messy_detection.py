@@ -17,8 +17,8 @@ def test_duplicate_image_ids_name_both_entries(tmp_path):
     save_noise(tmp_path / "a.png"), save_noise(tmp_path / "b.png")
     images = [{"id": 1, "file_name": "a.png"}, {"id": 1, "file_name": "b.png"}]
     ann = write_coco(tmp_path / "ann.json", images, [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}])
-    with pytest.raises(DataError, match=r"images\[0\] \(file_name 'a.png'\) and images\[1\] \(file_name 'b.png'\) share "
-                                        r"the id 1"):
+    with pytest.raises(DataError, match=r"images\[0\] \(file_name 'a.png'\) and images\[1\] "
+                                        r"\(file_name 'b.png'\) share the id 1"):
         ObjectDetectionData.from_coco(train_folder=str(tmp_path), train_ann_file=str(ann))
 
 
@@ -34,8 +34,8 @@ def test_coco_box_warning_shows_the_users_xywh_and_annotation_id(tmp_path):
     save_noise(tmp_path / "a.png")  # 64 wide, 48 high
     ann = write_coco(tmp_path / "ann.json", [{"id": 1, "file_name": "a.png"}],
                      [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [-5, 2, 10, 10]}])
-    with pytest.warns(UserWarning, match=r"annotation 7 on image id 1 \('a.png'\): box \[x, y, w, h\] = \[-5, 2, 10, 10\] reaches outside "
-                                         r"the 64x48 image"):
+    with pytest.warns(UserWarning, match=r"annotation 7 on image id 1 \('a.png'\): "
+                                         r"box \[x, y, w, h\] = \[-5, 2, 10, 10\] reaches outside the 64x48 image"):
         ObjectDetectionData.from_coco(train_folder=str(tmp_path), train_ann_file=str(ann))
 
 
