@@ -109,3 +109,26 @@ def test_whisper_language_and_task_prompt(whisper_folder, ctc_folder):
         SpeechRecognizer(str(ctc_folder), language="en")
     with pytest.raises(ConfigurationError, match="chunk_length_s"):
         SpeechRecognizer(str(whisper_folder), chunk_length_s=5)
+
+
+def test_ctc_decoding_keeps_repeats_a_blank_separates(ctc_folder):
+    model = SpeechRecognizer(str(ctc_folder))
+    h, e, l, o, bar = model.tokenizer.convert_tokens_to_ids(["h", "e", "l", "o", "|"])
+    frames = [h, e, l, l, model.tokenizer.pad_token_id, l, o, o, bar, h, h, e]
+    logits = torch.nn.functional.one_hot(torch.tensor([frames]), len(model.tokenizer)).float()
+    assert model._ctc_decode(logits, {}) == ["hello he"]
+
+
+def test_flash_predict_reads_long_audio(ctc_folder, write_wav, tmp_path):
+    from tests.cli.conftest import run_flash
+
+    short = [write_wav(f"s{i}.wav", tone(0.8, RATE)) for i in range(2)]
+    model = SpeechRecognizer(str(ctc_folder), max_duration=1.0, learning_rate=1e-3)
+    trainer = flash.Trainer(max_steps=1, default_root_dir=str(tmp_path), enable_checkpointing=False, logger=False,
+                            enable_progress_bar=False)
+    trainer.fit(model, datamodule=SpeechRecognitionData.from_files(short, ["a", "b"], batch_size=2))
+    trainer.save_checkpoint(tmp_path / "speech.pt")
+    path = write_wav("long.wav", tone(3.0, RATE))  # three times max_duration
+    result = run_flash("predict", "--checkpoint", "speech.pt", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{path}\t" in result.stdout

@@ -78,7 +78,7 @@ def test_val_loss_is_logged_beside_map_and_monitorable(tmp_path):
     data = np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), dtype=np.uint8)
     boxes = [[{"xmin": 2 + i, "ymin": 3, "width": 12, "height": 10}] for i in range(4)]
     targets = [["cat"], ["dog"], ["cat"], ["dog"]]
-    datamodule = ObjectDetectionData.from_numpy(data[:2], targets[:2], boxes[:2], val_data=data[2:],
+    datamodule = ObjectDetectionData.from_files(list(data[:2]), targets[:2], boxes[:2], val_files=list(data[2:]),
                                                 val_targets=targets[2:], val_bboxes=boxes[2:], batch_size=2,
                                                 transform_kwargs={"image_size": 32})
     torch.manual_seed(0)
