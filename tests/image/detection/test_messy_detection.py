@@ -83,13 +83,15 @@ def test_val_loss_is_logged_beside_map_and_monitorable(tmp_path):
                                                 transform_kwargs={"image_size": 32})
     torch.manual_seed(0)
     model = tiny_model("fcos", "mobilenet_v3_small_fpn", labels=datamodule.labels, norm="bn")
-    checkpoint = flash.ModelCheckpoint(tmp_path / "ckpt", monitor="val_loss", mode="min")
-    trainer = flash.Trainer(max_epochs=1, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
-                            callbacks=[checkpoint, flash.EarlyStopping(monitor="val_loss", patience=1)])
     stats = [m.running_mean.clone() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    trainer.validate(model, datamodule=datamodule)
+    losses = model.eval().evaluation_losses(next(iter(datamodule.val_dataloader())))
+    assert set(losses) == {"classification", "bbox_regression", "bbox_ctrness"} and not model.training
     after = [m.running_mean for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert stats and all(torch.equal(a, b) for a, b in zip(stats, after))  # validation leaves BatchNorm alone
+    checkpoint = flash.ModelCheckpoint(tmp_path / "ckpt", monitor="val_loss", mode="min")
+    trainer = flash.Trainer(max_epochs=1, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+                            num_sanity_val_steps=0,
+                            callbacks=[checkpoint, flash.EarlyStopping(monitor="val_loss", patience=1)])
     trainer.fit(model, datamodule=datamodule)
     metrics = trainer.callback_metrics
     assert {"val_loss", "val_classification", "val_bbox_regression", "val_map"} <= set(metrics)
