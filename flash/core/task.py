@@ -6,10 +6,11 @@ set defaults, and say how raw user inputs become samples for :meth:`Task.predict
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torchmetrics
@@ -270,3 +271,21 @@ class Task(TrainingModule):
         model.load_state_dict(checkpoint["state_dict"])
         return model
 
+
+@contextlib.contextmanager
+def temporarily(obj: Any, **values: Any) -> Iterator[None]:
+    """Set attributes of ``obj`` for the ``with`` block (None leaves one as it is), then restore them.
+
+    Example:
+        >>> with temporarily(model, threshold=0.3):  # doctest: +SKIP
+        ...     model.predict("street.jpg")
+    """
+    saved = {name: getattr(obj, name) for name in values}
+    for name, value in values.items():
+        if value is not None:
+            setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(obj, name, value)

@@ -8,6 +8,7 @@ A checkpoint never needs unpickling of arbitrary objects: it is read with
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -47,13 +48,12 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
     if not path.is_file():
         raise CheckpointError(f"Checkpoint file not found: '{path}'. Check the path, or train a model first.")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # pickle.UnpicklingError, RuntimeError for corrupt zips, ...
-        raise CheckpointError(
-            f"Cannot load checkpoint '{path}': {str(err).splitlines()[0] if str(err) else type(err).__name__}. "
-            "flash only loads checkpoints made of tensors and plain Python values (weights_only=True); "
-            "the file is corrupt, truncated, or holds arbitrary pickled objects, which are refused for safety."
-        ) from err
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": noise beside the real error
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # pickle.UnpicklingError, RuntimeError for corrupt zips, KeyError, ...
+        # PyTorch's text advises weights_only=False (arbitrary code execution) and holds terminal escapes: not shown
+        raise CheckpointError(load_error_message(path, err)) from None
     if not isinstance(checkpoint, dict) or VERSION_KEY not in checkpoint:
         raise CheckpointError(
             f"'{path}' is not a flash checkpoint (no '{VERSION_KEY}' key). "
@@ -71,6 +71,33 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
         )
     return checkpoint
 
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escape sequences or other control characters (newlines and tabs become spaces)."""
+    text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|\x1b.", "", text)
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def load_error_message(path: str | os.PathLike, err: BaseException) -> str:
+    """What a file that ``torch.load(weights_only=True)`` refused is, in flash's words.
+
+    Says what the file is not (a readable checkpoint, an intact one, a safe one), names the global
+    a refused pickle asked for, and never suggests loading with ``weights_only=False``.
+    """
+    name = plain_text(os.fspath(path))
+    text = plain_text(str(err))
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"'{name}' is not a safe checkpoint: it asks to unpickle the Python object '{found.group(1)}', and "
+                "flash loads only tensors and plain values (weights_only=True), never arbitrary objects, which can "
+                "run code. If you made the file, save it with trainer.save_checkpoint(...) or ModelCheckpoint; "
+                f"otherwise do not load it. Received: refused global {found.group(1)!r}")
+    if isinstance(err, RuntimeError) and ("zip archive" in text or "PytorchStreamReader" in text):
+        return (f"'{name}' is a corrupt or truncated checkpoint (its zip archive cannot be read). Copy it again, "
+                "or use another checkpoint (e.g. last.ckpt).")
+    return (f"'{name}' is not a readable flash checkpoint (not a PyTorch zip file of tensors and plain values, as "
+            "weights_only=True reads; random bytes, a plain pickle, or another format). Save checkpoints with "
+            f"trainer.save_checkpoint(...) or ModelCheckpoint. Received: {type(err).__name__} reading it")
 
 # ---------------------------------------------------------------------------------------- trainer state
 def dump_state(trainer, *, weights_only: bool = False) -> dict[str, Any]:

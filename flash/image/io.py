@@ -1,18 +1,23 @@
 """Reading images from disk or memory, converted once and correctly to RGB.
 
 Handles every PIL mode users meet: L, LA, RGBA and P (transparency composited on white),
-CMYK, and 16/32-bit greyscale (I;16, I, F; rescaled to 8 bits). Errors name the file.
+CMYK, and 16/32-bit greyscale (I;16, I, F; rescaled to 8 bits). Files are turned upright by
+their EXIF orientation (phone photos). Errors name the file and say what it is: missing, a folder,
+a decompression bomb, not an image, or corrupt/truncated.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+import re
+from typing import Any, Sequence
 
 import numpy as np
 
 from flash.errors import DataError, require
 
+EXIF_ORIENTATION = 0x0112  # 1 upright; 2-4 mirrored / turned 180 degrees; 5-8 turned 90 degrees (sides swap)
+SWAPS_SIDES = (5, 6, 7, 8)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm")
 
 
@@ -45,38 +50,102 @@ def to_rgb(image: Any) -> Any:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def load_image(path: str | os.PathLike) -> Any:
-    """Open and fully decode an image file as RGB; a bad file raises DataError naming it."""
-    require("PIL", "image", purpose="reading images")
+def exif_orientation(image: Any) -> int:
+    """The EXIF orientation tag (1..8) of a PIL image; 1 (upright) when absent or unreadable."""
+    try:
+        value = int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - broken EXIF blocks must not stop reading the pixels
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def upright(image: Any) -> Any:
+    """Apply the EXIF orientation (phone photos are stored sideways with a tag saying so)."""
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image) if exif_orientation(image) != 1 else image
+
+
+def upright_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of the image as shown upright (EXIF orientation applied), from the header only."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+        return (width, height) if exif_orientation(image) in SWAPS_SIDES else (height, width)
+
+
+def describe_image_error(path: str | os.PathLike, err: BaseException) -> str:
+    """What is wrong with ``path``, said plainly, for an exception PIL (or the OS) raised reading it."""
     from PIL import Image, UnidentifiedImageError
+
+    if os.path.isdir(path):
+        return f"Cannot read image '{path}': it is a folder, not an image file. Rename or move the folder."
+    if isinstance(err, FileNotFoundError):
+        return f"Cannot read image '{path}': the file does not exist. Check the path (and images_root)."
+    if isinstance(err, PermissionError):
+        return f"Cannot read image '{path}': permission denied. Check the file's permissions."
+    if isinstance(err, Image.DecompressionBombError):
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
+        return (f"Cannot read image '{path}': it declares {pixels}, over PIL's decompression-bomb limit of "
+                f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} (a small file that would fill the memory when decoded). "
+                "Remove it, or if you trust the file raise PIL.Image.MAX_IMAGE_PIXELS.")
+    if isinstance(err, UnidentifiedImageError):
+        return f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file."
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return f"Cannot read image '{path}': {reason}. The file is corrupt or truncated; remove or replace it."
+
+
+def load_image(path: str | os.PathLike) -> Any:
+    """Open and fully decode an image file as upright RGB; a bad file raises DataError naming it."""
+    require("PIL", "image", purpose="reading images")
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.load()
-            return to_rgb(image)
-    except (FileNotFoundError, IsADirectoryError):
-        raise DataError(f"Cannot read image '{path}': the file does not exist. Check the path (and images_root).") from None
-    except UnidentifiedImageError:
-        raise DataError(f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file.") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"Cannot read image '{path}': {err}. The file is corrupt or truncated; remove or replace it.") from None
+            return to_rgb(upright(image))
+    except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
+        raise DataError(describe_image_error(path, err)) from None
 
 
-def check_image(path: str | os.PathLike, *, verify: bool = True) -> str | None:
-    """A cheap header check (``verify=False``: only parse the header); returns an error message or None."""
-    from PIL import Image, UnidentifiedImageError
+def check_image(path: str | os.PathLike, *, verify: bool = True, decode: bool = False) -> str | None:
+    """Check a file is a readable image; returns an error message or None.
+
+    ``verify=False`` parses the header only; ``decode=True`` decodes every byte (at reduced scale for
+    JPEG, so it stays cheap): the only check that finds truncated files.
+    """
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
-            if verify:
+            if decode:
+                image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+            elif verify:
                 image.verify()
         return None
-    except FileNotFoundError:
-        return f"Cannot read image '{path}': the file does not exist. Check the path (and images_root)."
-    except UnidentifiedImageError:
-        return f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file."
     except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
-        return f"Cannot read image '{path}': {err}. The file is corrupt or truncated; remove or replace it."
+        return describe_image_error(path, err)
+
+
+def check_finite(array: Any, *, where: str) -> None:
+    """Raise a DataError when a float image array holds NaN or infinite values (one NaN can whiten an image)."""
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    if not hasattr(array, "dtype") or np.asarray(array).dtype.kind not in "fc":
+        return
+    finite = np.isfinite(np.asarray(array))
+    if not finite.all():
+        raise DataError(f"The image {where} holds {int(finite.size - finite.sum())} NaN or infinite values. Clean the "
+                        f"array (e.g. numpy.nan_to_num) or drop the image. Received: image {where}")
+
+
+def check_finite_images(images: Sequence[Any], *, stage: str) -> None:
+    """``check_finite`` over a batch of images, naming the index of the first bad one."""
+    for index, image in enumerate(images):
+        check_finite(image, where=f"at index {index} of the {stage} data")
 
 
 def image_from_array(array: Any) -> Any:
@@ -86,6 +155,7 @@ def image_from_array(array: Any) -> Any:
     if hasattr(array, "detach"):
         array = array.detach().cpu().numpy()
     array = np.asarray(array)
+    check_finite(array, where=f"of shape {array.shape}")
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
         array = np.transpose(array, (1, 2, 0))
     if array.ndim == 3 and array.shape[-1] == 1:
@@ -103,5 +173,5 @@ def as_rgb_image(value: Any) -> Any:
     if isinstance(value, (str, os.PathLike)):
         return load_image(value)
     if hasattr(value, "mode") and hasattr(value, "convert"):
-        return to_rgb(value)
+        return to_rgb(upright(value))
     return image_from_array(value)

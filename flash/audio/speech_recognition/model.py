@@ -17,19 +17,22 @@ import copy
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import torch
 
 from flash.audio.speech_recognition.backbones import SPEECH_BACKBONES, backbone_files, load_backbone, write_backbone_files
+from flash.audio.speech_recognition.chunking import collapse_ctc, ctc_words, merge_words, segments, windows
 from flash.audio.speech_recognition.input import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
 from flash.audio.speech_recognition.text import TranscriptChecker
 from flash.core.data import INPUT, METADATA, TARGET
-from flash.core.task import Task
-from flash.errors import CheckpointError, ConfigurationError, DataError, require
+from flash.core.task import Task, temporarily
+from flash.errors import CheckpointError, ConfigurationError, DataError, invalid_choice, require
 
 DEFAULT_CTC_MAX_DURATION = 60.0
+DEFAULT_CTC_CHUNK = 30.0  # seconds per window when a CTC model reads long audio
+WINDOWS_PER_BATCH = 8
 OUTPUTS = ("labels", "transcripts", "text")
 
 
@@ -49,6 +52,14 @@ class SpeechRecognizer(Task):
         vocab: CTC only: characters of a new output vocabulary (a fresh output layer is trained).
         normalize_text: CTC only: map transcripts to the vocabulary's case and drop characters it lacks,
             instead of raising an error naming them.
+        chunk_length_s, stride_length_s: prediction reads audio longer than ``max_duration`` in windows
+            of ``chunk_length_s`` (CTC default 30 s; Whisper: its 30 s window) overlapping by
+            ``stride_length_s`` on each side (default ``chunk_length_s / 6``), as the transformers ASR
+            pipeline does. Training and evaluation on over-long clips stay an error.
+        timestamps: predictions are ``{"text", "chunks": [{"text", "timestamp": (start_s, end_s)}]}``:
+            words for CTC models, the windows' segments for Whisper (also ``predict(..., timestamps=True)``).
+        language, task: Whisper only: the spoken language (``"en"``, ``"french"``) and ``"transcribe"`` or
+            ``"translate"`` (to English); default: the model's own choice.
 
     Example:
         >>> model = SpeechRecognizer("tiny-wav2vec2-ctc", learning_rate=1e-3)
@@ -63,7 +74,9 @@ class SpeechRecognizer(Task):
     def __init__(self, backbone: str = "facebook/wav2vec2-base-960h", *, processor_backbone: str | None = None,
                  pretrained: bool = True, learning_rate: float | None = None, optimizer: Any = "AdamW",
                  lr_scheduler: Any = None, sampling_rate: int | None = None, max_duration: float | None = None,
-                 vocab: Sequence[str] | None = None, normalize_text: bool = False) -> None:
+                 vocab: Sequence[str] | None = None, normalize_text: bool = False, chunk_length_s: float | None = None,
+                 stride_length_s: float | None = None, timestamps: bool = False, language: str | None = None,
+                 task: Literal["transcribe", "translate"] | None = None) -> None:
         text = require("torchmetrics.text", "audio", purpose="word error rates")
         super().__init__(metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()}, learning_rate=learning_rate,
                          optimizer=optimizer, lr_scheduler=lr_scheduler)
@@ -77,6 +90,9 @@ class SpeechRecognizer(Task):
             self.model.config.ctc_loss_reduction = "mean"  # a loss that does not grow with batch size or length
         self.sampling_rate = self._sampling_rate(sampling_rate)
         self.max_duration = self._max_duration(max_duration)
+        self.chunk_length_s, self.stride_length_s, self.timestamps = chunk_length_s, stride_length_s, bool(timestamps)
+        self._chunking()  # a bad chunk / stride pair fails here, not at the first long clip
+        set_whisper_prompt(self.tokenizer, language=language, task=task, ctc=self.is_ctc)
         self.transcripts = TranscriptChecker(self.tokenizer, ctc=self.is_ctc, normalize=normalize_text)
 
     # ------------------------------------------------------------------ configuration
@@ -107,16 +123,37 @@ class SpeechRecognizer(Task):
                 f"Received: max_duration={requested!r}")
         return float(requested or window_s or DEFAULT_CTC_MAX_DURATION)
 
+    def _chunking(self) -> tuple[int, int]:
+        """``(chunk, stride)`` in samples at the model's rate (whole CTC frames) for reading long audio."""
+        window = getattr(self.feature_extractor, "n_samples", None)
+        longest = window / self.sampling_rate if window else None
+        chunk_s = self.chunk_length_s or longest or min(self.max_duration, DEFAULT_CTC_CHUNK)
+        if chunk_s <= 0 or (longest is not None and chunk_s > longest + 1e-6):
+            raise ConfigurationError(f"chunk_length_s must be in (0, {longest or 'inf'}] s for "
+                                     f"{self.hparams['backbone']!r}. Received: chunk_length_s={self.chunk_length_s!r}")
+        stride_s = chunk_s / 6 if self.stride_length_s is None else self.stride_length_s
+        align = self._samples_per_frame() if self.is_ctc else 1
+        chunk, stride = (int(round(v * self.sampling_rate / align)) * align for v in (chunk_s, stride_s))
+        windows(chunk, chunk=chunk, stride=stride)  # raises when the stride leaves no step
+        return chunk, stride
+
+    def _samples_per_frame(self) -> int:
+        return int(getattr(self.model.config, "inputs_to_logits_ratio", 0) or 320)
+
     # ------------------------------------------------------------------ features & labels
     def _features(self, batch_input: dict, metadata: list[dict]) -> dict[str, torch.Tensor]:
         waveform, lengths, rate = batch_input["waveform"], batch_input["lengths"].tolist(), int(batch_input["sampling_rate"])
         for length, meta in zip(lengths, metadata):
             if length / rate > self.max_duration + 1e-6:
                 raise DataError(
-                    f"Audio {_name(meta)} is {length / rate:.1f} s long, but this model takes at most "
-                    f"{self.max_duration:g} s (max_duration). Split the recording into shorter clips"
-                    + (" or raise max_duration." if self.is_ctc else "."))
+                    f"Audio {_name(meta)} is {length / rate:.1f} s long, but this model trains and evaluates on at "
+                    f"most {self.max_duration:g} s (max_duration; prediction reads longer audio in windows). Split the "
+                    "recording into shorter clips" + (" or raise max_duration." if self.is_ctc else "."))
         clips = [resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy() for i, n in enumerate(lengths)]
+        return self._extract(clips)
+
+    def _extract(self, clips: list) -> dict[str, torch.Tensor]:
+        """Waveforms (NumPy, at the model's rate) -> the model's input features, padded, on its device."""
         extractor = self.feature_extractor
         kwargs: dict[str, Any] = {} if getattr(extractor, "n_samples", None) else {"padding": True}
         if getattr(extractor, "return_attention_mask", False):
@@ -170,9 +207,18 @@ class SpeechRecognizer(Task):
         self.log(f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts))
         return outputs.loss
 
-    def transcribe(self, batch_input: dict, metadata: list[dict] | None = None) -> list[str]:
-        """Padded waveforms (a collated batch's ``"input"``) -> one transcript per clip."""
+    def transcribe(self, batch_input: dict, metadata: list[dict] | None = None, *,
+                   timestamps: bool | None = None) -> list[str] | list[dict]:
+        """Padded waveforms (a collated batch's ``"input"``) -> one transcript per clip, of any length.
+
+        Clips longer than ``max_duration`` (and all clips when ``timestamps``) are read in overlapping windows.
+        """
         metadata = metadata or [{} for _ in range(len(batch_input["lengths"]))]
+        timestamps = self.timestamps if timestamps is None else timestamps
+        lengths, rate = batch_input["lengths"].tolist(), int(batch_input["sampling_rate"])
+        if timestamps or any(n / rate > self.max_duration + 1e-6 for n in lengths):
+            return [self._transcribe_long(batch_input["waveform"][i, :n], rate, timestamps=timestamps)
+                    for i, n in enumerate(lengths)]
         features = self._features(batch_input, metadata)
         if self.is_ctc:
             return self._ctc_decode(self.model(**features).logits, features)
@@ -180,7 +226,7 @@ class SpeechRecognizer(Task):
 
     forward = transcribe
 
-    def predict_step(self, batch: dict, batch_idx: int) -> list[str]:
+    def predict_step(self, batch: dict, batch_idx: int) -> list[str] | list[dict]:
         return self.transcribe(batch[INPUT], batch.get(METADATA))
 
     def _ctc_decode(self, logits: torch.Tensor, features: dict) -> list[str]:
@@ -189,7 +235,53 @@ class SpeechRecognizer(Task):
         if frames is not None:  # frames made from padding are blanks
             ids = ids.masked_fill(torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
                                   self.tokenizer.pad_token_id)
-        return [" ".join(t.split()) for t in self.tokenizer.batch_decode(ids.cpu().tolist(), skip_special_tokens=True)]
+        return [self._ctc_text(row) for row in ids.cpu().tolist()]
+
+    def _ctc_text(self, frame_ids: list[int]) -> str:
+        """Per-frame ids -> text by the CTC rule (a blank between repeats keeps both: "hel_lo" -> "hello")."""
+        tokens = [token for token, _, _ in collapse_ctc(frame_ids, blank=self.tokenizer.pad_token_id)]
+        return " ".join(self.tokenizer.decode(tokens, group_tokens=False, skip_special_tokens=True).split())
+
+    # ------------------------------------------------------------------ long audio
+    def _transcribe_long(self, waveform: torch.Tensor, rate: int, *, timestamps: bool) -> str | dict:
+        """One clip of any length, read in overlapping windows (see :mod:`~flash.audio.speech_recognition.chunking`)."""
+        audio = resample(waveform.float().cpu(), rate, self.sampling_rate)
+        chunk, stride = self._chunking()
+        spans = windows(len(audio), chunk=chunk, stride=stride)
+        clips = [audio[w.start : w.end].numpy() for w in spans]
+        if self.is_ctc:
+            return self._ctc_long(clips, spans, timestamps=timestamps)
+        texts: list[str] = []
+        for first in range(0, len(clips), WINDOWS_PER_BATCH):
+            texts += self._generate(self._extract(clips[first : first + WINDOWS_PER_BATCH]))
+        words: list = []
+        for index, text in enumerate(texts):
+            words = merge_words(words, [(word, index) for word in text.split()])
+        text = " ".join(word for word, _ in words)
+        return {"text": text, "chunks": segments(words, spans, self.sampling_rate)} if timestamps else text
+
+    def _ctc_long(self, clips: list, spans: list, *, timestamps: bool) -> str | dict:
+        ratio, kept = self._samples_per_frame(), []
+        for first in range(0, len(clips), WINDOWS_PER_BATCH):
+            features = self._extract(clips[first : first + WINDOWS_PER_BATCH])
+            logits = self.model(**features).logits  # (windows, frames, vocab)
+            frames = self._output_lengths(features)
+            for j, span in enumerate(spans[first : first + WINDOWS_PER_BATCH]):
+                made = int(frames[j]) if frames is not None else logits.shape[1]
+                # frames starting in the window's own span: contiguous with the neighbours', context dropped
+                own = slice(-(-span.left // ratio), min(made, -(-(span.end - span.start - span.right) // ratio)))
+                kept.append(logits[j, own])
+        ids = torch.cat(kept).argmax(dim=-1).cpu().tolist()
+        if not timestamps:
+            return self._ctc_text(ids)
+        runs = collapse_ctc(ids, blank=self.tokenizer.pad_token_id)
+        seconds = ratio / self.sampling_rate
+        chunks = [{"text": self.tokenizer.decode(tokens, group_tokens=False, skip_special_tokens=True).strip(),
+                   "timestamp": (round(start * seconds, 3), round(end * seconds, 3))}
+                  for tokens, start, end in ctc_words(runs, delimiter=getattr(self.tokenizer, "word_delimiter_token_id",
+                                                                              None))]
+        chunks = [c for c in chunks if c["text"]]
+        return {"text": " ".join(c["text"] for c in chunks), "chunks": chunks}
 
     def _generate(self, features: dict) -> list[str]:
         prompt = self.transcripts.prompt_ids
@@ -204,7 +296,18 @@ class SpeechRecognizer(Task):
         return [" ".join(t.split()) for t in self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)]
 
     # ------------------------------------------------------------------ prediction
-    def format_predictions(self, outputs: list[str], output: str) -> list[str]:
+    def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8,
+                timestamps: bool | None = None) -> Any:
+        """Transcribe a path, folder, waveform or a list of them; any length (long audio is read in windows).
+
+        Example:
+            >>> model.predict("talk.wav", timestamps=True)  # doctest: +SKIP
+            {'text': 'hello world', 'chunks': [{'text': 'hello', 'timestamp': (0.52, 0.9)}, ...]}
+        """
+        with temporarily(self, timestamps=None if timestamps is None else bool(timestamps)):
+            return super().predict(inputs, output=output, batch_size=batch_size)
+
+    def format_predictions(self, outputs: list[str] | list[dict], output: str) -> list:
         if output not in OUTPUTS:
             raise ConfigurationError(f"SpeechRecognizer outputs transcripts: use output='labels' (or omit it). "
                                      f"Received: output={output!r}")
@@ -249,6 +352,27 @@ class SpeechRecognizer(Task):
 
 
 SpeechRecognition = SpeechRecognizer  # Lightning Flash's name
+
+
+def set_whisper_prompt(tokenizer: Any, *, language: str | None, task: str | None, ctc: bool) -> None:
+    """Put ``language`` / ``task`` tokens in a Whisper tokenizer's prefix (what ``generate`` is prompted with)."""
+    if language is None and task is None:
+        return
+    if ctc or not hasattr(tokenizer, "set_prefix_tokens"):
+        raise ConfigurationError(f"language= and task= are Whisper options; this model has no language/task prompt. "
+                                 f"Received: language={language!r}, task={task!r}")
+    if task not in (None, "transcribe", "translate"):
+        raise invalid_choice("task", task, ("transcribe", "translate"))
+    from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
+
+    code = TO_LANGUAGE_CODE.get(str(language).lower(), str(language).lower()) if language is not None else None
+    vocab = tokenizer.get_vocab()
+    missing = [f"<|{name}|>" for name in (code, task) if name is not None and f"<|{name}|>" not in vocab]
+    if missing:
+        raise ConfigurationError(f"This Whisper's vocabulary has no {', '.join(missing)} token: it cannot be prompted "
+                                 f"with language={language!r} / task={task!r}. Use a language code or name it knows "
+                                 f"(e.g. 'en' or 'english'). Received: language={language!r}, task={task!r}")
+    tokenizer.set_prefix_tokens(language=code, task=task)
 
 
 def _name(meta: dict) -> str:

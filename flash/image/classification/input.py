@@ -14,8 +14,9 @@ from typing import Any, Callable, Literal, Sequence
 
 from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
 from flash.core.tables import Table, hf_class_names, is_hf_dataset, table_from_data_frame
+from flash.core.validate import check_cells, walk_files
 from flash.errors import ConfigurationError, DataError, invalid_choice
-from flash.image.io import as_rgb_image, check_image, is_image_file, load_image
+from flash.image.io import as_rgb_image, check_finite_images, check_image, is_image_file, load_image
 
 OnBadFile = Literal["raise", "skip"]
 
@@ -26,11 +27,11 @@ def _skip(on_bad_file: str) -> bool:
     return on_bad_file == "skip"
 
 
-def _file_error(path: str) -> str | None:
+def _file_error(path: str, *, decode: bool = False) -> str | None:
     if not is_image_file(path):
         return (f"'{path}' is not an image file (by its extension). Remove it, or pass on_bad_file='skip' "
                 "to skip such files.")
-    return check_image(path, verify=False)
+    return check_image(path, verify=False, decode=decode)  # decode: only a full read finds truncated files
 
 
 def _sample(path: str, target: Any) -> dict:
@@ -56,7 +57,7 @@ class ImageFilesInput(Input):
         skip = _skip(on_bad_file)
         errors, good = [], []
         for sample in samples:
-            error = _file_error(sample[INPUT])
+            error = _file_error(sample[INPUT], decode=skip)
             (errors.append(error) if error else good.append(sample))
         skip_or_raise(errors, skip=skip, what=f"bad files in the {self.stage} data")
         return good
@@ -81,11 +82,7 @@ def _listdir(folder: Path, stage: str) -> list[os.DirEntry]:
 
 def _walk_files(folder: Path) -> list[str]:
     """Every non-hidden file under ``folder``, in a stable order."""
-    found = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".")]
-    return found
+    return walk_files(folder)
 
 
 class ImageFolderInput(ImageFilesInput):
@@ -142,6 +139,7 @@ class ImageDataFrameInput(ImageFilesInput):
             self.label_names = list(fields)  # multi-hot columns: the column names are the labels
         resolver = resolver or default_resolver
         with_targets = bool(fields) and self.stage != "predict"
+        check_cells(table.column(input_field), source=table.name, column=input_field, what="image path")
         samples = []
         for row, (file_id, target) in enumerate(zip(table.column(input_field), self._targets(table, fields))):
             sample = _sample(resolver(images_root, file_id), target if with_targets else None)
@@ -166,6 +164,7 @@ class ImageArrayInput(Input):
             raise DataError(f"The {self.stage} images must be a batch of shape (N, H, W), (N, H, W, C) or "
                             f"(N, C, H, W). Received: shape={tuple(data.shape)}")
         images = list(data)
+        check_finite_images(images, stage=self.stage)
         if targets is not None and len(targets) != len(images):
             raise DataError(f"The {self.stage} data has {len(images)} images but {len(targets)} targets; "
                             "give one target per image.")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flash.errors import DataError
-from flash.image.detection.inputs import BadBoxes, DetectionInput, make_sample
+from flash.image.detection.inputs import BadBoxes, BoxChecker, DetectionInput, image_size, make_sample
 
 
 def read_coco(ann_file: str | os.PathLike) -> dict[str, Any]:
@@ -37,7 +37,21 @@ def read_coco(ann_file: str | os.PathLike) -> dict[str, Any]:
         for i, entry in enumerate(data[key]):
             if not isinstance(entry, dict) or any(f not in entry for f in fields):
                 raise DataError(f"'{path}': {key}[{i}] needs the fields {', '.join(fields)}. Received: {entry!r}")
+    _check_unique_ids(data, path)
     return data
+
+
+def _check_unique_ids(data: dict[str, Any], path: Path) -> None:
+    """Two images (or categories) with one id would silently merge: name both entries."""
+    for key, name in (("images", "file_name"), ("categories", "name")):
+        first: dict[Any, int] = {}
+        for i, entry in enumerate(data[key]):
+            j = first.setdefault(entry["id"], i)
+            if j != i:
+                raise DataError(
+                    f"'{path}': {key}[{j}] ({name} {data[key][j][name]!r}) and {key}[{i}] ({name} {entry[name]!r}) "
+                    f"share the id {entry['id']!r}; every entry of '{key}' needs its own id. Fix the annotation file. "
+                    f"Received: {key}[{i}].id={entry['id']!r}")
 
 
 def coco_categories(ann_file: str | os.PathLike) -> list[str]:
@@ -47,7 +61,12 @@ def coco_categories(ann_file: str | os.PathLike) -> list[str]:
 
 
 class CocoInput(DetectionInput):
-    """Images of ``folder`` with the boxes of the COCO file ``ann_file`` (labels are category names)."""
+    """Images of ``folder`` with the boxes of the COCO file ``ann_file`` (labels are category names).
+
+    Boxes are read in the coordinates of the upright image (EXIF orientation applied), as annotation
+    tools (CVAT, Label Studio, FiftyOne) and browsers show photos; messages show the user's
+    ``[x, y, w, h]`` and the annotation id.
+    """
 
     def load_data(self, folder: str | os.PathLike, ann_file: str | os.PathLike, *, bad_boxes: BadBoxes = "fix") -> list[dict]:
         data = read_coco(ann_file)
@@ -58,20 +77,39 @@ class CocoInput(DetectionInput):
             where = f"'{ann_file}' image id {image['id']} ('{image['file_name']}')"
             samples[image["id"]] = make_sample(filepath, [], [], metadata={"filepath": filepath, "where": where,
                                                                           "image_id": image["id"]})
+        checker, sizes = BoxChecker(bad_boxes), {}
         for i, ann in enumerate(data["annotations"]):
             entry = f"'{ann_file}' annotation {ann.get('id', f'#{i}')}"
-            if ann["image_id"] not in samples:
-                raise DataError(f"{entry} refers to image_id {ann['image_id']!r}, which is not in 'images'.")
-            if ann["category_id"] not in names:
-                raise DataError(f"{entry} has category_id {ann['category_id']!r}, which is not in 'categories' "
-                                f"(known ids: {sorted(names)}). Add the category or fix the annotation.")
-            if ann.get("iscrowd", 0):
+            box = _annotation_box(ann, entry, samples, names)
+            if box is None:
                 continue
-            box = ann["bbox"]
-            if not isinstance(box, (list, tuple)) or len(box) != 4:
-                raise DataError(f"{entry}: bbox must be [x, y, width, height]. Received: {box!r}")
-            x, y, w, h = (float(v) for v in box)
-            target = samples[ann["image_id"]]["target"]
-            target["boxes"].append([x, y, x + w, y + h])
-            target["labels"].append(names[ann["category_id"]])
+            sample = samples[ann["image_id"]]
+            if ann["image_id"] not in sizes:
+                sizes[ann["image_id"]] = image_size(sample["input"], where=sample["metadata"]["where"])
+            shown = "[x, y, w, h] = [" + ", ".join(f"{float(v):g}" for v in ann["bbox"]) + "]"
+            where = f"{entry} on image id {ann['image_id']!r} ('{Path(sample['input']).name}')"
+            fixed = checker.check(box, sizes[ann["image_id"]], where=where, shown=shown)
+            if fixed is not None:
+                sample["target"]["boxes"].append(fixed)
+                sample["target"]["labels"].append(names[ann["category_id"]])
+        checker.report(self.stage)
         return self.checked(list(samples.values()), bad_boxes)
+
+
+def _annotation_box(ann: dict, entry: str, samples: dict, names: dict) -> list[float] | None:
+    """The annotation's box as XYXY, None for crowd annotations; errors name the annotation."""
+    if ann["image_id"] not in samples:
+        raise DataError(f"{entry} refers to image_id {ann['image_id']!r}, which is not in 'images'.")
+    if ann["category_id"] not in names:
+        raise DataError(f"{entry} has category_id {ann['category_id']!r}, which is not in 'categories' "
+                        f"(known ids: {sorted(names)}). Add the category or fix the annotation.")
+    if ann.get("iscrowd", 0):
+        return None
+    box = ann["bbox"]
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        raise DataError(f"{entry}: bbox must be [x, y, width, height]. Received: {box!r}")
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise DataError(f"{entry}: bbox must hold 4 numbers [x, y, width, height]. Received: {box!r}") from None
+    return [x, y, x + w, y + h]

@@ -26,8 +26,11 @@ from flash.image.detection.coco import CocoInput, coco_categories
 from flash.image.detection.inputs import BadBoxes, DatasetInput, FilesInput, FolderInput
 from flash.image.detection.transforms import ObjectDetectionInputTransform
 from flash.image.detection.voc import VocInput
+from flash.image.io import as_rgb_image, check_finite_images
 
 BACKGROUND = "background"
+Targets = Sequence[Sequence[Any]]  # per image, its boxes' label names
+Boxes = Sequence[Sequence[dict]]  # per image, its {"xmin", "ymin", "width", "height"} boxes
 
 
 def label_map(labels: Sequence[Any] | None, inputs: Sequence[Input | None]) -> list[Any]:
@@ -129,6 +132,43 @@ class ObjectDetectionData(DataModule):
         return cls.from_stages(FilesInput, stages, input_kwargs={"bad_boxes": bad_boxes}, labels=labels, **kwargs)
 
     @classmethod
+    def from_images(cls, train_images: Sequence[Any] | None = None, train_targets: Targets | None = None,
+                    train_bboxes: Boxes | None = None, *, val_images: Sequence[Any] | None = None,
+                    val_targets: Targets | None = None, val_bboxes: Boxes | None = None,
+                    test_images: Sequence[Any] | None = None, test_targets: Targets | None = None,
+                    test_bboxes: Boxes | None = None, predict_images: Sequence[Any] | None = None,
+                    **kwargs: Any) -> "ObjectDetectionData":
+        """In-memory images (PIL images of any mode, arrays, tensors) with label lists and boxes, as :meth:`from_files`.
+
+        Example:
+            >>> from PIL import Image
+            >>> dm = ObjectDetectionData.from_images([Image.new("RGB", (32, 24))], [["cat"]],
+            ...                                      [[{"xmin": 2, "ymin": 3, "width": 10, "height": 8}]], batch_size=1)
+            >>> dm.labels
+            ['background', 'cat']
+        """
+        images = {stage: _rgb_images(value, stage) for stage, value in
+                  zip(STAGES, (train_images, val_images, test_images, predict_images))}
+        return cls.from_files(images["train"], train_targets, train_bboxes, val_files=images["val"],
+                              val_targets=val_targets, val_bboxes=val_bboxes, test_files=images["test"],
+                              test_targets=test_targets, test_bboxes=test_bboxes, predict_files=images["predict"],
+                              **kwargs)
+
+    @classmethod
+    def from_numpy(cls, train_data: Any = None, train_targets: Targets | None = None, train_bboxes: Boxes | None = None,
+                   *, val_data: Any = None, val_targets: Targets | None = None, val_bboxes: Boxes | None = None,
+                   test_data: Any = None, test_targets: Targets | None = None, test_bboxes: Boxes | None = None,
+                   predict_data: Any = None,
+                   **kwargs: Any) -> "ObjectDetectionData":
+        """Image batches ``(N, H, W[, C])`` / ``(N, C, H, W)`` (or lists of arrays), uint8 or float in [0, 1]; see
+        :meth:`from_images`. ``from_tensors`` takes tensors the same way."""
+        return cls.from_images(train_data, train_targets, train_bboxes, val_images=val_data, val_targets=val_targets,
+                               val_bboxes=val_bboxes, test_images=test_data, test_targets=test_targets,
+                               test_bboxes=test_bboxes, predict_images=predict_data, **kwargs)
+
+    from_tensors = from_numpy
+
+    @classmethod
     def from_folders(cls, predict_folder: str | None = None, *, labels: Sequence[Any] | None = None,
                      **kwargs: Any) -> "ObjectDetectionData":
         """Every image of ``predict_folder`` (sorted), for ``trainer.predict``."""
@@ -160,3 +200,15 @@ def _with_annotations(folders: dict[str, Any], anns: dict[str, Any], what: str) 
 def _folder(folder: str | os.PathLike | None) -> Input | None:
     """The predict images of ``from_coco`` / ``from_voc``: read by FolderInput, not by the annotation Input."""
     return FolderInput("predict", folder) if folder is not None else None
+
+
+def _rgb_images(images: Any, stage: str) -> list | None:
+    """A batch array or a list of images -> RGB PIL images; NaN/inf name the index, a bad shape is named."""
+    if images is None:
+        return None
+    if hasattr(images, "ndim") and images.ndim not in (3, 4):
+        raise DataError(f"The {stage} images must be a batch of shape (N, H, W), (N, H, W, C) or (N, C, H, W). "
+                        f"Received: shape={tuple(images.shape)}")
+    images = list(images)
+    check_finite_images(images, stage=stage)
+    return [as_rgb_image(image) for image in images]

@@ -20,21 +20,21 @@ from typing import Any, Literal, Sequence
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.errors import ConfigurationError, DataError
-from flash.image.io import image_from_array, is_image_file, load_image
+from flash.image.io import image_from_array, is_image_file, load_image, upright_size
 
 BadBoxes = Literal["fix", "raise"]
 BOX_KEYS = ("xmin", "ymin", "width", "height")
 
 
 def image_size(path: str | os.PathLike, *, where: str) -> tuple[int, int]:
-    """``(height, width)`` from the file header; a missing or unreadable file names ``where`` it was referenced."""
-    from PIL import Image, UnidentifiedImageError
+    """Upright ``(height, width)`` (EXIF orientation applied) from the file header; a missing or unreadable
+    file names ``where`` it was referenced."""
+    from PIL import UnidentifiedImageError
 
     if not Path(path).is_file():
         raise DataError(f"{where} points to the image '{path}', which does not exist. Fix the path or the annotation.")
     try:
-        with Image.open(path) as image:
-            return image.height, image.width
+        return upright_size(path)
     except (UnidentifiedImageError, OSError) as err:
         raise DataError(f"Cannot read image '{path}' ({where}): {err}. Remove or replace the file.") from None
 
@@ -53,20 +53,26 @@ class BoxChecker:
         if self.policy not in ("fix", "raise"):
             raise ConfigurationError(f"bad_boxes must be 'fix' or 'raise'. Received: bad_boxes={self.policy!r}")
 
-    def check(self, box: Sequence[float], size: tuple[int, int], *, where: str) -> list[float] | None:
-        """The box, clipped to the ``(height, width)`` image, or None when it has no area."""
+    def check(self, box: Sequence[float], size: tuple[int, int], *, where: str,
+              shown: str | None = None) -> list[float] | None:
+        """The box, clipped to the ``(height, width)`` image, or None when it has no area.
+
+        ``shown``: the box as the user wrote it, for messages (e.g. COCO's ``[x, y, w, h] = [...]``).
+        """
         height, width = size
         try:
             x1, y1, x2, y2 = (float(v) for v in box)
         except (TypeError, ValueError):
             raise DataError(f"{where}: a box needs 4 numbers. Received: {box!r}") from None
+        shown = shown or _fmt(box)
         if not (x2 > x1 and y2 > y1):
-            return self._bad(f"{where}: box {_fmt(box)} has zero or negative width/height", drop=True)
+            return self._bad(f"{where}: box {shown} has zero or negative width/height", drop=True)
         clipped = [min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
         if clipped != [x1, y1, x2, y2]:
             if not (clipped[2] > clipped[0] and clipped[3] > clipped[1]):
-                return self._bad(f"{where}: box {_fmt(box)} lies entirely outside the {width}x{height} image", drop=True)
-            self._bad(f"{where}: box {_fmt(box)} reaches outside the {width}x{height} image (negative or too large coordinates)", drop=False)
+                return self._bad(f"{where}: box {shown} lies entirely outside the {width}x{height} image", drop=True)
+            self._bad(f"{where}: box {shown} reaches outside the {width}x{height} image "
+                      "(negative or too large coordinates)", drop=False)
         return clipped
 
     def _bad(self, message: str, *, drop: bool) -> None:

@@ -1,5 +1,8 @@
 """``ObjectDetector``: torchvision's Faster R-CNN, RetinaNet, FCOS and SSDLite as a flash task.
 
+Validation and test log ``val_loss`` / ``test_loss`` and their parts beside the COCO mAP, so
+``ModelCheckpoint(monitor="val_loss")`` and ``EarlyStopping`` work as for every task.
+
 Class indices follow ``ObjectDetectionData``: 0 is the background, 1..K the user's labels, and
 ``num_classes`` counts the background. Faster R-CNN and SSDLite reserve class 0 themselves;
 RetinaNet and FCOS get K classes and the task shifts indices by one on the way in and out.
@@ -20,7 +23,7 @@ import torch
 
 from flash.core.classification import resolve_num_classes
 from flash.core.data import INPUT, METADATA, TARGET
-from flash.core.task import Task
+from flash.core.task import Task, temporarily
 from flash.errors import ConfigurationError, invalid_choice, require
 from flash.image.detection.data import label_map
 from flash.image.detection.heads import HEADS, build_detector
@@ -116,15 +119,42 @@ class ObjectDetector(Task):
         """``[(3, H, W)] -> [{"boxes": (N, 4) XYXY, "labels": (N,), "scores": (N,)}]`` in the inputs' pixels."""
         return self.model(images)
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def _losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The detector's loss parts (``classification``, ``bbox_regression``, ...) on a batch with targets."""
         targets = [{"boxes": t["boxes"], "labels": t["labels"] - self.offset} for t in batch[TARGET]]
-        losses = self.model(batch[INPUT], targets)
+        return self.model(batch[INPUT], targets)
+
+    def _log_losses(self, losses: dict[str, torch.Tensor], stage: str, size: int) -> torch.Tensor:
+        """Log ``{stage}_loss`` (the sum) and ``{stage}_{part}`` for each part; return the sum."""
         loss = sum(losses.values())
-        size = len(batch[INPUT])  # the engine cannot infer a batch size from lists
-        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+        train = stage == "train"
+        self.log(f"{stage}_loss", loss, on_step=train, on_epoch=True, prog_bar=stage != "test", batch_size=size)
         for name, value in losses.items():
-            self.log(f"train_{name}", value, on_step=False, on_epoch=True, batch_size=size)
+            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=size)
         return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        # the engine cannot infer a batch size from lists of images
+        return self._log_losses(self._losses(batch), "train", len(batch[INPUT]))
+
+    def evaluation_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The training losses on a validation/test batch; BatchNorm statistics, dropout and the RNG are left alone.
+
+        torchvision detectors return losses only in training mode, so the detector runs in training
+        mode with its BatchNorm and Dropout layers in eval mode, under ``no_grad`` and a forked RNG
+        (Faster R-CNN samples proposals at random).
+        """
+        was_training = self.model.training
+        self.model.train()
+        for module in self.model.modules():
+            if isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.Dropout)):
+                module.eval()
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                return self._losses(batch)
+        finally:
+            self.model.train(was_training)
 
     def detect(self, batch: dict) -> list[dict[str, torch.Tensor]]:
         """Eval-mode detections with user class indices, boxes in original-image pixels."""
@@ -139,6 +169,7 @@ class ObjectDetector(Task):
                 for out, image, meta in zip(outputs, batch[INPUT], metadata)]
 
     def _evaluate(self, batch: dict, stage: str) -> None:
+        self._log_losses(self.evaluation_losses(batch), stage, len(batch[INPUT]))  # val_loss beside val_map
         detections = self.detect(batch)
         targets = [{"boxes": scale_boxes(t["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])),
                     "labels": t["labels"]} for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])]
@@ -206,12 +237,8 @@ class ObjectDetector(Task):
             >>> model.predict("street.jpg", threshold=0.3)  # doctest: +SKIP
             {'boxes': [[12.0, 40.5, 88.1, 120.0]], 'labels': ['car'], 'scores': [0.91]}
         """
-        saved = self.threshold
-        self.threshold = saved if threshold is None else float(threshold)
-        try:
+        with temporarily(self, threshold=None if threshold is None else float(threshold)):
             return super().predict(inputs, output=output, batch_size=batch_size)
-        finally:
-            self.threshold = saved
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
         single = not isinstance(inputs, (list, tuple)) and not (isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs))

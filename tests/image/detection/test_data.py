@@ -95,7 +95,8 @@ def test_boxes_outside_the_image_are_clipped_with_a_count(tmp_path):
     with pytest.warns(UserWarning, match=r"Fixed 1 boxes in the train data: clipped 1"):
         dm = _one_image_coco(tmp_path, [-5, 10, 100, 20])  # negative x and beyond the 64 px width
     assert dm.train_dataset.samples[0]["target"]["boxes"] == [[0.0, 10.0, 64.0, 30.0]]
-    with pytest.raises(DataError, match=r"a.json' image id 7 \('a.png'\): box \[-5, 10, 95, 30\] reaches outside"):
+    with pytest.raises(DataError, match=r"a.json' annotation 3 on image id 7 \('a.png'\): "
+                                        r"box \[x, y, w, h\] = \[-5, 10, 100, 20\] reaches outside"):
         _one_image_coco(tmp_path, [-5, 10, 100, 20], bad_boxes="raise")
 
 
