@@ -15,7 +15,7 @@ Messages follow one pattern: the problem, the value (``Received: arg=value``), t
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Any, Iterable
 
 
 class FlashError(Exception):
@@ -58,15 +58,35 @@ def invalid_choice(arg: str, value: object, choices: Iterable[str]) -> Configura
     )
 
 
-def require(module: str, extra: str, *, purpose: str = ""):
-    """Import an optional module, or raise MissingDependencyError with the exact pip line."""
+DISTRIBUTION = "flash-finetune"  # the name on PyPI; the import name is ``flash``
+
+
+def install_hint(extra: str | None, *, package: str = "") -> str:
+    """The exact pip line that installs an optional part of flash (or a package no extra declares).
+
+    Example:
+        >>> install_hint("audio")
+        'pip install "flash-finetune[audio]"'
+        >>> install_hint(None, package="wandb")
+        'pip install wandb'
+    """
+    return f'pip install "{DISTRIBUTION}[{extra}]"' if extra else f"pip install {package}"
+
+
+def require(module: str, extra: str | None, *, purpose: str = "") -> Any:
+    """Import an optional module, or raise MissingDependencyError with the exact pip line.
+
+    ``extra`` names the extra of flash that declares the module's package, or None for a package
+    that no extra declares (the hint then installs the package itself).
+    """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as err:
         what = f" for {purpose}" if purpose else ""
+        package = module.split(".")[0]
         raise MissingDependencyError(
-            f"The package {module.split('.')[0]!r} is needed{what} but is not installed. "
-            f'Install it with: pip install "flash[{extra}]"'
+            f"The package {package!r} is needed{what} but is not installed. "
+            f"Install it with: {install_hint(extra, package=package)}"
         ) from err

@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from flash.errors import ConfigurationError, close_matches
+from flash.errors import ConfigurationError, close_matches, install_hint
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class TaskEntry:
         except ImportError as err:
             raise ConfigurationError(
                 f"The {self.name} task needs packages that are not installed ({err}). "
-                f'Install them with: pip install "flash[{self.extra}]"'
+                f"Install them with: {install_hint(self.extra)}"
             ) from err
         return getattr(mod, attr) if attr else mod
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from flash.engine.seed import rng_state
-from flash.errors import CheckpointError
+from flash.errors import DISTRIBUTION, CheckpointError
 
 FORMAT_VERSION = 1
 VERSION_KEY = "flash_checkpoint_version"
@@ -67,7 +67,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
 
         raise CheckpointError(
             f"Checkpoint '{path}' has format version {version}, but this flash ({flash.__version__}) reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade flash: pip install -U flash"
+            f"versions up to {FORMAT_VERSION}. Upgrade flash: pip install -U {DISTRIBUTION}"
         )
     return checkpoint
 

@@ -156,7 +156,7 @@ class WandbLogger(Logger):
 
     def __init__(self, save_dir=".", name="flash_logs", version=None, project: str = "flash", **init_kwargs) -> None:
         super().__init__(save_dir, name, version)
-        self._wandb = require("wandb", "all", purpose="WandbLogger")
+        self._wandb = require("wandb", None, purpose="WandbLogger")
         self._run = self._wandb.init(project=project, dir=str(save_dir), **init_kwargs)
 
     def log_hyperparams(self, params):
@@ -174,7 +174,7 @@ class MLFlowLogger(Logger):
 
     def __init__(self, save_dir=".", name="flash_logs", version=None, experiment_name: str = "flash") -> None:
         super().__init__(save_dir, name, version)
-        self._mlflow = require("mlflow", "all", purpose="MLFlowLogger")
+        self._mlflow = require("mlflow", None, purpose="MLFlowLogger")
         self._mlflow.set_experiment(experiment_name)
         self._run = self._mlflow.start_run()
 

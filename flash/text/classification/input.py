@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.core.targets import TargetFormatter
-from flash.errors import DataError, MissingDependencyError, require
+from flash.errors import DataError, MissingDependencyError, install_hint, require
 
 
 @dataclass
@@ -127,7 +127,7 @@ def read_parquet(path: str | os.PathLike) -> Table:
     try:
         df = pd.read_parquet(path)
     except ImportError as err:
-        raise MissingDependencyError(f'Reading \'{path}\' needs pyarrow. Install it with: pip install "flash[data]"') from err
+        raise MissingDependencyError(f"Reading '{path}' needs pyarrow. Install it with: {install_hint('data')}") from err
     except Exception as err:  # pyarrow raises its own error types for corrupt files
         raise DataError(f"Cannot read '{path}' as Parquet: {str(err).splitlines()[0]}") from err
     return table_from_data_frame(df, f"'{path}'")
