@@ -15,7 +15,8 @@ Messages follow one pattern: the problem, the value (``Received: arg=value``), t
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class FlashError(Exception):

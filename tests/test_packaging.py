@@ -12,8 +12,9 @@ import ast
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import flash
 from flash.errors import DISTRIBUTION, install_hint

@@ -46,17 +46,23 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"Example:\n  {EXAMPLES['train']}\n  flash train text_classification --data reviews.csv --print_config",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("task", help="image_classification | object_detection | text_classification | speech_recognition")
+    train.add_argument(
+        "task", help="image_classification | object_detection | text_classification | speech_recognition"
+    )
     train.add_argument("--data", help="a folder or file; its kind is detected and the right from_* is used")
     train.add_argument("--config", help="a YAML file with model:, data:, trainer:, finetune: sections")
     train.add_argument("--print_config", action="store_true", help="print the resolved configuration and exit")
     train.add_argument("--checkpoint", help="where to save the trained model (default: <log dir>/<task>_model.pt)")
 
     predict = commands.add_parser(
-        "predict", help="predict on files, folders, globs or a CSV column from a checkpoint",
-        epilog=f"Example:\n  {EXAMPLES['predict']}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "predict",
+        help="predict on files, folders, globs or a CSV column from a checkpoint",
+        epilog=f"Example:\n  {EXAMPLES['predict']}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("inputs", nargs="*", help="files, folders, globs (texts for text tasks), or a CSV with --column")
+    predict.add_argument(
+        "inputs", nargs="*", help="files, folders, globs (texts for text tasks), or a CSV with --column"
+    )
     predict.add_argument("--checkpoint", required=True, help="a checkpoint saved by flash")
     predict.add_argument("--column", help="read inputs from this column of the CSV given as input")
     predict.add_argument("--output", help="write predictions to a .csv or .json file instead of printing them")
@@ -65,15 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1 | mps")
     predict.add_argument("--precision", default="32-true", help="32-true | bf16-mixed | 16-mixed")
 
-    lister = commands.add_parser("list", help="list tasks, backbones or heads",
-                                 epilog=f"Example:\n  {EXAMPLES['list']}\n  flash list heads object_detection",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    lister = commands.add_parser(
+        "list",
+        help="list tasks, backbones or heads",
+        epilog=f"Example:\n  {EXAMPLES['list']}\n  flash list heads object_detection",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     lister.add_argument("what", choices=("tasks", "backbones", "heads"))
     lister.add_argument("task", nargs="?", help="the task (for backbones and heads)")
     lister.add_argument("pattern", nargs="?", help='a wildcard pattern, e.g. "resnet*"')
 
-    export = commands.add_parser("export", help="export a checkpoint's inference model to ONNX or TorchScript",
-                                 epilog=f"Example:\n  {EXAMPLES['export']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    export = commands.add_parser(
+        "export",
+        help="export a checkpoint's inference model to ONNX or TorchScript",
+        epilog=f"Example:\n  {EXAMPLES['export']}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -30,8 +31,10 @@ def parse_flags(extra: list[str]) -> dict[str, dict[str, Any]]:
         section, _, name = key.partition(".")
         if section not in SECTIONS:
             hint = close_matches(section, SECTIONS, n=1)
-            raise ConfigurationError(f"Unknown section in {flag!r}{f'; did you mean --{hint[0]}.{name}?' if hint else ''}. "
-                                     f"Sections: {', '.join(SECTIONS)}.")
+            raise ConfigurationError(
+                f"Unknown section in {flag!r}{f'; did you mean --{hint[0]}.{name}?' if hint else ''}. "
+                f"Sections: {', '.join(SECTIONS)}."
+            )
         config[section][name] = yaml.safe_load(value) if value != "" else ""
         i += 1
     return config
@@ -72,5 +75,7 @@ def check_kwargs(fn: Callable, kwargs: dict[str, Any], *, flag: str) -> None:
         if accepted is not None and key not in accepted:
             hint = close_matches(key, accepted, n=1)
             did_you_mean = f" Did you mean --{flag}.{hint[0]}?" if hint else ""
-            raise ConfigurationError(f"--{flag}.{key} is not an argument of {getattr(fn, '__qualname__', fn)}.{did_you_mean} "
-                                     f"Valid: {', '.join(accepted)}.")
+            raise ConfigurationError(
+                f"--{flag}.{key} is not an argument of {getattr(fn, '__qualname__', fn)}.{did_you_mean} "
+                f"Valid: {', '.join(accepted)}."
+            )

@@ -9,7 +9,8 @@ the audio) when the DataLoader asks for it.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate

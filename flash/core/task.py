@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torchmetrics
 
-from flash.core.data import INPUT, TARGET, InputTransform, collate_samples
+from flash.core.data import INPUT, TARGET, InputTransform
 from flash.core.finetuning import get_finetuning_strategy
 from flash.core.optimizers import build_optimizer, build_scheduler
 from flash.engine.checkpoint import load_checkpoint
@@ -48,7 +49,9 @@ _UNSAVABLE = object()
 def _import_flash_class(path: str, *, what: str) -> type:
     module_name, _, qualname = path.partition(":")
     if not module_name.startswith("flash.") or not qualname:
-        raise CheckpointError(f"The checkpoint names {what} {path!r}, which is not a flash class; refusing to import it.")
+        raise CheckpointError(
+            f"The checkpoint names {what} {path!r}, which is not a flash class; refusing to import it."
+        )
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         obj = getattr(obj, part)
@@ -70,9 +73,16 @@ class Task(TrainingModule):
     default_learning_rate = 1e-3
     input_transform_cls: type[InputTransform] = InputTransform
 
-    def __init__(self, *, model: torch.nn.Module | None = None, loss_fn: Callable | None = None,
-                 metrics: MetricsSpec = None, learning_rate: float | None = None, optimizer: Any = "adam",
-                 lr_scheduler: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module | None = None,
+        loss_fn: Callable | None = None,
+        metrics: MetricsSpec = None,
+        learning_rate: float | None = None,
+        optimizer: Any = "adam",
+        lr_scheduler: Any = None,
+    ) -> None:
         super().__init__()
         if not hasattr(self, "hparams"):
             self.hparams: dict[str, Any] = {}
@@ -171,7 +181,7 @@ class Task(TrainingModule):
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test")
 
-    def train(self, mode: bool = True) -> "Task":
+    def train(self, mode: bool = True) -> Task:
         super().train(mode)
         for module in getattr(self, "_frozen_bn_eval", []):  # finetuning with train_bn=False keeps frozen BN in eval
             module.eval()
@@ -248,7 +258,7 @@ class Task(TrainingModule):
         }
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> "Task":
+    def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> Task:
         """Rebuild the task from a checkpoint alone: no user code, no internet.
 
         Example:
@@ -277,7 +287,7 @@ class Task(TrainingModule):
         return model.to(map_location if map_location not in (None, "cpu") else "cpu").eval()
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "Task":
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> Task:
         """Build the task from its hyper-parameters and load the weights (tasks may extend this)."""
         model = cls(**hparams)
         model.load_state_dict(checkpoint["state_dict"])

@@ -136,7 +136,9 @@ def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> None:
     if not full:
         return
     if "optimizer_states" not in checkpoint:
-        raise CheckpointError(f"'{path}' holds weights only and cannot resume training; load it into the model instead.")
+        raise CheckpointError(
+            f"'{path}' holds weights only and cannot resume training; load it into the model instead."
+        )
     for optimizer, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
         strategy.load_optimizer_state_dict(model, optimizer, state)
     for config, state in zip(trainer.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
@@ -164,6 +166,9 @@ def _restore_loops(trainer, checkpoint: dict[str, Any], path: Path) -> None:
     if len(rng) == world_size:
         trainer._resume_rng = rng[rank]
     elif rng:
-        warnings.warn(f"'{path}' was saved with {len(rng)} process(es), now {world_size}: "
-                      "random states restart from rank 0's, so the run will not repeat bit for bit.")
+        warnings.warn(
+            f"'{path}' was saved with {len(rng)} process(es), now {world_size}: "
+            "random states restart from rank 0's, so the run will not repeat bit for bit.",
+            stacklevel=2,
+        )
         trainer._resume_rng = rng[0]

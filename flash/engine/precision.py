@@ -7,7 +7,7 @@ in :func:`get_precision`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import torch
 
@@ -136,7 +136,7 @@ class HalfPrecision(Precision):
         return _cast_floating(batch, torch.bfloat16)
 
 
-def get_precision(precision: Union[str, int, Precision], *, device_type: str = "cpu") -> Precision:
+def get_precision(precision: str | int | Precision, *, device_type: str = "cpu") -> Precision:
     """Resolve ``"32-true" | "16-mixed" | "bf16-mixed" | "bf16-true" | "64-true"`` (or a Precision)."""
     if isinstance(precision, Precision):
         return precision

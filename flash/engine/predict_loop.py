@@ -1,4 +1,7 @@
-"""The predict loop: batches through ``predict_step``; with several processes, every prediction back in dataset order."""
+"""The predict loop: batches through ``predict_step``.
+
+With several processes, every prediction comes back in dataset order.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +64,9 @@ def _gather_in_order(trainer, loader, predictions: list) -> list:
         raise ConfigurationError("Distributed predict needs a map-style dataset in a plain DataLoader.")
     items = [item for batch in predictions for item in _split(batch)]
     pairs = list(zip(indices, items))
-    everything = sorted((pair for part in trainer.strategy.all_gather_object(pairs) for pair in part), key=lambda p: p[0])
+    everything = sorted(
+        (pair for part in trainer.strategy.all_gather_object(pairs) for pair in part), key=lambda p: p[0]
+    )
     ordered = [item for _, item in everything]
     size = loader.batch_size or 1
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]

@@ -77,7 +77,7 @@ class LoggedResults:
                 "prog_bar": sorted(self.prog_bar)}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "LoggedResults":
+    def from_state(cls, state: dict[str, Any]) -> LoggedResults:
         sums = {name: float(value) for name, value in state["sums"].items()}  # earlier checkpoints hold tensors
         return cls(step_values=dict(state["step_values"]), sums=sums, counts=dict(state["counts"]),
                    prog_bar=set(state["prog_bar"]))
@@ -87,7 +87,9 @@ class LoggedResults:
         if not self.sums:
             return {}
         names = sorted(self.sums)
-        packed = torch.tensor([self.sums[n] for n in names] + [float(self.counts[n]) for n in names], dtype=torch.float64)
+        packed = torch.tensor(
+            [self.sums[n] for n in names] + [float(self.counts[n]) for n in names], dtype=torch.float64
+        )
         if reduce_fn is not None:
             packed = reduce_fn(packed)
         k = len(names)

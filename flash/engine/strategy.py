@@ -300,7 +300,8 @@ class FSDPStrategy(DDPStrategy):
             ) from err
         module.to(self.device)
         for child in module.modules():
-            if child is not module and isinstance(child, (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)):
+            layers = (torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+            if child is not module and isinstance(child, layers):
                 fully_shard(child)
         fully_shard(module)
         from torch.distributed.fsdp import register_fsdp_forward_method

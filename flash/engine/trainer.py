@@ -389,7 +389,7 @@ class Trainer:
             return True
         if self.settings.on_nonfinite_loss == "skip":
             warnings.warn(f"Non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
-                          f"{self.global_step}; skipping this optimizer step.")
+                          f"{self.global_step}; skipping this optimizer step.", stacklevel=2)
             return False
         raise NonFiniteLossError(
             f"The training loss is {loss.item()} at epoch {self.current_epoch}, global step {self.global_step}. "

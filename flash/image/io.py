@@ -55,11 +55,17 @@ def load_image(path: str | os.PathLike) -> Any:
             image.load()
             return to_rgb(image)
     except (FileNotFoundError, IsADirectoryError):
-        raise DataError(f"Cannot read image '{path}': the file does not exist. Check the path (and images_root).") from None
+        raise DataError(
+            f"Cannot read image '{path}': the file does not exist. Check the path (and images_root)."
+        ) from None
     except UnidentifiedImageError:
-        raise DataError(f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file.") from None
+        raise DataError(
+            f"Cannot read image '{path}': not an image file PIL can decode. Remove or replace the file."
+        ) from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"Cannot read image '{path}': {err}. The file is corrupt or truncated; remove or replace it.") from None
+        raise DataError(
+            f"Cannot read image '{path}': {err}. The file is corrupt or truncated; remove or replace it."
+        ) from None
 
 
 def check_image(path: str | os.PathLike, *, verify: bool = True) -> str | None:
@@ -94,7 +100,9 @@ def image_from_array(array: Any) -> Any:
         top = 255.0 if array.max(initial=0) > 1.0 else 1.0
         array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
     if array.ndim not in (2, 3):
-        raise DataError(f"Expected an image array of shape (H, W), (H, W, C) or (C, H, W). Received: shape={array.shape}")
+        raise DataError(
+            f"Expected an image array of shape (H, W), (H, W, C) or (C, H, W). Received: shape={array.shape}"
+        )
     return to_rgb(Image.fromarray(array))
 
 

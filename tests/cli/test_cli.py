@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import TINY, run_flash, write_class_folders
+from .conftest import run_flash, write_class_folders
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["predict", "--help"], ["list", "--help"]])
@@ -135,9 +135,23 @@ def test_export_unsupported_task_is_a_clear_error(tmp_path):
     [
         (["predict", "--checkpoint", "missing.pt", "x.png"], "Checkpoint file not found: 'missing.pt'"),
         (["train", "image_clasification"], "Did you mean 'image_classification'"),
-        (["train", "image_classification", "--data", "data", "--model.backbone", "resnet81", "--model.pretrained", "false"],
-         "Did you mean 'resnet18'"),
-        (["train", "image_classification", "--data", "data", "--model.bakbone", "resnet18"], "Did you mean --model.backbone"),
+        (
+            [
+                "train",
+                "image_classification",
+                "--data",
+                "data",
+                "--model.backbone",
+                "resnet81",
+                "--model.pretrained",
+                "false",
+            ],
+            "Did you mean 'resnet18'",
+        ),
+        (
+            ["train", "image_classification", "--data", "data", "--model.bakbone", "resnet18"],
+            "Did you mean --model.backbone",
+        ),
         (["train", "image_classification", "--data", "nowhere"], "--data 'nowhere' does not exist"),
         (["list", "backbones"], "needs a task"),
     ],
@@ -179,8 +193,15 @@ def test_a_closed_pipe_ends_quietly(args, tmp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run([sys.executable, "-m", "flash", *args], stdout=write_end, stderr=subprocess.PIPE,
-                            text=True, cwd=tmp_path, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "flash", *args],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env=env,
+    )
     os.close(write_end)
     assert result.returncode == 141, result.stderr
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

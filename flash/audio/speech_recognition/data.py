@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -185,7 +186,7 @@ class SpeechRecognitionData(DataModule):
     formats_targets = False
 
     @classmethod
-    def _build(cls, stages: dict[str, list[dict] | None], *, sampling_rate: int, **data_module_kwargs: Any) -> "SpeechRecognitionData":
+    def _build(cls, stages: dict[str, list[dict] | None], *, sampling_rate: int, **data_module_kwargs: Any) -> SpeechRecognitionData:
         inputs = {stage: None if stages.get(stage) is None else
                   SpeechRecognitionInput(stage, stages[stage], sampling_rate=sampling_rate) for stage in STAGES}
         return cls(inputs["train"], inputs["val"], inputs["test"], inputs["predict"], **data_module_kwargs)
@@ -195,7 +196,7 @@ class SpeechRecognitionData(DataModule):
                    val_files: Sequence[str] | None = None, val_targets: Sequence[str] | None = None,
                    test_files: Sequence[str] | None = None, test_targets: Sequence[str] | None = None,
                    predict_files: Sequence[str] | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE,
-                   **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                   **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Lists of audio files and their transcripts.
 
         Example:
@@ -210,7 +211,7 @@ class SpeechRecognitionData(DataModule):
                    val_data: Sequence | None = None, val_targets: Sequence[str] | None = None,
                    test_data: Sequence | None = None, test_targets: Sequence[str] | None = None,
                    predict_data: Sequence | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE,
-                   **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                   **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Waveform arrays (1-D, or (samples, channels)) recorded at ``sampling_rate``, with transcripts."""
         stages = {"train": _pairs(train_data, train_targets, stage="train"), "val": _pairs(val_data, val_targets, stage="val"),
                   "test": _pairs(test_data, test_targets, stage="test"), "predict": _pairs(predict_data, None, stage="predict")}
@@ -222,7 +223,7 @@ class SpeechRecognitionData(DataModule):
                  train_audio_root: str | None = None, val_audio_root: str | None = None,
                  test_audio_root: str | None = None, predict_audio_root: str | None = None,
                  sampling_rate: int = DEFAULT_SAMPLING_RATE, target_field: str | None = None,
-                 **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                 **data_module_kwargs: Any) -> SpeechRecognitionData:
         """CSV (or ``.tsv``) tables with an audio-path column ``input_field`` and a transcript column.
 
         Relative paths are joined to the stage's ``*_audio_root``; without one they are taken as
@@ -243,7 +244,7 @@ class SpeechRecognitionData(DataModule):
                   train_audio_root: str | None = None, val_audio_root: str | None = None,
                   test_audio_root: str | None = None, predict_audio_root: str | None = None,
                   field: str | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE, target_field: str | None = None,
-                  **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                  **data_module_kwargs: Any) -> SpeechRecognitionData:
         """JSON files (a list of records, JSON lines, or ``{field: [records]}``); fields as in :meth:`from_csv`."""
         return cls._from_tables(input_field, _one_target_field(target_fields, target_field),
                                 files=(train_file, val_file, test_file, predict_file),
@@ -258,7 +259,7 @@ class SpeechRecognitionData(DataModule):
 
     @classmethod
     def from_folders(cls, predict_folder: str | os.PathLike, *, sampling_rate: int = DEFAULT_SAMPLING_RATE,
-                     **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                     **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Every audio file in ``predict_folder`` (recursively, sorted), for prediction."""
         folder = Path(predict_folder)
         if not folder.is_dir():
@@ -269,7 +270,7 @@ class SpeechRecognitionData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, input_field: str = "audio", target_fields: str | None = "text",
-                      sampling_rate: int = DEFAULT_SAMPLING_RATE, **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                      sampling_rate: int = DEFAULT_SAMPLING_RATE, **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Hugging Face ``datasets.Dataset`` objects with an audio column (read undecoded, then by soundfile),
         or torch Datasets yielding paths, ``(path, transcript)`` tuples or ``{"input", "target"}`` dicts.
 

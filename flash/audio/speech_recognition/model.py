@@ -16,12 +16,18 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-from flash.audio.speech_recognition.backbones import SPEECH_BACKBONES, backbone_files, load_backbone, write_backbone_files
+from flash.audio.speech_recognition.backbones import (
+    SPEECH_BACKBONES,
+    backbone_files,
+    load_backbone,
+    write_backbone_files,
+)
 from flash.audio.speech_recognition.data import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
 from flash.audio.speech_recognition.text import TranscriptChecker
@@ -65,12 +71,20 @@ class SpeechRecognizer(Task):
                  lr_scheduler: Any = None, sampling_rate: int | None = None, max_duration: float | None = None,
                  vocab: Sequence[str] | None = None, normalize_text: bool = False) -> None:
         text = require("torchmetrics.text", "audio", purpose="word error rates")
-        super().__init__(metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()}, learning_rate=learning_rate,
-                         optimizer=optimizer, lr_scheduler=lr_scheduler)
+        super().__init__(
+            metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()},
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         self.save_hyperparameters()
         self.train_metrics = torch.nn.ModuleDict()  # error rates need decoding: measured on val / test
-        speech = load_backbone(backbone, pretrained=pretrained, processor_backbone=processor_backbone,
-                               vocab=list(vocab) if vocab is not None else None)
+        speech = load_backbone(
+            backbone,
+            pretrained=pretrained,
+            processor_backbone=processor_backbone,
+            vocab=list(vocab) if vocab is not None else None,
+        )
         self.model, self.tokenizer, self.feature_extractor = speech.model, speech.tokenizer, speech.feature_extractor
         self.is_ctc = speech.is_ctc
         if self.is_ctc:
@@ -95,7 +109,8 @@ class SpeechRecognizer(Task):
         if requested is not None and native is not None and int(requested) != int(native):
             raise ConfigurationError(
                 f"The feature extractor of {self.hparams['backbone']!r} works at {native} Hz; audio at other rates is "
-                f"resampled to it automatically. Leave sampling_rate=None. Received: sampling_rate={requested!r}")
+                f"resampled to it automatically. Leave sampling_rate=None. Received: sampling_rate={requested!r}"
+            )
         return int(requested or native or 16000)
 
     def _max_duration(self, requested: float | None) -> float:
@@ -104,19 +119,27 @@ class SpeechRecognizer(Task):
         if window_s is not None and requested is not None and requested > window_s:
             raise ConfigurationError(
                 f"{self.hparams['backbone']!r} reads at most {window_s:g} s of audio at a time. Split longer clips. "
-                f"Received: max_duration={requested!r}")
+                f"Received: max_duration={requested!r}"
+            )
         return float(requested or window_s or DEFAULT_CTC_MAX_DURATION)
 
     # ------------------------------------------------------------------ features & labels
     def _features(self, batch_input: dict, metadata: list[dict]) -> dict[str, torch.Tensor]:
-        waveform, lengths, rate = batch_input["waveform"], batch_input["lengths"].tolist(), int(batch_input["sampling_rate"])
+        waveform, lengths, rate = (
+            batch_input["waveform"],
+            batch_input["lengths"].tolist(),
+            int(batch_input["sampling_rate"]),
+        )
         for length, meta in zip(lengths, metadata):
             if length / rate > self.max_duration + 1e-6:
                 raise DataError(
                     f"Audio {_name(meta)} is {length / rate:.1f} s long, but this model takes at most "
                     f"{self.max_duration:g} s (max_duration). Split the recording into shorter clips"
-                    + (" or raise max_duration." if self.is_ctc else "."))
-        clips = [resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy() for i, n in enumerate(lengths)]
+                    + (" or raise max_duration." if self.is_ctc else ".")
+                )
+        clips = [
+            resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy() for i, n in enumerate(lengths)
+        ]
         extractor = self.feature_extractor
         kwargs: dict[str, Any] = {} if getattr(extractor, "n_samples", None) else {"padding": True}
         if getattr(extractor, "return_attention_mask", False):
@@ -141,8 +164,11 @@ class SpeechRecognizer(Task):
         lengths_of = getattr(self.model, "_get_feat_extract_output_lengths", None)
         if lengths_of is None:
             return None
-        samples = mask.sum(-1) if mask is not None else torch.full((next(iter(features.values())).shape[0],),
-                                                                   next(iter(features.values())).shape[-1])
+        samples = (
+            mask.sum(-1)
+            if mask is not None
+            else torch.full((next(iter(features.values())).shape[0],), next(iter(features.values())).shape[-1])
+        )
         return lengths_of(samples.cpu())
 
     def _check_ctc_lengths(self, ids: list[list[int]], texts: list[str], metadata: list[dict], features: dict) -> None:
@@ -154,7 +180,8 @@ class SpeechRecognizer(Task):
             if needed > available:
                 raise DataError(
                     f"Audio {_name(meta)} is too short for its transcript {text!r}: CTC needs {needed} output frames, "
-                    f"the model makes {available} from this clip. Check that audio and transcript belong together.")
+                    f"the model makes {available} from this clip. Check that audio and transcript belong together."
+                )
 
     # ------------------------------------------------------------------ steps
     def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
@@ -163,11 +190,15 @@ class SpeechRecognizer(Task):
         outputs = self.model(**features, labels=self._labels(texts, metadata, features))
         metrics = {"val": self.val_metrics, "test": self.test_metrics}.get(stage)
         if metrics:
-            predictions = self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
+            predictions = (
+                self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
+            )
             references = [self.transcripts.reference(t) for t in texts]
             for metric in metrics.values():
                 metric.update(predictions, references)
-        self.log(f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts))
+        self.log(
+            f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts)
+        )
         return outputs.loss
 
     def transcribe(self, batch_input: dict, metadata: list[dict] | None = None) -> list[str]:
@@ -187,8 +218,10 @@ class SpeechRecognizer(Task):
         ids = logits.argmax(dim=-1)  # (B, frames, vocab) -> (B, frames)
         frames = self._output_lengths(features) if "attention_mask" in features else None
         if frames is not None:  # frames made from padding are blanks
-            ids = ids.masked_fill(torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
-                                  self.tokenizer.pad_token_id)
+            ids = ids.masked_fill(
+                torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
+                self.tokenizer.pad_token_id,
+            )
         return [" ".join(t.split()) for t in self.tokenizer.batch_decode(ids.cpu().tolist(), skip_special_tokens=True)]
 
     def _generate(self, features: dict) -> list[str]:
@@ -200,14 +233,15 @@ class SpeechRecognizer(Task):
         config.begin_suppress_tokens = config.suppress_tokens = None
         generated = self.model.generate(**features, decoder_input_ids=prompt_ids, generation_config=config)
         if generated.shape[1] >= len(prompt) and torch.equal(generated[:, : len(prompt)], prompt_ids):
-            generated = generated[:, len(prompt):]  # some models return the prompt, Whisper does not
+            generated = generated[:, len(prompt) :]  # some models return the prompt, Whisper does not
         return [" ".join(t.split()) for t in self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)]
 
     # ------------------------------------------------------------------ prediction
     def format_predictions(self, outputs: list[str], output: str) -> list[str]:
         if output not in OUTPUTS:
-            raise ConfigurationError(f"SpeechRecognizer outputs transcripts: use output='labels' (or omit it). "
-                                     f"Received: output={output!r}")
+            raise ConfigurationError(
+                f"SpeechRecognizer outputs transcripts: use output='labels' (or omit it). Received: output={output!r}"
+            )
         return list(outputs)
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
@@ -236,13 +270,17 @@ class SpeechRecognizer(Task):
         checkpoint["speech_backbone_files"] = backbone_files(self)
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "SpeechRecognizer":
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> SpeechRecognizer:
         files = checkpoint.get("speech_backbone_files")
         if not files:
-            raise CheckpointError("This SpeechRecognizer checkpoint holds no tokenizer/config files; it cannot be rebuilt offline.")
+            raise CheckpointError(
+                "This SpeechRecognizer checkpoint holds no tokenizer/config files; it cannot be rebuilt offline."
+            )
         with tempfile.TemporaryDirectory() as folder:
             write_backbone_files(files, folder)
-            model = cls(**{**hparams, "backbone": folder, "processor_backbone": None, "vocab": None, "pretrained": False})
+            model = cls(
+                **{**hparams, "backbone": folder, "processor_backbone": None, "vocab": None, "pretrained": False}
+            )
         model.hparams.update({k: hparams.get(k) for k in ("backbone", "processor_backbone", "vocab")})
         model.load_state_dict(checkpoint["state_dict"])
         return model

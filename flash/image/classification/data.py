@@ -14,7 +14,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from flash.core.data import STAGES, DataModule, Input
 from flash.errors import ConfigurationError, DataError, require
@@ -38,7 +39,7 @@ class ImageClassificationData(DataModule):
 
     @classmethod
     def _from_inputs(cls, input_cls: type[Input], stages: dict[str, dict | None], *, input_kwargs: dict | None = None,
-                     **data_module_kwargs: Any) -> "ImageClassificationData":
+                     **data_module_kwargs: Any) -> ImageClassificationData:
         """Build one ``input_cls`` per stage whose data was given (``stages[stage]`` holds its arguments)."""
         inputs = {stage: input_cls(stage, **args, **(input_kwargs or {})) for stage, args in stages.items()
                   if args is not None}
@@ -69,7 +70,7 @@ class ImageClassificationData(DataModule):
     @classmethod
     def from_folders(cls, train_folder: str | os.PathLike | None = None, val_folder: str | os.PathLike | None = None,
                      test_folder: str | os.PathLike | None = None, predict_folder: str | os.PathLike | None = None, *,
-                     on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> "ImageClassificationData":
+                     on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """Images in ``folder/<class name>/*`` (predict: any images in the folder).
 
         ``on_bad_file="skip"`` skips non-image/unreadable files with one warning that counts them.
@@ -86,7 +87,7 @@ class ImageClassificationData(DataModule):
                    val_files: Paths | None = None, val_targets: Sequence[Any] | None = None,
                    test_files: Paths | None = None, test_targets: Sequence[Any] | None = None,
                    predict_files: Paths | None = None, *, on_bad_file: OnBadFile = "raise",
-                   **data_module_kwargs: Any) -> "ImageClassificationData":
+                   **data_module_kwargs: Any) -> ImageClassificationData:
         """Lists of image paths and their targets (names, indices, or lists of them for multi-label).
 
         Example:
@@ -105,7 +106,7 @@ class ImageClassificationData(DataModule):
                         test_data_frame: Any = None, test_images_root: str | None = None,
                         test_resolver: Callable | None = None, predict_data_frame: Any = None,
                         predict_images_root: str | None = None, predict_resolver: Callable | None = None, *,
-                        on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> "ImageClassificationData":
+                        on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """pandas DataFrames with an image column (paths or ids under ``*_images_root``) and target column(s).
 
         ``target_fields`` is one column of labels, or several 0/1 columns (multi-label; the column
@@ -129,7 +130,7 @@ class ImageClassificationData(DataModule):
                  test_file: str | None = None, test_images_root: str | None = None,
                  test_resolver: Callable | None = None, predict_file: str | None = None,
                  predict_images_root: str | None = None, predict_resolver: Callable | None = None, *,
-                 on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> "ImageClassificationData":
+                 on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """CSV files with an image column and target column(s); see :meth:`from_data_frame`.
 
         Example:
@@ -147,7 +148,7 @@ class ImageClassificationData(DataModule):
 
     @classmethod
     def _from_frames(cls, frames, input_field, target_fields, on_bad_file, data_module_kwargs, *, roots, resolvers,
-                     sources=None) -> "ImageClassificationData":
+                     sources=None) -> ImageClassificationData:
         sources = sources or {stage: f"The {stage} data frame" for stage in STAGES}
         stages = cls._stages(frames, data_arg="data_frame", images_root=roots, resolver=resolvers, source=sources)
         return cls._from_inputs(ImageDataFrameInput, stages, **data_module_kwargs,
@@ -159,7 +160,7 @@ class ImageClassificationData(DataModule):
     def from_numpy(cls, train_data: Any = None, train_targets: Sequence[Any] | None = None, val_data: Any = None,
                    val_targets: Sequence[Any] | None = None, test_data: Any = None,
                    test_targets: Sequence[Any] | None = None, predict_data: Any = None,
-                   **data_module_kwargs: Any) -> "ImageClassificationData":
+                   **data_module_kwargs: Any) -> ImageClassificationData:
         """NumPy image batches ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``, uint8 or float in [0, 1].
 
         Example:
@@ -177,7 +178,7 @@ class ImageClassificationData(DataModule):
     def from_tensors(cls, train_data: Any = None, train_targets: Sequence[Any] | None = None, val_data: Any = None,
                      val_targets: Sequence[Any] | None = None, test_data: Any = None,
                      test_targets: Sequence[Any] | None = None, predict_data: Any = None,
-                     **data_module_kwargs: Any) -> "ImageClassificationData":
+                     **data_module_kwargs: Any) -> ImageClassificationData:
         """Image tensors ``(N, C, H, W)`` (or a list of ``(C, H, W)``), uint8 or float in [0, 1]; see :meth:`from_numpy`."""
         return cls.from_numpy(train_data, train_targets, val_data, val_targets, test_data, test_targets, predict_data,
                               **data_module_kwargs)
@@ -186,7 +187,7 @@ class ImageClassificationData(DataModule):
     def from_images(cls, train_images: Any = None, train_targets: Sequence[Any] | None = None, val_images: Any = None,
                     val_targets: Sequence[Any] | None = None, test_images: Any = None,
                     test_targets: Sequence[Any] | None = None, predict_images: Any = None,
-                    **data_module_kwargs: Any) -> "ImageClassificationData":
+                    **data_module_kwargs: Any) -> ImageClassificationData:
         """Lists of PIL images (any mode) and their targets."""
         return cls.from_numpy(train_images, train_targets, val_images, val_targets, test_images, test_targets,
                               predict_images, **data_module_kwargs)
@@ -194,7 +195,7 @@ class ImageClassificationData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, input_field: str = "image", target_field: str = "label",
-                      **data_module_kwargs: Any) -> "ImageClassificationData":
+                      **data_module_kwargs: Any) -> ImageClassificationData:
         """Hugging Face ``datasets.Dataset`` objects (``input_field`` / ``target_field`` columns; a
         ``ClassLabel`` column gives the label names) or torch Datasets returning ``(image, target)``.
 

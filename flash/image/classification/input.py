@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
 from flash.errors import ConfigurationError, DataError, invalid_choice

@@ -18,7 +18,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from flash.core.data import STAGES, TARGET, DataModule, Input
 from flash.errors import ConfigurationError, DataError
@@ -87,7 +88,7 @@ class ObjectDetectionData(DataModule):
 
     @classmethod
     def _build(cls, make: Callable[..., Input], per_stage: dict[str, tuple | None], *,
-               predict: Input | None, labels: Sequence[Any] | None, **kwargs: Any) -> "ObjectDetectionData":
+               predict: Input | None, labels: Sequence[Any] | None, **kwargs: Any) -> ObjectDetectionData:
         """The one constructor behind every ``from_*``: ``make(stage, *args)`` for each stage given."""
         inputs = {stage: make(stage, *args) if args is not None else None for stage, args in per_stage.items()}
         predict = predict if predict is not None else inputs.get("predict")
@@ -97,7 +98,7 @@ class ObjectDetectionData(DataModule):
     def from_coco(cls, train_folder: str | None = None, train_ann_file: str | None = None, *,
                   val_folder: str | None = None, val_ann_file: str | None = None, test_folder: str | None = None,
                   test_ann_file: str | None = None, predict_folder: str | None = None,
-                  labels: Sequence[str] | None = None, bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
+                  labels: Sequence[str] | None = None, bad_boxes: BadBoxes = "fix", **kwargs: Any) -> ObjectDetectionData:
         """Images in ``*_folder`` with COCO json annotations in ``*_ann_file`` (labels: categories by id)."""
         pairs = {"train": (train_folder, train_ann_file), "val": (val_folder, val_ann_file),
                  "test": (test_folder, test_ann_file)}
@@ -112,7 +113,7 @@ class ObjectDetectionData(DataModule):
     def from_voc(cls, labels: Sequence[str] | None = None, *, train_folder: str | None = None,
                  train_ann_folder: str | None = None, val_folder: str | None = None, val_ann_folder: str | None = None,
                  test_folder: str | None = None, test_ann_folder: str | None = None, predict_folder: str | None = None,
-                 bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
+                 bad_boxes: BadBoxes = "fix", **kwargs: Any) -> ObjectDetectionData:
         """Images in ``*_folder`` with Pascal VOC ``.xml`` files in ``*_ann_folder``; ``labels`` default to the names used."""
         pairs = {"train": (train_folder, train_ann_folder), "val": (val_folder, val_ann_folder),
                  "test": (test_folder, test_ann_folder)}
@@ -126,7 +127,7 @@ class ObjectDetectionData(DataModule):
                    val_targets: Sequence[Sequence[Any]] | None = None, val_bboxes: Sequence[Sequence[dict]] | None = None,
                    test_files: Sequence[Any] | None = None, test_targets: Sequence[Sequence[Any]] | None = None,
                    test_bboxes: Sequence[Sequence[dict]] | None = None, predict_files: Sequence[Any] | None = None,
-                   labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
+                   labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix", **kwargs: Any) -> ObjectDetectionData:
         """Lists of image files (or PIL images / arrays), per-image label lists and ``{"xmin","ymin","width","height"}`` boxes."""
         per_stage = {"train": (train_files, train_targets, train_bboxes), "val": (val_files, val_targets, val_bboxes),
                      "test": (test_files, test_targets, test_bboxes)}
@@ -137,14 +138,14 @@ class ObjectDetectionData(DataModule):
 
     @classmethod
     def from_folders(cls, predict_folder: str | None = None, *, labels: Sequence[Any] | None = None,
-                     **kwargs: Any) -> "ObjectDetectionData":
+                     **kwargs: Any) -> ObjectDetectionData:
         """Every image of ``predict_folder`` (sorted), for ``trainer.predict``."""
         return cls._build(FolderInput, {}, predict=_folder("predict", predict_folder), labels=labels, **kwargs)
 
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix",
-                      **kwargs: Any) -> "ObjectDetectionData":
+                      **kwargs: Any) -> ObjectDetectionData:
         """Map-style datasets of ``(image, {"boxes": XYXY pixels, "labels": [names]})`` pairs (or sample dicts)."""
         datasets = dict(zip(STAGES, (train_dataset, val_dataset, test_dataset, predict_dataset)))
         per_stage = {stage: (ds,) if ds is not None else None for stage, ds in datasets.items()}

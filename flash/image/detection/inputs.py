@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.errors import ConfigurationError, DataError

@@ -14,7 +14,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 
@@ -132,14 +133,28 @@ class ObjectDetector(Task):
             outputs = self.model(batch[INPUT])
         self.model.train(was_training)
         metadata = batch.get(METADATA) or [{}] * len(outputs)
-        return [{"boxes": scale_boxes(out["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])),
-                 "labels": out["labels"] + self.offset, "scores": out["scores"]}
-                for out, image, meta in zip(outputs, batch[INPUT], metadata)]
+        return [
+            {
+                "boxes": scale_boxes(
+                    out["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])
+                ),
+                "labels": out["labels"] + self.offset,
+                "scores": out["scores"],
+            }
+            for out, image, meta in zip(outputs, batch[INPUT], metadata)
+        ]
 
     def _evaluate(self, batch: dict, stage: str) -> None:
         detections = self.detect(batch)
-        targets = [{"boxes": scale_boxes(t["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])),
-                    "labels": t["labels"]} for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])]
+        targets = [
+            {
+                "boxes": scale_boxes(
+                    t["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])
+                ),
+                "labels": t["labels"],
+            }
+            for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])
+        ]
         self.map_metrics[stage].update(detections, targets)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -156,7 +171,9 @@ class ObjectDetector(Task):
         if metric.update_count:
             results = metric.compute()
             for key in MAP_KEYS:
-                self.log(f"{stage}_{key}", results[key], on_step=False, on_epoch=True, prog_bar=key == "map", batch_size=1)
+                self.log(
+                    f"{stage}_{key}", results[key], on_step=False, on_epoch=True, prog_bar=key == "map", batch_size=1
+                )
         metric.reset()
 
     def on_validation_epoch_end(self) -> None:
@@ -176,7 +193,8 @@ class ObjectDetector(Task):
         if len(labels) != self.num_classes:
             raise ConfigurationError(
                 f"The data has {len(labels)} classes ({labels}) but the model was built for {self.num_classes}. "
-                f"Build it with ObjectDetector(labels=datamodule.labels, ...).")
+                f"Build it with ObjectDetector(labels=datamodule.labels, ...)."
+            )
         if self.labels is None:
             self.labels = list(labels)
             self.hparams["labels"] = self.labels  # kept in the checkpoint
@@ -193,11 +211,14 @@ class ObjectDetector(Task):
             if output == "labels":
                 formatted.append(names)
             else:
-                formatted.append({"boxes": out["boxes"][keep].tolist(), "labels": names,
-                                  "scores": out["scores"][keep].tolist()})
+                formatted.append(
+                    {"boxes": out["boxes"][keep].tolist(), "labels": names, "scores": out["scores"][keep].tolist()}
+                )
         return formatted
 
-    def predict(self, inputs: Any, *, output: str = "preds", threshold: float | None = None, batch_size: int = 8) -> Any:
+    def predict(
+        self, inputs: Any, *, output: str = "preds", threshold: float | None = None, batch_size: int = 8
+    ) -> Any:
         """Detect objects in an image path, folder, PIL image, array, or a list of them.
 
         Example:
@@ -212,7 +233,9 @@ class ObjectDetector(Task):
             self.threshold = saved
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
-        single = not isinstance(inputs, (list, tuple)) and not (isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs))
+        single = not isinstance(inputs, (list, tuple)) and not (
+            isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs)
+        )
         items = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
         samples = []
         for item in items:
@@ -229,11 +252,15 @@ class ObjectDetector(Task):
 def _num_classes(num_classes: int | None, labels: list | None) -> int:
     if labels is not None:
         if num_classes is not None and num_classes != len(labels):
-            raise ConfigurationError(f"num_classes={num_classes} does not match the {len(labels)} labels {labels} "
-                                     "(the background counts). Pass one of them.")
+            raise ConfigurationError(
+                f"num_classes={num_classes} does not match the {len(labels)} labels {labels} "
+                "(the background counts). Pass one of them."
+            )
         num_classes = len(labels)
     if num_classes is None:
         raise ConfigurationError("ObjectDetector needs num_classes or labels: pass labels=datamodule.labels.")
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise ConfigurationError(f"num_classes counts the background and must be >= 2. Received: num_classes={num_classes!r}")
+        raise ConfigurationError(
+            f"num_classes counts the background and must be >= 2. Received: num_classes={num_classes!r}"
+        )
     return num_classes

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.core.targets import TargetFormatter

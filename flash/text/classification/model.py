@@ -15,13 +15,14 @@ Example:
 from __future__ import annotations
 
 import tempfile
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torchmetrics
 
-from flash.core.data import INPUT, InputTransform
 from flash.core.classification import ClassificationMixin, default_loss
+from flash.core.data import INPUT, InputTransform
 from flash.core.task import MetricsSpec, Task
 from flash.errors import ConfigurationError
 from flash.text.classification.backbones import (
@@ -70,8 +71,13 @@ class TextClassifier(ClassificationMixin, Task):
                  lr_scheduler: Any = None, metrics: MetricsSpec = None, loss_fn: Callable | None = None) -> None:
         num_classes = _num_classes(num_classes, labels, multi_label)
         labels = list(labels) if labels is not None else None
-        super().__init__(loss_fn=loss_fn or default_loss(multi_label), metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
-                         learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        super().__init__(
+            loss_fn=loss_fn or default_loss(multi_label),
+            metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         self.save_hyperparameters(ignore=("metrics", "loss_fn"))
         self.num_classes, self.labels, self.multi_label = num_classes, labels, multi_label
         self.backbone, self.tokenizer = load_backbone(backbone, pretrained=pretrained)
@@ -117,8 +123,10 @@ class TextClassifier(ClassificationMixin, Task):
                 "Build it with TextClassifier(num_classes=datamodule.num_classes, labels=datamodule.labels, ...)."
             )
         if multi_label is not None and bool(multi_label) != self.multi_label:
-            raise ConfigurationError(f"The data is {'multi' if multi_label else 'single'}-label but the model has "
-                                     f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label.")
+            raise ConfigurationError(
+                f"The data is {'multi' if multi_label else 'single'}-label but the model has "
+                f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label."
+            )
         if self.labels is None and getattr(datamodule, "labels", None):
             self.labels = list(datamodule.labels)
             self.hparams["labels"] = self.labels
@@ -137,8 +145,9 @@ class TextClassifier(ClassificationMixin, Task):
             return True, [{INPUT: inputs}]
         if isinstance(inputs, (list, tuple)) and all(isinstance(text, str) for text in inputs):
             return False, [{INPUT: text} for text in inputs]
-        raise ConfigurationError(f"TextClassifier.predict() takes a string or a list of strings. Received: {type(inputs).__name__}")
-
+        raise ConfigurationError(
+            f"TextClassifier.predict() takes a string or a list of strings. Received: {type(inputs).__name__}"
+        )
 
     # ------------------------------------------------------------------ checkpoints: config + tokenizer inside
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -146,7 +155,7 @@ class TextClassifier(ClassificationMixin, Task):
         checkpoint[CHECKPOINT_KEY] = backbone_files(self.backbone, self.tokenizer)
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "TextClassifier":
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> TextClassifier:
         """Rebuild encoder and tokenizer from the files stored in the checkpoint: no hub, no original folder."""
         files = checkpoint.get(CHECKPOINT_KEY)
         if not files:
@@ -162,11 +171,17 @@ class TextClassifier(ClassificationMixin, Task):
 def _num_classes(num_classes: int | None, labels: Sequence[str] | None, multi_label: bool) -> int:
     if num_classes is None:
         if labels is None:
-            raise ConfigurationError("TextClassifier needs num_classes or labels, e.g. "
-                                     "TextClassifier(datamodule.num_classes, labels=datamodule.labels).")
+            raise ConfigurationError(
+                "TextClassifier needs num_classes or labels, e.g. "
+                "TextClassifier(datamodule.num_classes, labels=datamodule.labels)."
+            )
         num_classes = len(labels)
     if not isinstance(num_classes, int) or num_classes < (1 if multi_label else 2):
-        raise ConfigurationError(f"num_classes must be an int >= {1 if multi_label else 2}. Received: num_classes={num_classes!r}")
+        raise ConfigurationError(
+            f"num_classes must be an int >= {1 if multi_label else 2}. Received: num_classes={num_classes!r}"
+        )
     if labels is not None and len(labels) != num_classes:
-        raise ConfigurationError(f"labels has {len(labels)} names but num_classes={num_classes}. Received: labels={list(labels)!r}")
+        raise ConfigurationError(
+            f"labels has {len(labels)} names but num_classes={num_classes}. Received: labels={list(labels)!r}"
+        )
     return num_classes
