@@ -226,14 +226,8 @@ def fit_flash(dataset, args, root: str, callbacks=()) -> MLP:
     flash.seed_everything(args.seed)
     model = MLP(args.hidden)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True)
-    trainer = flash.Trainer(
-        max_epochs=args.epochs,
-        accelerator="cpu",
-        enable_checkpointing=False,
-        enable_progress_bar=True,
-        default_root_dir=root,
-        callbacks=list(callbacks),
-    )
+    trainer = flash.Trainer(max_epochs=args.epochs, accelerator="cpu", enable_checkpointing=False,
+                            enable_progress_bar=True, default_root_dir=root, callbacks=list(callbacks))
     with bar_to_devnull():
         trainer.fit(model, loader)
     return model

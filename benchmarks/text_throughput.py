@@ -102,13 +102,8 @@ def run_flash(texts, targets, folder, args, root) -> tuple[Clock, torch.nn.Modul
     flash.seed_everything(args.seed)
     model = TextClassifier(2, backbone=folder, max_length=args.max_length, learning_rate=1e-4)
     dm = TextClassificationData.from_lists(train_data=texts, train_targets=targets, batch_size=args.batch_size)
-    trainer = flash.Trainer(
-        max_epochs=args.epochs,
-        accelerator="cpu",
-        enable_checkpointing=False,
-        enable_progress_bar=True,
-        default_root_dir=root,
-    )
+    trainer = flash.Trainer(max_epochs=args.epochs, accelerator="cpu", enable_checkpointing=False,
+                            enable_progress_bar=True, default_root_dir=root)
     flash.seed_everything(args.seed)
     with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull), Clock() as clock:
         trainer.fit(model, datamodule=dm)

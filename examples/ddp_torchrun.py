@@ -22,12 +22,8 @@ QUICK = os.environ.get("FLASH_QUICK") == "1"
 flash.seed_everything(42)
 images, targets = load_digits()
 datamodule = ImageClassificationData.from_numpy(
-    train_data=images,
-    train_targets=targets,
-    val_split=0.2,
-    batch_size=32,
-    labels=[str(d) for d in range(10)],
-    transform_kwargs={"image_size": (16, 16)},
+    train_data=images, train_targets=targets, val_split=0.2, batch_size=32,
+    labels=[str(d) for d in range(10)], transform_kwargs={"image_size": (16, 16)},
 )
 model = ImageClassifier(backbone="test_resnet", pretrained=False, labels=datamodule.labels)
 trainer = flash.Trainer(

@@ -34,6 +34,15 @@ def _as_python(value: Any) -> Any:
     return value
 
 
+def _kind(value: Any) -> str:
+    """The kind of a target value: "str", "list", "int", or its type's name."""
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return "int" if _is_int(value) else type(value).__name__
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
 
@@ -65,36 +74,9 @@ class TargetFormatter:
                             "Fill them in or drop those rows.")
         if not values:
             raise DataError(f"No targets found in {where}: cannot infer the classes.")
-        types = {
-            "str"
-            if isinstance(v, str)
-            else "list"
-            if isinstance(v, (list, tuple))
-            else "int"
-            if _is_int(v)
-            else type(v).__name__
-            for v in values
-        }
+        types = {_kind(v) for v in values}
         if len(types) > 1:
-            examples = {
-                t: next(
-                    v
-                    for v in values
-                    if (
-                        (
-                            "str"
-                            if isinstance(v, str)
-                            else "list"
-                            if isinstance(v, (list, tuple))
-                            else "int"
-                            if _is_int(v)
-                            else type(v).__name__
-                        )
-                        == t
-                    )
-                )
-                for t in types
-            }
+            examples = {t: next(v for v in values if _kind(v) == t) for t in types}
             raise DataError(
                 f"Targets in {where} mix types {sorted(types)} (e.g. {examples}). "
                 "Use one type: all class names or all indices."
