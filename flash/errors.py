@@ -48,13 +48,13 @@ def close_matches(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(str(value), list(choices), n=n, cutoff=0.5)
 
 
-def invalid_choice(arg: str, value: object, choices: Iterable[str]) -> ConfigurationError:
+def invalid_choice(arg: str, value: object, choices: Iterable[object]) -> ConfigurationError:
     """A ConfigurationError for ``arg=value`` that lists the valid choices and a close match."""
-    choices = [str(c) for c in choices]
-    hint = close_matches(str(value), choices, n=1)
+    names = [str(c) for c in choices]
+    hint = close_matches(str(value), names, n=1)
     did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
     return ConfigurationError(
-        f"Invalid {arg}={value!r}.{did_you_mean} Valid values: {', '.join(repr(c) for c in choices)}. "
+        f"Invalid {arg}={value!r}.{did_you_mean} Valid values: {', '.join(repr(c) for c in names)}. "
         f"Received: {arg}={value!r}"
     )
 

@@ -5,6 +5,8 @@ A classifier task sets ``self.multi_label`` and ``self.labels`` and mixes this i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from flash.core.outputs import classification_output
@@ -20,6 +22,7 @@ class ClassificationMixin:
 
     multi_label: bool = False
     labels: list[str] | None = None
+    loss_fn: Callable  # set by Task.__init__
 
     def compute_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(outputs, target.float() if self.multi_label else target)

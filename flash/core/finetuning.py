@@ -10,12 +10,15 @@ in the optimizer; frozen ones simply get no gradient.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from flash.engine.callbacks import Callback
 from flash.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from flash.core.task import Task
 
 STRATEGIES = ("no_freeze", "freeze", "freeze_unfreeze", "unfreeze_milestones")
 _BN = (torch.nn.modules.batchnorm._BatchNorm,)
@@ -41,7 +44,7 @@ class FinetuningStrategy(Callback):
     def on_train_epoch_start(self, trainer, module) -> None:
         self.apply(module, trainer.current_epoch)
 
-    def apply(self, module: torch.nn.Module, epoch: int) -> None:
+    def apply(self, module: Task, epoch: int) -> None:
         backbone = getattr(module, "backbone", None)
         if backbone is None:
             raise ConfigurationError(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torchmetrics
@@ -38,12 +39,17 @@ def _plain(value: Any) -> Any:
         items = [_plain(v) for v in value]
         return items if all(i is not _UNSAVABLE for i in items) else _UNSAVABLE
     if isinstance(value, dict):
-        items = {str(k): _plain(v) for k, v in value.items()}
-        return items if all(i is not _UNSAVABLE for i in items.values()) else _UNSAVABLE
+        entries = {str(k): _plain(v) for k, v in value.items()}
+        return entries if all(i is not _UNSAVABLE for i in entries.values()) else _UNSAVABLE
     return _UNSAVABLE
 
 
 _UNSAVABLE = object()
+TaskT = TypeVar("TaskT", bound="Task")
+
+
+def _no_loss_fn(outputs: Any, target: Any) -> torch.Tensor:
+    raise NotImplementedError("This task has no loss: pass loss_fn=... or override compute_loss().")
 
 
 def _import_flash_class(path: str, *, what: str) -> type:
@@ -87,7 +93,7 @@ class Task(TrainingModule):
         if not hasattr(self, "hparams"):
             self.hparams: dict[str, Any] = {}
         self.model = model
-        self.loss_fn = loss_fn
+        self.loss_fn: Callable = loss_fn if loss_fn is not None else _no_loss_fn
         self.learning_rate = learning_rate if learning_rate is not None else self.default_learning_rate
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
@@ -100,8 +106,7 @@ class Task(TrainingModule):
     # ------------------------------------------------------------------ hyper-parameters
     def save_hyperparameters(self, *, ignore: Sequence[str] = ()) -> None:
         """Record the caller's ``__init__`` arguments; the checkpoint rebuilds the task from them."""
-        frame = inspect.currentframe().f_back
-        init_args = inspect.getargvalues(frame)
+        init_args = inspect.getargvalues(sys._getframe(1))  # the caller: a task's __init__
         hparams: dict[str, Any] = {}
         for name in init_args.args[1:] + [a for a in (init_args.varargs, init_args.keywords) if a]:
             if name in ignore or name == "__class__":
@@ -209,8 +214,8 @@ class Task(TrainingModule):
     def format_predictions(self, outputs: Any, output: str) -> list:
         raise ConfigurationError(f"{type(self).__name__} does not support output={output!r}.")
 
-    def samples_from(self, inputs: Any) -> list[dict]:
-        """Turn what a user hands to :meth:`predict` into samples. Tasks override this."""
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
+        """Turn what a user hands to :meth:`predict` into ``(was it a single input, samples)``. Tasks override this."""
         raise NotImplementedError(f"{type(self).__name__}.predict() does not know how to read {type(inputs).__name__}.")
 
     def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8) -> Any:
@@ -287,7 +292,7 @@ class Task(TrainingModule):
         return model.to(map_location if map_location not in (None, "cpu") else "cpu").eval()
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> Task:
+    def from_checkpoint_state(cls: type[TaskT], checkpoint: dict, hparams: dict) -> TaskT:
         """Build the task from its hyper-parameters and load the weights (tasks may extend this)."""
         model = cls(**hparams)
         model.load_state_dict(checkpoint["state_dict"])

@@ -7,13 +7,14 @@ in :func:`get_precision`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 
 from flash.errors import ConfigurationError, invalid_choice
 
 PrecisionName = Literal["32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true"]
+MixedName = Literal["16-mixed", "bf16-mixed"]
 
 _ALIASES = {
     "32": "32-true", "32-true": "32-true", 32: "32-true",
@@ -86,7 +87,7 @@ class DoublePrecision(Precision):
 class MixedPrecision(Precision):
     """Autocast to float16 (with a GradScaler) or bfloat16 (no scaler needed)."""
 
-    def __init__(self, precision: Literal["16-mixed", "bf16-mixed"] = "bf16-mixed", device_type: str = "cpu") -> None:
+    def __init__(self, precision: MixedName = "bf16-mixed", device_type: str = "cpu") -> None:
         if precision not in ("16-mixed", "bf16-mixed"):
             raise invalid_choice("precision", precision, ("16-mixed", "bf16-mixed"))
         self.name = precision
@@ -151,4 +152,4 @@ def get_precision(precision: str | int | Precision, *, device_type: str = "cpu")
         return HalfPrecision()
     if name == "16-mixed" and device_type == "mps":
         raise ConfigurationError("precision='16-mixed' is not supported on MPS; use 'bf16-mixed' or '32-true'.")
-    return MixedPrecision(name, device_type=device_type)
+    return MixedPrecision(cast(MixedName, name), device_type=device_type)

@@ -67,7 +67,7 @@ class TrainerSettings:
     fast_dev_run: int
     val_check_interval: Any
     check_val_every_n_epoch: int | None
-    num_sanity_val_steps: int
+    num_sanity_val_steps: float  # math.inf: all validation batches
     accumulate_grad_batches: int
     gradient_clip_val: float | None
     gradient_clip_algorithm: str

@@ -200,8 +200,11 @@ def load_backbone(
     return SpeechBackbone(model, tokenizer, extractor)
 
 
-def backbone_files(backbone: SpeechBackbone) -> dict[str, torch.Tensor]:
-    """The config, generation config, tokenizer and feature-extractor files as uint8 tensors (no weights)."""
+def backbone_files(backbone: Any) -> dict[str, torch.Tensor]:
+    """The config, generation config, tokenizer and feature-extractor files as uint8 tensors (no weights).
+
+    ``backbone``: anything with ``model``, ``tokenizer`` and ``feature_extractor`` (SpeechBackbone, SpeechRecognizer).
+    """
     files: dict[str, torch.Tensor] = {}
     with tempfile.TemporaryDirectory() as tmp:
         backbone.model.config.save_pretrained(tmp)

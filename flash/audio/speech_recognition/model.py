@@ -62,6 +62,8 @@ class SpeechRecognizer(Task):
         True
     """
 
+    model: Any  # a transformers CTC or speech sequence-to-sequence model (its attributes are dynamic)
+
     default_learning_rate = 1e-5
     input_transform_cls = SpeechRecognitionInputTransform
     backbones = SPEECH_BACKBONES
@@ -209,7 +211,7 @@ class SpeechRecognizer(Task):
             return self._ctc_decode(self.model(**features).logits, features)
         return self._generate(features)
 
-    forward = transcribe
+    forward = transcribe  # type: ignore[assignment]  # the task's forward takes a batch dict, not one tensor
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[str]:
         return self.transcribe(batch[INPUT], batch.get(METADATA))
@@ -255,7 +257,7 @@ class SpeechRecognizer(Task):
         samples = []
         for row, item in enumerate(items):
             if isinstance(item, (str, os.PathLike)):
-                meta = {"filepath": str(item)}
+                meta: dict[str, Any] = {"filepath": str(item)}
                 waveform = read_audio(item, sampling_rate=self.sampling_rate)
             else:
                 meta = {"row": row}

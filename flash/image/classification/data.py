@@ -157,9 +157,9 @@ class ImageClassificationData(DataModule):
 
     # ------------------------------------------------------------------ in memory
     @classmethod
-    def from_numpy(cls, train_data: Any = None, train_targets: Sequence[Any] | None = None, val_data: Any = None,
-                   val_targets: Sequence[Any] | None = None, test_data: Any = None,
-                   test_targets: Sequence[Any] | None = None, predict_data: Any = None,
+    def from_numpy(cls, train_data: Any = None, train_targets: Any = None, val_data: Any = None,
+                   val_targets: Any = None, test_data: Any = None,
+                   test_targets: Any = None, predict_data: Any = None,
                    **data_module_kwargs: Any) -> ImageClassificationData:
         """NumPy image batches ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``, uint8 or float in [0, 1].
 

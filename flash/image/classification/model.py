@@ -62,6 +62,7 @@ class ImageClassifier(ClassificationMixin, Task):
     """
 
     backbones = IMAGE_CLASSIFIER_BACKBONES
+    input_transform: ImageClassificationInputTransform
     input_transform_cls = ImageClassificationInputTransform
 
     def __init__(
@@ -124,7 +125,8 @@ class ImageClassifier(ClassificationMixin, Task):
             raise ConfigurationError(
                 f"num_classes={num_classes} does not match the {len(labels)} labels {list(labels)}."
             )
-        num_classes = len(labels) if num_classes is None else num_classes
+        if num_classes is None and labels is not None:
+            num_classes = len(labels)
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ConfigurationError(f"num_classes must be an int >= 1. Received: num_classes={num_classes!r}")
         return num_classes

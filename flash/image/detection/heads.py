@@ -43,7 +43,7 @@ def faster_rcnn(backbone: str, *, num_classes: int, pretrained: bool | str, norm
     strides = feature_strides(body)
     levels = len(strides)
     if levels == 5:  # torchvision's ResNet layout: 32 px anchors at stride 4, doubling per level
-        sizes = tuple((8 * s,) for s in strides)
+        sizes: tuple[tuple[int, ...], ...] = tuple((8 * s,) for s in strides)
     else:  # torchvision's MobileNet layout: every level sees every size
         sizes = ((32, 64, 128, 256, 512),) * levels
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * levels)

@@ -37,7 +37,9 @@ def mean_average_precision() -> Any:
 
     from torchmetrics.detection import MeanAveragePrecision
 
-    backend = "faster_coco_eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
+    backend: Literal["faster_coco_eval", "pycocotools"] = (
+        "faster_coco_eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
+    )
     require(backend, "image", purpose="COCO mAP")
     metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend=backend)
     metric.warn_on_many_detections = False  # detectors keep up to 100+ low-score boxes on purpose
@@ -67,6 +69,8 @@ class ObjectDetector(Task):
         learning_rate, optimizer, lr_scheduler: as in every task.
         **head_kwargs: passed to the torchvision detector (``detections_per_img``, ``nms_thresh``, ...).
     """
+
+    model: torch.nn.Module  # the torchvision detector; always built
 
     input_transform_cls = ObjectDetectionInputTransform
     heads = HEADS
@@ -107,7 +111,7 @@ class ObjectDetector(Task):
     @property
     def backbone(self) -> torch.nn.Module:
         """The trunk (what ``trainer.finetune(strategy="freeze")`` freezes), without the FPN and the head."""
-        backbone = self.model.backbone
+        backbone: Any = self.model.backbone  # an FPN wrapper (.body) or torchvision's SSD trunk (.features)
         return backbone.body if hasattr(backbone, "body") else backbone.features
 
     # ------------------------------------------------------------------ steps
@@ -204,7 +208,7 @@ class ObjectDetector(Task):
         """``"preds"``: ``[{"boxes": [[x1, y1, x2, y2]], "labels": [name], "scores": [s]}]``; ``"labels"``: names."""
         if output not in OUTPUTS:
             raise invalid_choice("output", output, OUTPUTS)
-        formatted = []
+        formatted: list = []
         for out in outputs:
             keep = out["scores"] >= self.threshold
             names = [self.labels[i] if self.labels else i for i in out["labels"][keep].tolist()]

@@ -82,8 +82,9 @@ class TextClassifier(ClassificationMixin, Task):
         self.num_classes, self.labels, self.multi_label = num_classes, labels, multi_label
         self.backbone, self.tokenizer = load_backbone(backbone, pretrained=pretrained)
         self.max_length = usable_max_length(max_length, self.backbone, self.tokenizer)
-        hidden = self.backbone.config.hidden_size
-        dropout = getattr(self.backbone.config, "hidden_dropout_prob", 0.1)
+        config: Any = self.backbone.config  # a transformers PretrainedConfig: its fields are dynamic
+        hidden = config.hidden_size
+        dropout = getattr(config, "hidden_dropout_prob", 0.1)
         self.head = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden, num_classes))
         self.input_transform = self.input_transform  # now that the tokenizer exists, hand it over
 
