@@ -46,7 +46,8 @@ from pathlib import Path
 where = Path(flash.__file__).resolve()
 assert Path(sys.argv[1]).resolve() not in where.parents, f"flash imported from the source tree: {where}"
 assert "site-packages" in where.parts, where
-print(f"flash {flash.__version__} from {where.parent}")
+from importlib.metadata import version
+print(f"flash {flash.__version__} from {where.parent}; torch {version('torch')}")
 EOF
 flash --version
 
