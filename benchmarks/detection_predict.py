@@ -26,12 +26,14 @@ def hand_loop(model, files, *, image_size: int, batch_size: int) -> int:
     from flash.image.detection.model import scale_boxes
     from flash.image.io import load_image
 
-    transform = v2.Compose([v2.ToImage(), v2.Resize(size=None, max_size=image_size), v2.ToDtype(torch.float32, scale=True)])
+    transform = v2.Compose(
+        [v2.ToImage(), v2.Resize(size=None, max_size=image_size), v2.ToDtype(torch.float32, scale=True)]
+    )
     detector = model.model.eval()
     count = 0
     with torch.no_grad():
         for start in range(0, len(files), batch_size):
-            images = [load_image(f) for f in files[start:start + batch_size]]
+            images = [load_image(f) for f in files[start : start + batch_size]]
             tensors = [transform(image) for image in images]
             for out, tensor, image in zip(detector(tensors), tensors, images):
                 scale_boxes(out["boxes"], from_size=tensor.shape[-2:], to_size=(image.height, image.width))
@@ -64,14 +66,26 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="detection_bench_"))
     write_shapes(root / "images", num_images=args.images, seed=0, size=(300, 400))
     files = sorted(str(p) for p in (root / "images").glob("*.png"))
-    datamodule = ObjectDetectionData.from_folders(predict_folder=str(root / "images"), batch_size=args.batch_size,
-                                                  transform_kwargs={"image_size": args.image_size})
+    datamodule = ObjectDetectionData.from_folders(
+        predict_folder=str(root / "images"),
+        batch_size=args.batch_size,
+        transform_kwargs={"image_size": args.image_size},
+    )
     torch.manual_seed(0)
-    model = ObjectDetector(4, head=args.head, backbone=args.backbone, pretrained=False, image_size=args.image_size).eval()
-    trainer = flash.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_checkpointing=False,
-                            default_root_dir=str(root))
-    runs = {"flash": lambda: flash_predict(trainer, model, datamodule),
-            "hand": lambda: hand_loop(model, files, image_size=args.image_size, batch_size=args.batch_size)}
+    model = ObjectDetector(
+        4, head=args.head, backbone=args.backbone, pretrained=False, image_size=args.image_size
+    ).eval()
+    trainer = flash.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        default_root_dir=str(root),
+    )
+    runs = {
+        "flash": lambda: flash_predict(trainer, model, datamodule),
+        "hand": lambda: hand_loop(model, files, image_size=args.image_size, batch_size=args.batch_size),
+    }
     for run in runs.values():  # warm-up
         run()
     rates: dict[str, list[float]] = {name: [] for name in runs}
@@ -81,8 +95,10 @@ def main() -> None:
             count = run()
             rates[name].append(count / (time.perf_counter() - start))
     flash_rate, hand_rate = statistics.median(rates["flash"]), statistics.median(rates["hand"])
-    print(f"{args.head}/{args.backbone}, {args.images} images 300x400 -> {args.image_size}, batch {args.batch_size}, "
-          f"{args.repeats} repeats, {torch.get_num_threads()} threads")
+    print(
+        f"{args.head}/{args.backbone}, {args.images} images 300x400 -> {args.image_size}, batch {args.batch_size}, "
+        f"{args.repeats} repeats, {torch.get_num_threads()} threads"
+    )
     print(f"trainer.predict: {flash_rate:.2f} images/s   (runs: {', '.join(f'{r:.2f}' for r in rates['flash'])})")
     print(f"hand loop:       {hand_rate:.2f} images/s   (runs: {', '.join(f'{r:.2f}' for r in rates['hand'])})")
     print(f"ratio flash / hand = {flash_rate / hand_rate:.3f} (target >= 0.9)")

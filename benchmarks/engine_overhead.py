@@ -198,8 +198,13 @@ def bytecodes_per_step(dataset, args, root: str, steps: int) -> tuple[collection
     counter = BytecodeCounter(first=4, steps=steps)
     flash.seed_everything(args.seed)
     loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True)
-    trainer = flash.Trainer(max_steps=4 + steps + 1, accelerator="cpu", enable_checkpointing=False, default_root_dir=root,
-                            callbacks=[counter, flash.ProgressBar(enable=True, min_interval=math.inf)])
+    trainer = flash.Trainer(
+        max_steps=4 + steps + 1,
+        accelerator="cpu",
+        enable_checkpointing=False,
+        default_root_dir=root,
+        callbacks=[counter, flash.ProgressBar(enable=True, min_interval=math.inf)],
+    )
     with bar_to_devnull():
         trainer.fit(MLP(args.hidden), loader)
     hand, hand_tally = HandLoop(dataset, args), Tally()
@@ -283,8 +288,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     dataset = make_dataset(args.samples, args.seed)
     steps = args.epochs * -(-args.samples // args.batch_size)
-    print(f"torch {torch.__version__}, {args.threads} thread(s); MLP {IN_FEATURES}-{args.hidden}-{NUM_CLASSES}, "
-          f"batch {args.batch_size}, {steps} steps per fit")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s); MLP {IN_FEATURES}-{args.hidden}-{NUM_CLASSES}, "
+        f"batch {args.batch_size}, {steps} steps per fit"
+    )
 
     with tempfile.TemporaryDirectory() as root:
         fit_flash(dataset, args, root)  # warm-up: imports, allocator, tqdm
@@ -301,11 +308,15 @@ def main() -> int:
             print(f"  fit {i}: flash {sum(f):.3f} s  hand {sum(h):.3f} s  ratio {per_fit[-1]:.3f}  weights {match}")
         total_ratio = sum(flash_steps) / sum(hand_steps)
         step_ratio = statistics.median(a / b for a, b in zip(flash_steps, hand_steps))
-        print(f"  {len(flash_steps)} step pairs: flash {statistics.median(flash_steps) * 1e3:.3f} ms/step, "
-              f"hand {statistics.median(hand_steps) * 1e3:.3f} ms/step (medians); "
-              f"overhead {(sum(flash_steps) - sum(hand_steps)) / len(flash_steps) * 1e6:.0f} us/step")
-        print(f"  ratio of summed times flash/hand {total_ratio:.3f}; median per-step ratio {step_ratio:.3f}; "
-              f"per fit {spread(per_fit)}")
+        print(
+            f"  {len(flash_steps)} step pairs: flash {statistics.median(flash_steps) * 1e3:.3f} ms/step, "
+            f"hand {statistics.median(hand_steps) * 1e3:.3f} ms/step (medians); "
+            f"overhead {(sum(flash_steps) - sum(hand_steps)) / len(flash_steps) * 1e6:.0f} us/step"
+        )
+        print(
+            f"  ratio of summed times flash/hand {total_ratio:.3f}; median per-step ratio {step_ratio:.3f}; "
+            f"per fit {spread(per_fit)}"
+        )
 
         pairs = 2 * args.repeats
         print(f"2. whole runs: {pairs} alternating pairs, Trainer construction and teardown included")
@@ -324,14 +335,20 @@ def main() -> int:
         steps_counted = min(64, -(-args.samples // args.batch_size) - 8)  # within the first epoch
         flash_counts, hand_counts = bytecodes_per_step(dataset, args, root, steps_counted)
         flash_total, hand_total = sum(flash_counts.values()) / steps_counted, sum(hand_counts.values()) / steps_counted
-        print(f"3. bytecodes per training step, {steps_counted} steps counted (bar redraws left out): "
-              f"flash {flash_total:.0f}, hand {hand_total:.0f}, flash runs {flash_total - hand_total:.0f} more")
+        print(
+            f"3. bytecodes per training step, {steps_counted} steps counted (bar redraws left out): "
+            f"flash {flash_total:.0f}, hand {hand_total:.0f}, flash runs {flash_total - hand_total:.0f} more"
+        )
         extra = {name: (flash_counts[name] - hand_counts.get(name, 0)) / steps_counted for name in flash_counts}
-        print("  where: " + ", ".join(f"{name} {n:+.0f}" for name, n in sorted(extra.items(), key=lambda kv: -kv[1])[:8]))
+        print(
+            "  where: " + ", ".join(f"{name} {n:+.0f}" for name, n in sorted(extra.items(), key=lambda kv: -kv[1])[:8])
+        )
 
     ratio = statistics.median(per_fit)  # the median over fits: a fit that a speed swing hit unevenly does not move it
-    print(f"target: lockstep ratio (median over fits) <= 1.03: {'met' if ratio <= 1.03 else 'NOT met'} "
-          f"({ratio:.4f}; summed over all fits {total_ratio:.4f})")
+    print(
+        f"target: lockstep ratio (median over fits) <= 1.03: {'met' if ratio <= 1.03 else 'NOT met'} "
+        f"({ratio:.4f}; summed over all fits {total_ratio:.4f})"
+    )
     different = [m for m in matches if m.startswith("DIFFERENT")]
     print(f"final weights, flash vs hand: {different[0] if different else matches[0]} in {len(matches)} fit(s)")
     return 1 if different else 0

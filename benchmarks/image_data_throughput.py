@@ -86,10 +86,15 @@ def main() -> None:
         for repeat in range(repeats):
             for name, loader in (loaders.items() if repeat % 2 == 0 else reversed(loaders.items())):
                 rates[name].append(epoch_rate(loader))
-            print(f"repeat {repeat + 1}: flash {rates['flash'][-1]:.0f} img/s, torchvision {rates['torchvision'][-1]:.0f} img/s")
+            print(
+                f"repeat {repeat + 1}: flash {rates['flash'][-1]:.0f} img/s, "
+                f"torchvision {rates['torchvision'][-1]:.0f} img/s"
+            )
     flash_rate, tv_rate = statistics.median(rates["flash"]), statistics.median(rates["torchvision"])
-    print(f"{2 * per_class} images of {size}px -> {TRANSFORM_KWARGS['image_size']}, batch {args.batch_size}, "
-          f"{args.workers} workers, {repeats} repeats")
+    print(
+        f"{2 * per_class} images of {size}px -> {TRANSFORM_KWARGS['image_size']}, batch {args.batch_size}, "
+        f"{args.workers} workers, {repeats} repeats"
+    )
     print(f"median images/s: flash {flash_rate:.0f}, torchvision ImageFolder {tv_rate:.0f}")
     print(f"ratio flash/torchvision: {flash_rate / tv_rate:.3f} (target >= 0.95)")
 

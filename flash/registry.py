@@ -16,8 +16,9 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flash.errors import ConfigurationError, close_matches
 
@@ -54,7 +55,9 @@ class Registry:
         def add(fn: Callable) -> Callable:
             key = name or fn.__name__
             if key in self._entries and not override:
-                raise ConfigurationError(f"{key!r} is already registered in the {self.name} registry; pass override=True to replace it.")
+                raise ConfigurationError(
+                    f"{key!r} is already registered in the {self.name} registry; pass override=True to replace it."
+                )
             self._entries[key] = Entry(key, fn, metadata)
             return fn
 
@@ -114,5 +117,7 @@ class Registry:
         for provider in self._providers.values():
             keys += [f"{provider.prefix}:{k}" for k in self._safe_list(provider)]
         if pattern:
-            keys = [k for k in keys if fnmatch.fnmatch(k, pattern) or fnmatch.fnmatch(k.partition(":")[2] or k, pattern)]
+            keys = [
+                k for k in keys if fnmatch.fnmatch(k, pattern) or fnmatch.fnmatch(k.partition(":")[2] or k, pattern)
+            ]
         return sorted(dict.fromkeys(keys))

@@ -43,8 +43,14 @@ def test_ddp_example_started_by_torchrun(tmp_path):
 def test_cli_walkthrough(tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     env_path = f"{bin_dir}{os.pathsep}{ENV['PATH']}"
-    result = subprocess.run(["bash", str(EXAMPLES / "cli_walkthrough.sh")], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=600, env={**ENV, "PATH": env_path})
+    result = subprocess.run(
+        ["bash", str(EXAMPLES / "cli_walkthrough.sh")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**ENV, "PATH": env_path},
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "digit_0_true_0.png" in result.stdout and "Wrote 5 predictions" in result.stdout
     assert "Exported image_classification model" in result.stdout

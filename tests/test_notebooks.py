@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom (quick mode, offline) and is committed without stale outputs."""
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -28,8 +27,16 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     pictures = list(tmp_path.glob("*.png"))
-    shown = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    shown = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
     if any("display(Image(" in c.source for c in notebook.cells):
         assert pictures and shown, "the notebook should draw and show at least one picture"

@@ -1,4 +1,4 @@
-"""Audio tasks (need ``pip install "flash[audio]"``)."""
+"""Audio tasks (need ``pip install "flash-finetune[audio]"``)."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import os
 import sys
 import traceback
 
+from flash._version import __version__
 from flash.errors import FlashError
 from flash.tasks import ENTRIES
 
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  " + "\n  ".join(examples.values()), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export}")
 
     train = commands.add_parser(

@@ -7,8 +7,8 @@ import glob
 import inspect
 import json
 import sys
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml

@@ -43,7 +43,7 @@ def export(model: torch.nn.Module, output: Path, *, fmt: Literal["onnx", "torchs
             traced = torch.jit.trace(module, (x,))
             traced.save(str(output))
         elif fmt == "onnx":
-            require("onnx", "test", purpose="ONNX export")
+            require("onnx", "export", purpose="ONNX export")
             torch.onnx.export(module, (x,), str(output), input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, dynamo=False)
         else:

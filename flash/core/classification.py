@@ -5,7 +5,7 @@ A classifier task sets ``self.multi_label`` and ``self.labels`` and mixes this i
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -29,7 +29,7 @@ def resolve_num_classes(num_classes: int | None, labels: Sequence | None, *, own
     if num_classes is None and labels is None:
         raise ConfigurationError(f"{owner} needs num_classes or labels, e.g. "
                                  f"{owner}(num_classes=datamodule.num_classes, labels=datamodule.labels).")
-    if num_classes is None:
+    if num_classes is None and labels is not None:
         num_classes = len(labels)
     if not isinstance(num_classes, int) or num_classes < minimum:
         raise ConfigurationError(f"num_classes{counts} must be an int >= {minimum}. "
@@ -50,6 +50,7 @@ class ClassificationMixin:
 
     multi_label: bool = False
     labels: list[str] | None = None
+    loss_fn: Callable  # set by Task.__init__
 
     def compute_loss(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.loss_fn(outputs, target.float() if self.multi_label else target)

@@ -9,8 +9,9 @@ the audio) when the DataLoader asks for it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from functools import partialmethod
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
@@ -154,6 +155,9 @@ def stage_args(data: Mapping[str, Any], targets: Mapping[str, Any] | None = None
     return stages
 
 
+DataModuleT = TypeVar("DataModuleT", bound="DataModule")
+
+
 class DataModule:
     """The data of all stages, with the label set inferred from the training data.
 
@@ -196,8 +200,9 @@ class DataModule:
                 dataset.transform = self.transform.per_sample_transform(stage)
 
     @classmethod
-    def from_stages(cls, input_cls: Callable[..., Input], stages: Mapping[str, Mapping[str, Any] | Input | None], *,
-                    input_kwargs: Mapping[str, Any] | None = None, **data_module_kwargs: Any) -> "DataModule":
+    def from_stages(cls: type[DataModuleT], input_cls: Callable[..., Input],
+                    stages: Mapping[str, Mapping[str, Any] | Input | None], *,
+                    input_kwargs: Mapping[str, Any] | None = None, **data_module_kwargs: Any) -> DataModuleT:
         """The one way every ``from_*`` builds its DataModule: ``input_cls(stage, **stages[stage], **input_kwargs)``.
 
         A stage's value is its Input's keyword arguments (see :func:`stage_args`), an ``Input`` built

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from flash.errors import ConfigurationError
+from flash.errors import ConfigurationError, install_hint
 
 
 class Detected(NamedTuple):
@@ -130,6 +130,6 @@ class TaskEntry:
         except ImportError as err:
             raise ConfigurationError(
                 f"The {self.name} task needs packages that are not installed ({err}). "
-                f'Install them with: pip install "flash[{self.extra}]"'
+                f"Install them with: {install_hint(self.extra)}"
             ) from err
         return getattr(mod, attr) if attr else mod

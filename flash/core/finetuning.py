@@ -10,12 +10,15 @@ in the optimizer; frozen ones simply get no gradient.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from flash.engine.callbacks import Callback
 from flash.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from flash.core.task import Task
 
 STRATEGIES = ("no_freeze", "freeze", "freeze_unfreeze", "unfreeze_milestones")
 _BN = (torch.nn.modules.batchnorm._BatchNorm,)
@@ -41,10 +44,12 @@ class FinetuningStrategy(Callback):
     def on_train_epoch_start(self, trainer, module) -> None:
         self.apply(module, trainer.current_epoch)
 
-    def apply(self, module: torch.nn.Module, epoch: int) -> None:
+    def apply(self, module: Task, epoch: int) -> None:
         backbone = getattr(module, "backbone", None)
         if backbone is None:
-            raise ConfigurationError(f"{type(module).__name__} has no `backbone` attribute, so it cannot be finetuned by freezing.")
+            raise ConfigurationError(
+                f"{type(module).__name__} has no `backbone` attribute, so it cannot be finetuned by freezing."
+            )
         layers = _layers(backbone)
         n = self.trainable_layers(epoch)
         n = len(layers) if n < 0 else min(n, len(layers))
@@ -60,7 +65,9 @@ class FinetuningStrategy(Callback):
                             p.requires_grad_(True)
                     else:
                         m.eval()
-        module._frozen_bn_eval = [m for layer in frozen for m in layer.modules() if isinstance(m, _BN)] if not self.train_bn else []
+        module._frozen_bn_eval = (
+            [m for layer in frozen for m in layer.modules() if isinstance(m, _BN)] if not self.train_bn else []
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -88,7 +95,10 @@ class UnfreezeMilestones(FinetuningStrategy):
     def __init__(self, milestones: tuple[int, int], num_layers: int = 1, train_bn: bool = True) -> None:
         super().__init__(train_bn)
         if len(milestones) != 2 or milestones[0] > milestones[1]:
-            raise ConfigurationError(f"unfreeze_milestones needs ((first_epoch, second_epoch), num_layers) with first <= second. Received: {milestones!r}")
+            raise ConfigurationError(
+                "unfreeze_milestones needs ((first_epoch, second_epoch), num_layers) with first <= second. "
+                f"Received: {milestones!r}"
+            )
         self.milestones, self.num_layers = (int(milestones[0]), int(milestones[1])), int(num_layers)
 
     def trainable_layers(self, epoch):
@@ -101,7 +111,9 @@ def get_finetuning_strategy(strategy: Any, *, train_bn: bool = True) -> Callback
     """Resolve a strategy name / tuple / Callback."""
     if isinstance(strategy, Callback):
         return strategy
-    name, arg = (strategy[0], strategy[1]) if isinstance(strategy, (tuple, list)) and len(strategy) == 2 else (strategy, None)
+    name, arg = (
+        (strategy[0], strategy[1]) if isinstance(strategy, (tuple, list)) and len(strategy) == 2 else (strategy, None)
+    )
     if name == "no_freeze":
         return NoFreeze(train_bn)
     if name == "freeze":
@@ -112,7 +124,9 @@ def get_finetuning_strategy(strategy: Any, *, train_bn: bool = True) -> Callback
         return FreezeUnfreeze(arg, train_bn)
     if name == "unfreeze_milestones":
         if not (isinstance(arg, (tuple, list)) and len(arg) == 2 and isinstance(arg[1], int)):
-            raise ConfigurationError(f"Use ('unfreeze_milestones', ((e1, e2), num_layers)). Received: strategy={strategy!r}")
+            raise ConfigurationError(
+                f"Use ('unfreeze_milestones', ((e1, e2), num_layers)). Received: strategy={strategy!r}"
+            )
         return UnfreezeMilestones(tuple(arg[0]), arg[1], train_bn)
     raise ConfigurationError(
         f"Unknown finetuning strategy {strategy!r}. Valid: 'no_freeze', 'freeze', ('freeze_unfreeze', epoch), "

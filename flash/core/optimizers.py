@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from flash.errors import ConfigurationError, invalid_choice
 
-OptimizerSpec = Union[str, tuple, Callable]
+OptimizerSpec = str | tuple | Callable
 
 
 def _optimizers() -> dict[str, type]:
@@ -103,7 +104,9 @@ def build_scheduler(spec: Any, optimizer: torch.optim.Optimizer, *, num_training
     elif callable(name):
         scheduler = name(optimizer, **kwargs)
     else:
-        raise ConfigurationError(f"lr_scheduler must be a name, (name, kwargs[, config]), or a callable. Received: {spec!r}")
+        raise ConfigurationError(
+            f"lr_scheduler must be a name, (name, kwargs[, config]), or a callable. Received: {spec!r}"
+        )
     if isinstance(scheduler, dict):
         return scheduler
     return {"scheduler": scheduler, **config}

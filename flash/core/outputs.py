@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 
@@ -24,7 +25,7 @@ def classification_output(logits: torch.Tensor, output: str, *, multi_label: boo
     if output == "probabilities":
         return probs.tolist()
     if multi_label:
-        classes = [torch.nonzero(row >= threshold).flatten().tolist() for row in probs]
+        classes: list[Any] = [torch.nonzero(row >= threshold).flatten().tolist() for row in probs]
     else:
         classes = probs.argmax(dim=-1).tolist()
     if output == "classes" or not labels:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
-from flash.errors import ConfigurationError, DataError, MissingDependencyError, require
+from flash.errors import ConfigurationError, DataError, MissingDependencyError, install_hint, require
 
 TableFormat = Literal["csv", "json", "parquet"]
 _SUFFIX_FORMATS: dict[str, TableFormat] = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json",
@@ -140,7 +141,7 @@ def _read_parquet(path: Path) -> Table:
         df = pd.read_parquet(path)
     except ImportError as err:
         raise MissingDependencyError(f"Reading '{path}' needs pyarrow. "
-                                     'Install it with: pip install "flash[data]"') from err
+                                     f"Install it with: {install_hint('data')}") from err
     except Exception as err:  # pyarrow raises its own error types for corrupt files
         raise DataError(f"Cannot read '{path}' as Parquet: {str(err).splitlines()[0]}") from err
     return table_from_data_frame(df, f"'{path}'")

@@ -11,8 +11,9 @@ The training set fixes the label set; other stages must use labels from it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -31,6 +32,15 @@ def _as_python(value: Any) -> Any:
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
         return value.tolist()
     return value
+
+
+def _kind(value: Any) -> str:
+    """The kind of a target value: "str", "list", "int", or its type's name."""
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return "int" if _is_int(value) else type(value).__name__
 
 
 def _is_int(value: Any) -> bool:
@@ -56,7 +66,7 @@ class TargetFormatter:
     # ------------------------------------------------------------------ inference
     @classmethod
     def infer(cls, targets: Sequence[Any], *, labels: Sequence[str] | None = None, multi_label: bool | None = None,
-              where: str = "the training data") -> "TargetFormatter":
+              where: str = "the training data") -> TargetFormatter:
         values = [_as_python(t) for t in targets]
         missing = [i for i, v in enumerate(values) if _is_missing(v)]
         if missing:
@@ -64,11 +74,13 @@ class TargetFormatter:
                             "Fill them in or drop those rows.")
         if not values:
             raise DataError(f"No targets found in {where}: cannot infer the classes.")
-        types = {"str" if isinstance(v, str) else "list" if isinstance(v, (list, tuple)) else "int" if _is_int(v) else type(v).__name__
-                 for v in values}
+        types = {_kind(v) for v in values}
         if len(types) > 1:
-            examples = {t: next(v for v in values if (("str" if isinstance(v, str) else "list" if isinstance(v, (list, tuple)) else "int" if _is_int(v) else type(v).__name__) == t)) for t in types}
-            raise DataError(f"Targets in {where} mix types {sorted(types)} (e.g. {examples}). Use one type: all class names or all indices.")
+            examples = {t: next(v for v in values if _kind(v) == t) for t in types}
+            raise DataError(
+                f"Targets in {where} mix types {sorted(types)} (e.g. {examples}). "
+                "Use one type: all class names or all indices."
+            )
         kind = types.pop()
         if kind == "str":
             return cls._infer_strings(values, labels, multi_label)
@@ -76,13 +88,17 @@ class TargetFormatter:
             top = int(max(values))
             if min(values) < 0:
                 raise DataError(f"Class indices must be >= 0; {where} has {int(min(values))}.")
-            return cls("indices", len(labels) if labels else top + 1, bool(multi_label), list(labels) if labels else None)
+            return cls(
+                "indices", len(labels) if labels else top + 1, bool(multi_label), list(labels) if labels else None
+            )
         if kind == "list":
             return cls._infer_lists(values, labels, multi_label, where)
-        raise DataError(f"Cannot use targets of type {kind!r} in {where} (e.g. {values[0]!r}); use class names or indices.")
+        raise DataError(
+            f"Cannot use targets of type {kind!r} in {where} (e.g. {values[0]!r}); use class names or indices."
+        )
 
     @classmethod
-    def _infer_strings(cls, values, labels, multi_label) -> "TargetFormatter":
+    def _infer_strings(cls, values, labels, multi_label) -> TargetFormatter:
         separator = None
         if any("," in v for v in values):
             separator = ","
@@ -98,7 +114,7 @@ class TargetFormatter:
         return cls("names", len(names), separator is not None or bool(multi_label), names, separator)
 
     @classmethod
-    def _infer_lists(cls, values, labels, multi_label, where) -> "TargetFormatter":
+    def _infer_lists(cls, values, labels, multi_label, where) -> TargetFormatter:
         flat = [x for v in values for x in v]
         if flat and all(isinstance(x, str) for x in flat):
             names = list(labels) if labels else sorted(set(flat))
@@ -112,7 +128,9 @@ class TargetFormatter:
         if all(_is_int(x) for x in flat):
             top = int(max(flat)) if flat else 0
             return cls("indices", len(labels) if labels else top + 1, True, list(labels) if labels else None)
-        raise DataError(f"Cannot read list targets in {where} (e.g. {values[0]!r}): use lists of names, of indices, or 0/1 vectors.")
+        raise DataError(
+            f"Cannot read list targets in {where} (e.g. {values[0]!r}): use lists of names, of indices, or 0/1 vectors."
+        )
 
     # ------------------------------------------------------------------ formatting
     def _index(self, value: Any, where: str) -> int:
@@ -125,7 +143,9 @@ class TargetFormatter:
             return self._lookup[value]
         index = int(value)
         if not 0 <= index < self.num_classes:
-            raise DataError(f"Class index {index} in {where} is outside 0..{self.num_classes - 1} (num_classes={self.num_classes}).")
+            raise DataError(
+                f"Class index {index} in {where} is outside 0..{self.num_classes - 1} (num_classes={self.num_classes})."
+            )
         return index
 
     @property
@@ -158,5 +178,10 @@ class TargetFormatter:
         return vector
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "num_classes": self.num_classes, "multi_label": self.multi_label,
-                "labels": self.labels, "separator": self.separator}
+        return {
+            "kind": self.kind,
+            "num_classes": self.num_classes,
+            "multi_label": self.multi_label,
+            "labels": self.labels,
+            "separator": self.separator,
+        }

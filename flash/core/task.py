@@ -10,7 +10,9 @@ import contextlib
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
 import torchmetrics
@@ -32,10 +34,19 @@ def metric_name(metric: torchmetrics.Metric) -> str:
     return name.lower()
 
 
+TaskT = TypeVar("TaskT", bound="Task")
+
+
+def _no_loss_fn(outputs: Any, target: Any) -> torch.Tensor:
+    raise NotImplementedError("This task has no loss: pass loss_fn=... or override compute_loss().")
+
+
 def _import_flash_class(path: str, *, what: str) -> type:
     module_name, _, qualname = path.partition(":")
     if not module_name.startswith("flash.") or not qualname:
-        raise CheckpointError(f"The checkpoint names {what} {path!r}, which is not a flash class; refusing to import it.")
+        raise CheckpointError(
+            f"The checkpoint names {what} {path!r}, which is not a flash class; refusing to import it."
+        )
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         obj = getattr(obj, part)
@@ -57,14 +68,21 @@ class Task(TrainingModule):
     default_learning_rate = 1e-3
     input_transform_cls: type[InputTransform] = InputTransform
 
-    def __init__(self, *, model: torch.nn.Module | None = None, loss_fn: Callable | None = None,
-                 metrics: MetricsSpec = None, learning_rate: float | None = None, optimizer: Any = "adam",
-                 lr_scheduler: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module | None = None,
+        loss_fn: Callable | None = None,
+        metrics: MetricsSpec = None,
+        learning_rate: float | None = None,
+        optimizer: Any = "adam",
+        lr_scheduler: Any = None,
+    ) -> None:
         super().__init__()
         if not hasattr(self, "hparams"):
             self.hparams: dict[str, Any] = {}
         self.model = model
-        self.loss_fn = loss_fn
+        self.loss_fn: Callable = loss_fn if loss_fn is not None else _no_loss_fn
         self.learning_rate = learning_rate if learning_rate is not None else self.default_learning_rate
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
@@ -77,8 +95,7 @@ class Task(TrainingModule):
     # ------------------------------------------------------------------ hyper-parameters
     def save_hyperparameters(self, *, ignore: Sequence[str] = ()) -> None:
         """Record the caller's ``__init__`` arguments; the checkpoint rebuilds the task from them."""
-        frame = inspect.currentframe().f_back
-        init_args = inspect.getargvalues(frame)
+        init_args = inspect.getargvalues(sys._getframe(1))  # the caller: a task's __init__
         hparams: dict[str, Any] = {}
         for name in init_args.args[1:] + [a for a in (init_args.varargs, init_args.keywords) if a]:
             if name in ignore or name == "__class__":
@@ -158,7 +175,7 @@ class Task(TrainingModule):
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test")
 
-    def train(self, mode: bool = True) -> "Task":
+    def train(self, mode: bool = True) -> Task:
         super().train(mode)
         for module in getattr(self, "_frozen_bn_eval", []):  # finetuning with train_bn=False keeps frozen BN in eval
             module.eval()
@@ -186,8 +203,8 @@ class Task(TrainingModule):
     def format_predictions(self, outputs: Any, output: str) -> list:
         raise ConfigurationError(f"{type(self).__name__} does not support output={output!r}.")
 
-    def samples_from(self, inputs: Any) -> list[dict]:
-        """Turn what a user hands to :meth:`predict` into samples. Tasks override this."""
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
+        """Turn what a user hands to :meth:`predict` into ``(was it a single input, samples)``. Tasks override this."""
         raise NotImplementedError(f"{type(self).__name__}.predict() does not know how to read {type(inputs).__name__}.")
 
     def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8) -> Any:
@@ -236,7 +253,7 @@ class Task(TrainingModule):
         }
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> "Task":
+    def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> Task:
         """Rebuild the task from a checkpoint alone: no user code, no internet.
 
         Example:
@@ -265,7 +282,7 @@ class Task(TrainingModule):
         return model.to(map_location if map_location not in (None, "cpu") else "cpu").eval()
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "Task":
+    def from_checkpoint_state(cls: type[TaskT], checkpoint: dict, hparams: dict) -> TaskT:
         """Build the task from its hyper-parameters and load the weights (tasks may extend this)."""
         model = cls(**hparams)
         model.load_state_dict(checkpoint["state_dict"])

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flash.errors import DataError
 
@@ -27,7 +28,7 @@ def walk_files(folder: str | os.PathLike) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     repeats: list[str] = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(os.fspath(folder), followlinks=True):
         real = os.path.realpath(root)
         if real in seen:  # reached again through a link: walk none of it
             repeats.append(root)

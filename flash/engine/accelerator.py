@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 
 from flash.errors import ConfigurationError, invalid_choice
 
 AcceleratorName = Literal["auto", "cpu", "cuda", "gpu", "mps"]
-Devices = Union[int, str, list, tuple]
+Devices = int | str | list | tuple
 
 ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
 
@@ -35,7 +35,9 @@ def resolve_accelerator(accelerator: str | torch.device) -> str:
             "Use accelerator='cpu' or 'auto'. Received: accelerator='cuda'"
         )
     if name == "mps" and not _mps_available():
-        raise ConfigurationError("accelerator='mps' was requested but MPS is not available. Received: accelerator='mps'")
+        raise ConfigurationError(
+            "accelerator='mps' was requested but MPS is not available. Received: accelerator='mps'"
+        )
     return name
 
 
@@ -52,7 +54,9 @@ def resolve_devices(devices: Devices, accelerator: str) -> list[int]:
             try:
                 devices = int(text)
             except ValueError:
-                raise ConfigurationError(f"devices must be 'auto', an int, or a list of ints. Received: devices={devices!r}")
+                raise ConfigurationError(
+                    f"devices must be 'auto', an int, or a list of ints. Received: devices={devices!r}"
+                ) from None
     if isinstance(devices, (list, tuple)):
         return [int(d) for d in devices]
     if isinstance(devices, int):
@@ -61,7 +65,9 @@ def resolve_devices(devices: Devices, accelerator: str) -> list[int]:
         if devices < 1:
             raise ConfigurationError(f"devices must be >= 1 or -1 (all). Received: devices={devices}")
         if accelerator == "cuda" and devices > available:
-            raise ConfigurationError(f"devices={devices} but only {available} CUDA device(s) are visible. Received: devices={devices}")
+            raise ConfigurationError(
+                f"devices={devices} but only {available} CUDA device(s) are visible. Received: devices={devices}"
+            )
         return list(range(devices))
     raise ConfigurationError(f"devices must be 'auto', an int, or a list of ints. Received: devices={devices!r}")
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from flash.engine.seed import rng_state
-from flash.errors import CheckpointError
+from flash.errors import DISTRIBUTION, CheckpointError
 
 FORMAT_VERSION = 1
 VERSION_KEY = "flash_checkpoint_version"
@@ -67,7 +67,7 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
 
         raise CheckpointError(
             f"Checkpoint '{path}' has format version {version}, but this flash ({flash.__version__}) reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade flash: pip install -U flash"
+            f"versions up to {FORMAT_VERSION}. Upgrade flash: pip install -U {DISTRIBUTION}"
         )
     return checkpoint
 
@@ -187,6 +187,6 @@ def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> dict 
         return rng[rank]
     if rng:
         warnings.warn(f"'{path}' was saved with {len(rng)} process(es), now {world_size}: "
-                      "random states restart from rank 0's, so the run will not repeat bit for bit.")
+                      "random states restart from rank 0's, so the run will not repeat bit for bit.", stacklevel=2)
         return rng[0]
     return None

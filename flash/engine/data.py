@@ -8,7 +8,8 @@ already-seen sample indices instead of replaying data.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, Sampler, SequentialSampler
@@ -71,7 +72,7 @@ def engine_dataloader(loader: Any, *, train: bool, rank: int, world_size: int, s
     if not isinstance(loader.sampler, (RandomSampler, SequentialSampler)) or loader.batch_size is None:
         return loader
     sampler = ResumableSampler(
-        len(loader.dataset), shuffle=isinstance(loader.sampler, RandomSampler), seed=seed,
+        len(cast(Sized, loader.dataset)), shuffle=isinstance(loader.sampler, RandomSampler), seed=seed,
         rank=rank, world_size=world_size, pad=train,
     )
     kwargs: dict[str, Any] = dict(

@@ -22,7 +22,8 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flash.engine.callbacks import Callback
 
@@ -54,7 +55,7 @@ class HookDispatcher:
         if found is None:
             base = getattr(Callback, hook, None)
             overriding = [c for c in callbacks if hook in vars(c) or getattr(type(c), hook, None) is not base]
-            bound = [functools.partial(getattr(c, hook), self._trainer, model) for c in overriding]
+            bound: list[Callable] = [functools.partial(getattr(c, hook), self._trainer, model) for c in overriding]
             found = self._cache[hook] = (_model_method(model, hook), bound)
         return found
 

@@ -23,7 +23,9 @@ def _next_version(root: Path) -> int:
 class Logger:
     """A logger that records nothing; subclasses override what they write."""
 
-    def __init__(self, save_dir: str | os.PathLike = ".", name: str = "flash_logs", version: int | str | None = None) -> None:
+    def __init__(
+        self, save_dir: str | os.PathLike = ".", name: str = "flash_logs", version: int | str | None = None
+    ) -> None:
         self.save_dir = Path(save_dir)
         self.name = name
         self._version = version
@@ -74,7 +76,10 @@ class CSVLogger(Logger):
         import yaml
 
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        safe = {k: v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else repr(v) for k, v in params.items()}
+        safe = {
+            k: v if isinstance(v, (int, float, str, bool, type(None), list, dict)) else repr(v)
+            for k, v in params.items()
+        }
         (self.log_dir / "hparams.yaml").write_text(yaml.safe_dump(safe, sort_keys=True))
 
     def log_metrics(self, metrics, step):
@@ -156,7 +161,7 @@ class WandbLogger(Logger):
 
     def __init__(self, save_dir=".", name="flash_logs", version=None, project: str = "flash", **init_kwargs) -> None:
         super().__init__(save_dir, name, version)
-        self._wandb = require("wandb", "all", purpose="WandbLogger")
+        self._wandb = require("wandb", None, purpose="WandbLogger")
         self._run = self._wandb.init(project=project, dir=str(save_dir), **init_kwargs)
 
     def log_hyperparams(self, params):
@@ -174,7 +179,7 @@ class MLFlowLogger(Logger):
 
     def __init__(self, save_dir=".", name="flash_logs", version=None, experiment_name: str = "flash") -> None:
         super().__init__(save_dir, name, version)
-        self._mlflow = require("mlflow", "all", purpose="MLFlowLogger")
+        self._mlflow = require("mlflow", None, purpose="MLFlowLogger")
         self._mlflow.set_experiment(experiment_name)
         self._run = self._mlflow.start_run()
 

@@ -32,7 +32,9 @@ def _scheduler_config(item: Any) -> SchedulerConfig:
     else:
         config = SchedulerConfig(item)
     if config.interval not in ("step", "epoch"):
-        raise ConfigurationError(f"lr_scheduler interval must be 'step' or 'epoch'. Received: interval={config.interval!r}")
+        raise ConfigurationError(
+            f"lr_scheduler interval must be 'step' or 'epoch'. Received: interval={config.interval!r}"
+        )
     if config.needs_metric and config.monitor is None:
         config.monitor = "val_loss"
     return config
@@ -41,12 +43,16 @@ def _scheduler_config(item: Any) -> SchedulerConfig:
 def parse_optimizers(result: Any) -> tuple[list[torch.optim.Optimizer], list[SchedulerConfig]]:
     """Accept an optimizer; a dict with ``optimizer`` (+ ``lr_scheduler``); ``(opts, scheds)``; or lists."""
     if result is None:
-        raise ConfigurationError("configure_optimizers() returned None; return an optimizer (e.g. torch.optim.Adam(...)).")
+        raise ConfigurationError(
+            "configure_optimizers() returned None; return an optimizer (e.g. torch.optim.Adam(...))."
+        )
     if isinstance(result, torch.optim.Optimizer):
         return [result], []
     if isinstance(result, dict):
         if "optimizer" not in result:
-            raise ConfigurationError(f"configure_optimizers() returned a dict without 'optimizer'. Received keys: {sorted(result)}")
+            raise ConfigurationError(
+                f"configure_optimizers() returned a dict without 'optimizer'. Received keys: {sorted(result)}"
+            )
         schedulers = [] if result.get("lr_scheduler") is None else [_scheduler_config(result["lr_scheduler"])]
         if schedulers and "monitor" in result and schedulers[0].monitor is None:
             schedulers[0].monitor = result["monitor"]
@@ -54,7 +60,9 @@ def parse_optimizers(result: Any) -> tuple[list[torch.optim.Optimizer], list[Sch
     if isinstance(result, (list, tuple)):
         if len(result) == 2 and isinstance(result[0], (list, tuple)):
             optimizers, schedulers = list(result[0]), result[1]
-            return optimizers, [_scheduler_config(s) for s in (schedulers if isinstance(schedulers, (list, tuple)) else [schedulers])]
+            return optimizers, [
+                _scheduler_config(s) for s in (schedulers if isinstance(schedulers, (list, tuple)) else [schedulers])
+            ]
         if all(isinstance(o, torch.optim.Optimizer) for o in result):
             return list(result), []
         if all(isinstance(o, dict) for o in result):

@@ -7,7 +7,7 @@ in :func:`get_precision`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal, Union, get_args
+from typing import Any, Literal, cast, get_args
 
 import torch
 
@@ -15,6 +15,7 @@ from flash.engine.data import apply_to_tensors
 from flash.errors import ConfigurationError, invalid_choice
 
 PrecisionName = Literal["32-true", "16-mixed", "bf16-mixed", "bf16-true", "64-true"]
+MixedName = Literal["16-mixed", "bf16-mixed"]
 
 _ALIASES = {
     "32": "32-true", "32-true": "32-true", 32: "32-true",
@@ -81,7 +82,7 @@ class DoublePrecision(Precision):
 class MixedPrecision(Precision):
     """Autocast to float16 (with a GradScaler) or bfloat16 (no scaler needed)."""
 
-    def __init__(self, precision: Literal["16-mixed", "bf16-mixed"] = "bf16-mixed", device_type: str = "cpu") -> None:
+    def __init__(self, precision: MixedName = "bf16-mixed", device_type: str = "cpu") -> None:
         if precision not in ("16-mixed", "bf16-mixed"):
             raise invalid_choice("precision", precision, ("16-mixed", "bf16-mixed"))
         self.name = precision
@@ -131,7 +132,7 @@ class HalfPrecision(Precision):
         return _cast_floating(batch, torch.bfloat16)
 
 
-def get_precision(precision: Union[PrecisionName, str, int, Precision], *, device_type: str = "cpu") -> Precision:
+def get_precision(precision: PrecisionName | str | int | Precision, *, device_type: str = "cpu") -> Precision:
     """Resolve ``"32-true" | "16-mixed" | "bf16-mixed" | "bf16-true" | "64-true"`` (or a Precision)."""
     if isinstance(precision, Precision):
         return precision
@@ -146,4 +147,4 @@ def get_precision(precision: Union[PrecisionName, str, int, Precision], *, devic
         return HalfPrecision()
     if name == "16-mixed" and device_type == "mps":
         raise ConfigurationError("precision='16-mixed' is not supported on MPS; use 'bf16-mixed' or '32-true'.")
-    return MixedPrecision(name, device_type=device_type)
+    return MixedPrecision(cast(MixedName, name), device_type=device_type)

@@ -67,5 +67,5 @@ def _gather_in_order(trainer, loader, predictions: list) -> list:
     size = loader.batch_size or 1
     batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
     if predictions and isinstance(predictions[0], torch.Tensor):
-        batches = [torch.stack(b) for b in batches]
+        return [torch.stack(b) for b in batches]
     return batches

@@ -23,7 +23,9 @@ def _in_notebook() -> bool:
 
 def _postfix(metrics: dict[str, float]) -> str:
     """``loss=0.231, val_acc=0.9`` (tqdm's own set_postfix does the same with more work per redraw)."""
-    return ", ".join(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in metrics.items())
+    return ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}" for name, value in metrics.items()
+    )
 
 
 class ProgressBar(Callback):

@@ -71,7 +71,7 @@ class LoggedResults:
                 "prog_bar": sorted(self.prog_bar)}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "LoggedResults":
+    def from_state(cls, state: dict[str, Any]) -> LoggedResults:
         sums = {name: float(value) for name, value in state["sums"].items()}  # earlier checkpoints hold tensors
         return cls(step_values=dict(state["step_values"]), sums=sums, counts=dict(state["counts"]),
                    prog_bar=set(state["prog_bar"]))

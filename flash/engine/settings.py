@@ -26,7 +26,8 @@ def parse_max_time(value: Any) -> float | None:
             d, h, m, s = (int(p) for p in parts)
             return dt.timedelta(days=d, hours=h, minutes=m, seconds=s).total_seconds()
     raise ConfigurationError(
-        f"max_time must be 'DD:HH:MM:SS', a datetime.timedelta, a dict like {{'hours': 1}}, or seconds. Received: max_time={value!r}"
+        "max_time must be 'DD:HH:MM:SS', a datetime.timedelta, a dict like {'hours': 1}, or seconds. "
+        f"Received: max_time={value!r}"
     )
 
 
@@ -34,7 +35,9 @@ def _check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> A
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be an int >= 1{' or None' if allow_none else ''}. Received: {name}={value!r}")
+        raise ConfigurationError(
+            f"{name} must be an int >= 1{' or None' if allow_none else ''}. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -42,7 +45,9 @@ def _check_limit(name: str, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ConfigurationError(f"{name} must be an int >= 0 (batches) or a float in [0, 1]. Received: {name}={value!r}")
+        raise ConfigurationError(
+            f"{name} must be an int >= 0 (batches) or a float in [0, 1]. Received: {name}={value!r}"
+        )
     if isinstance(value, float) and value > 1.0:
         raise ConfigurationError(f"{name} as a float is a fraction in [0, 1]. Received: {name}={value!r}")
     return value
@@ -62,7 +67,7 @@ class TrainerSettings:
     fast_dev_run: int
     val_check_interval: Any
     check_val_every_n_epoch: int | None
-    num_sanity_val_steps: int
+    num_sanity_val_steps: float  # math.inf: all validation batches
     accumulate_grad_batches: int
     gradient_clip_val: float | None
     gradient_clip_algorithm: str
@@ -72,7 +77,7 @@ class TrainerSettings:
     on_nonfinite_loss: str
 
     @classmethod
-    def build(cls, args: dict[str, Any]) -> "TrainerSettings":
+    def build(cls, args: dict[str, Any]) -> TrainerSettings:
         fast = args["fast_dev_run"]
         if isinstance(fast, bool):
             fast = 1 if fast else 0
@@ -85,11 +90,15 @@ class TrainerSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigurationError(f"{name} must be an int >= {low} or None. Received: {name}={value!r}")
         if max_steps != -1 and (not isinstance(max_steps, int) or max_steps < -1):
-            raise ConfigurationError(f"max_steps must be -1 (no limit) or an int >= 0. Received: max_steps={max_steps!r}")
+            raise ConfigurationError(
+                f"max_steps must be -1 (no limit) or an int >= 0. Received: max_steps={max_steps!r}"
+            )
         accumulate = _check_positive_int("accumulate_grad_batches", args["accumulate_grad_batches"])
         clip = args["gradient_clip_val"]
         if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0):
-            raise ConfigurationError(f"gradient_clip_val must be a number >= 0 or None. Received: gradient_clip_val={clip!r}")
+            raise ConfigurationError(
+                f"gradient_clip_val must be a number >= 0 or None. Received: gradient_clip_val={clip!r}"
+            )
         algorithm = args["gradient_clip_algorithm"] or "norm"
         if algorithm not in ("norm", "value"):
             raise invalid_choice("gradient_clip_algorithm", algorithm, ("norm", "value"))
@@ -98,8 +107,11 @@ class TrainerSettings:
         interval = args["val_check_interval"]
         if interval is None:
             interval = 1.0
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0 or (
-            isinstance(interval, float) and interval > 1.0
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or interval <= 0
+            or (isinstance(interval, float) and interval > 1.0)
         ):
             raise ConfigurationError(
                 f"val_check_interval must be a float in (0, 1] (fraction of an epoch) or an int > 0 (batches). "
@@ -107,23 +119,32 @@ class TrainerSettings:
             )
         sanity = args["num_sanity_val_steps"]
         if sanity is not None and (isinstance(sanity, bool) or not isinstance(sanity, int) or sanity < -1):
-            raise ConfigurationError(f"num_sanity_val_steps must be an int >= 0, or -1 (all). Received: num_sanity_val_steps={sanity!r}")
+            raise ConfigurationError(
+                f"num_sanity_val_steps must be an int >= 0, or -1 (all). Received: num_sanity_val_steps={sanity!r}"
+            )
         sanity = 2 if sanity is None else (math.inf if sanity == -1 else sanity)
         settings = cls(
-            precision=args["precision"], max_epochs=max_epochs, min_epochs=args["min_epochs"] or 0,
-            max_steps=max_steps, max_time=parse_max_time(args["max_time"]),
+            precision=args["precision"],
+            max_epochs=max_epochs,
+            min_epochs=args["min_epochs"] or 0,
+            max_steps=max_steps,
+            max_time=parse_max_time(args["max_time"]),
             limit_train_batches=_check_limit("limit_train_batches", args["limit_train_batches"]),
             limit_val_batches=_check_limit("limit_val_batches", args["limit_val_batches"]),
             limit_test_batches=_check_limit("limit_test_batches", args["limit_test_batches"]),
             limit_predict_batches=_check_limit("limit_predict_batches", args["limit_predict_batches"]),
-            fast_dev_run=fast, val_check_interval=interval,
-            check_val_every_n_epoch=_check_positive_int("check_val_every_n_epoch", args["check_val_every_n_epoch"],
-                                                        allow_none=True),
+            fast_dev_run=fast,
+            val_check_interval=interval,
+            check_val_every_n_epoch=_check_positive_int(
+                "check_val_every_n_epoch", args["check_val_every_n_epoch"], allow_none=True
+            ),
             num_sanity_val_steps=sanity,
-            accumulate_grad_batches=accumulate, gradient_clip_val=args["gradient_clip_val"],
+            accumulate_grad_batches=accumulate,
+            gradient_clip_val=args["gradient_clip_val"],
             gradient_clip_algorithm=algorithm,
-            log_every_n_steps=_check_positive_int("log_every_n_steps", 50 if args["log_every_n_steps"] is None
-                                                  else args["log_every_n_steps"]),
+            log_every_n_steps=_check_positive_int(
+                "log_every_n_steps", 50 if args["log_every_n_steps"] is None else args["log_every_n_steps"]
+            ),
             enable_progress_bar=args["enable_progress_bar"],
             enable_checkpointing=True if args["enable_checkpointing"] is None else bool(args["enable_checkpointing"]),
             on_nonfinite_loss=args["on_nonfinite_loss"],

@@ -85,7 +85,7 @@ class FitState:
         self.results = LoggedResults.from_state(results) if results and self.batches_seen else LoggedResults()
 
     @classmethod
-    def from_checkpoint(cls, state: dict[str, Any]) -> "FitState":
+    def from_checkpoint(cls, state: dict[str, Any]) -> FitState:
         fit_state = cls()
         fit_state.load_state_dict(state)
         return fit_state

@@ -13,8 +13,9 @@ import functools
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import torch
 
@@ -332,7 +333,7 @@ class Trainer:
 
     def _step_runner(self, name: str):
         """``step(batch, batch_idx)`` for the hook ``name``; wrapper and autocast are decided once, not per batch."""
-        if name == "training_step" and self._wrapped is not None:
+        if name == "training_step" and self._wrapped is not None and self._model is not None:
             step = functools.partial(self.strategy.training_step, self._wrapped, self._model)
         else:
             step = getattr(self._model, name)
@@ -365,7 +366,7 @@ class Trainer:
             return True
         if self.settings.on_nonfinite_loss == "skip":
             warnings.warn(f"Non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
-                          f"{self.global_step}; skipping this optimizer step.")
+                          f"{self.global_step}; skipping this optimizer step.", stacklevel=2)
             return False
         raise NonFiniteLossError(
             f"The training loss is {loss.item()} at epoch {self.current_epoch}, global step {self.global_step}. "

@@ -1,4 +1,4 @@
-"""Image tasks: classification and object detection (need ``pip install "flash[image]"``).
+"""Image tasks: classification and object detection (need ``pip install "flash-finetune[image]"``).
 
 Names resolve lazily so that importing one task does not load the other's dependencies.
 """

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -164,7 +165,9 @@ def image_from_array(array: Any) -> Any:
         top = 255.0 if array.max(initial=0) > 1.0 else 1.0
         array = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
     if array.ndim not in (2, 3):
-        raise DataError(f"Expected an image array of shape (H, W), (H, W, C) or (C, H, W). Received: shape={array.shape}")
+        raise DataError(
+            f"Expected an image array of shape (H, W), (H, W, C) or (C, H, W). Received: shape={array.shape}"
+        )
     return to_rgb(Image.fromarray(array))
 
 

@@ -1,4 +1,4 @@
-"""Text tasks (need ``pip install "flash[text]"``)."""
+"""Text tasks (need ``pip install "flash-finetune[text]"``)."""
 
 from __future__ import annotations
 

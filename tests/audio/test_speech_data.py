@@ -29,7 +29,9 @@ def test_from_files_pads_batches_and_keeps_transcripts(clips):
     folder, names, texts = clips
     dm = SpeechRecognitionData.from_files([str(folder / n) for n in names], texts, batch_size=3)
     assert dm.formats_targets is False and dm.num_classes is None
-    batch = next(iter(torch.utils.data.DataLoader(dm.train_dataset, batch_size=3, collate_fn=dm.transform.collate("train"))))
+    batch = next(
+        iter(torch.utils.data.DataLoader(dm.train_dataset, batch_size=3, collate_fn=dm.transform.collate("train")))
+    )
     assert batch["target"] == texts
     assert batch["input"]["lengths"].tolist() == [8000, 4000, 12000]  # c.wav: 8 kHz stereo -> 16 kHz mono
     assert batch["input"]["waveform"].shape == (3, 12000) and batch["input"]["sampling_rate"] == 16000
@@ -41,12 +43,19 @@ def test_from_csv_with_audio_root_and_tsv(clips, tmp_path):
     folder, names, texts = clips
     (tmp_path / "train.csv").write_text("file,text\n" + "".join(f"{n},{t}\n" for n, t in zip(names, texts)))
     (tmp_path / "predict.tsv").write_text("file\n" + "".join(f"{n}\n" for n in names))
-    dm = SpeechRecognitionData.from_csv("file", "text", train_file=str(tmp_path / "train.csv"), train_audio_root=str(folder),
-                                        predict_file=str(tmp_path / "predict.tsv"), predict_audio_root=str(folder))
+    dm = SpeechRecognitionData.from_csv(
+        "file",
+        "text",
+        train_file=str(tmp_path / "train.csv"),
+        train_audio_root=str(folder),
+        predict_file=str(tmp_path / "predict.tsv"),
+        predict_audio_root=str(folder),
+    )
     assert [s["target"] for s in dm.train_dataset.samples] == texts
     assert dm.predict_dataset[2]["input"].shape == (12000,)
-    lightning_style = SpeechRecognitionData.from_csv("file", target_field="text", train_file=str(tmp_path / "train.csv"),
-                                                     train_audio_root=str(folder))
+    lightning_style = SpeechRecognitionData.from_csv(
+        "file", target_field="text", train_file=str(tmp_path / "train.csv"), train_audio_root=str(folder)
+    )
     assert [s["target"] for s in lightning_style.train_dataset.samples] == texts
 
 
@@ -64,7 +73,9 @@ def test_from_json_lines_list_and_field(clips, tmp_path):
     (tmp_path / "nested.json").write_text(json.dumps({"data": records}))
     lines = SpeechRecognitionData.from_json("audio", "text", train_file=str(tmp_path / "lines.json"))
     nested = SpeechRecognitionData.from_json("audio", "text", val_file=str(tmp_path / "nested.json"), field="data")
-    assert [s["target"] for s in lines.train_dataset.samples] == [s["target"] for s in nested.val_dataset.samples] == texts
+    assert (
+        [s["target"] for s in lines.train_dataset.samples] == [s["target"] for s in nested.val_dataset.samples] == texts
+    )
 
 
 def test_from_folders_lists_audio_for_prediction(clips):

@@ -113,8 +113,8 @@ def test_whisper_language_and_task_prompt(whisper_folder, ctc_folder):
 
 def test_ctc_decoding_keeps_repeats_a_blank_separates(ctc_folder):
     model = SpeechRecognizer(str(ctc_folder))
-    h, e, l, o, bar = model.tokenizer.convert_tokens_to_ids(["h", "e", "l", "o", "|"])
-    frames = [h, e, l, l, model.tokenizer.pad_token_id, l, o, o, bar, h, h, e]
+    h, e, ell, o, bar = model.tokenizer.convert_tokens_to_ids(["h", "e", "l", "o", "|"])
+    frames = [h, e, ell, ell, model.tokenizer.pad_token_id, ell, o, o, bar, h, h, e]
     logits = torch.nn.functional.one_hot(torch.tensor([frames]), len(model.tokenizer)).float()
     assert model._ctc_decode(logits, {}) == ["hello he"]
 

@@ -18,9 +18,12 @@ def _fit_validate_predict_reload(folder, rows, tmp_path, **model_kwargs):
     files, texts = [r["file"] for r in rows[:6]], [r["text"] for r in rows[:6]]
     dm = SpeechRecognitionData.from_files(files[:4], texts[:4], val_files=files[4:], val_targets=texts[4:],
                                           predict_files=files[:3], batch_size=2)
-    model = SpeechRecognizer(str(folder), pretrained=True, learning_rate=1e-3, **model_kwargs)  # offline: a local tmp folder
-    trainer = flash.Trainer(max_epochs=1, default_root_dir=str(tmp_path), enable_checkpointing=False,
-                            enable_progress_bar=False)
+    model = SpeechRecognizer(
+        str(folder), pretrained=True, learning_rate=1e-3, **model_kwargs
+    )  # offline: a local tmp folder
+    trainer = flash.Trainer(
+        max_epochs=1, default_root_dir=str(tmp_path), enable_checkpointing=False, enable_progress_bar=False
+    )
     trainer.fit(model, datamodule=dm)
     metrics = trainer.validate(model, datamodule=dm)[0]
     assert isinstance(metrics["val_wer"], float) and metrics["val_wer"] >= 0.0
@@ -52,7 +55,9 @@ def test_ctc_fit_validate_predict_and_offline_reload(ctc_folder, speech_rows, tm
     assert reloaded.is_ctc and reloaded.model.config.vocab_size == model.model.config.vocab_size
 
 
-def test_whisper_fit_validate_predict_and_offline_reload(whisper_folder, speech_rows, tmp_path_factory, tmp_path, monkeypatch):
+def test_whisper_fit_validate_predict_and_offline_reload(
+    whisper_folder, speech_rows, tmp_path_factory, tmp_path, monkeypatch
+):
     folder = tmp_path_factory.mktemp("whisper_copy") / "model"
     shutil.copytree(whisper_folder, folder)
     model, files, transcripts = _fit_validate_predict_reload(folder, speech_rows, tmp_path)
@@ -70,7 +75,11 @@ def test_labels_are_padded_with_minus_100_and_padding_does_not_change_the_loss(c
         waveform = torch.zeros(len(indices), max(clips[i].shape[0] for i in indices))
         for row, i in enumerate(indices):
             waveform[row, : clips[i].shape[0]] = clips[i]
-        batch_input = {"waveform": waveform, "lengths": torch.tensor([clips[i].shape[0] for i in indices]), "sampling_rate": 16000}
+        batch_input = {
+            "waveform": waveform,
+            "lengths": torch.tensor([clips[i].shape[0] for i in indices]),
+            "sampling_rate": 16000,
+        }
         meta = [{"row": i} for i in indices]
         features = model._features(batch_input, meta)
         labels = model._labels([texts[i] for i in indices], meta, features)
@@ -89,7 +98,11 @@ def test_resampled_inputs_give_the_same_features(ctc_folder, write_wav):
     features = []
     for index in range(3):
         sample = dm.train_dataset[index]
-        batch_input = {"waveform": sample["input"][None], "lengths": torch.tensor([sample["input"].shape[0]]), "sampling_rate": 16000}
+        batch_input = {
+            "waveform": sample["input"][None],
+            "lengths": torch.tensor([sample["input"].shape[0]]),
+            "sampling_rate": 16000,
+        }
         features.append(model._features(batch_input, [sample["metadata"]])["input_values"][0])
     reference = features[1]
     assert all(f.shape == reference.shape for f in features)
@@ -98,7 +111,11 @@ def test_resampled_inputs_give_the_same_features(ctc_folder, write_wav):
         assert (other[middle] - reference[middle]).abs().max() < 0.05
         assert torch.corrcoef(torch.stack([other, reference]))[0, 1] > 0.999
     # a batch at 8 kHz handed straight to the model is resampled by the model, not misread
-    eight = {"waveform": torch.from_numpy(tone(1.0, 8000))[None], "lengths": torch.tensor([8000]), "sampling_rate": 8000}
+    eight = {
+        "waveform": torch.from_numpy(tone(1.0, 8000))[None],
+        "lengths": torch.tensor([8000]),
+        "sampling_rate": 8000,
+    }
     assert model._features(eight, [{}])["input_values"].shape[-1] == 16000
 
 
@@ -151,7 +168,9 @@ def test_silent_clip_is_transcribed_without_nan(ctc_folder, whisper_folder):
     silence = np.zeros(16000, dtype=np.float32)
     for folder in (ctc_folder, whisper_folder):
         model = SpeechRecognizer(str(folder))
-        features = model._features({"waveform": torch.zeros(1, 16000), "lengths": torch.tensor([16000]), "sampling_rate": 16000}, [{}])
+        features = model._features(
+            {"waveform": torch.zeros(1, 16000), "lengths": torch.tensor([16000]), "sampling_rate": 16000}, [{}]
+        )
         assert all(torch.isfinite(v.float()).all() for v in features.values())
         assert isinstance(model.predict(silence), str)
 
@@ -173,8 +192,12 @@ def test_freeze_finetuning_freezes_the_encoder(ctc_folder, speech_rows, tmp_path
     model = SpeechRecognizer(str(ctc_folder), learning_rate=1e-3)
     head_before = model.model.lm_head.weight.detach().clone()
     encoder_before = {k: v.detach().clone() for k, v in model.backbone.state_dict().items()}
-    dm = SpeechRecognitionData.from_files([r["file"] for r in speech_rows[:4]], [r["text"] for r in speech_rows[:4]], batch_size=2)
-    trainer = flash.Trainer(max_epochs=1, default_root_dir=str(tmp_path), enable_checkpointing=False, enable_progress_bar=False)
+    dm = SpeechRecognitionData.from_files(
+        [r["file"] for r in speech_rows[:4]], [r["text"] for r in speech_rows[:4]], batch_size=2
+    )
+    trainer = flash.Trainer(
+        max_epochs=1, default_root_dir=str(tmp_path), enable_checkpointing=False, enable_progress_bar=False
+    )
     trainer.finetune(model, datamodule=dm, strategy="freeze")
     assert all(torch.equal(v, model.backbone.state_dict()[k]) for k, v in encoder_before.items())
     assert not torch.equal(head_before, model.model.lm_head.weight)

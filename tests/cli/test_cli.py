@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from .conftest import TINY, run_flash, write_class_folders
+from .conftest import run_flash, write_class_folders
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["predict", "--help"], ["list", "--help"]])
@@ -135,9 +135,23 @@ def test_export_unsupported_task_is_a_clear_error(tmp_path):
     [
         (["predict", "--checkpoint", "missing.pt", "x.png"], "Checkpoint file not found: 'missing.pt'"),
         (["train", "image_clasification"], "Did you mean 'image_classification'"),
-        (["train", "image_classification", "--data", "data", "--model.backbone", "resnet81", "--model.pretrained", "false"],
-         "Did you mean 'resnet18'"),
-        (["train", "image_classification", "--data", "data", "--model.bakbone", "resnet18"], "Did you mean --model.backbone"),
+        (
+            [
+                "train",
+                "image_classification",
+                "--data",
+                "data",
+                "--model.backbone",
+                "resnet81",
+                "--model.pretrained",
+                "false",
+            ],
+            "Did you mean 'resnet18'",
+        ),
+        (
+            ["train", "image_classification", "--data", "data", "--model.bakbone", "resnet18"],
+            "Did you mean --model.backbone",
+        ),
         (["train", "image_classification", "--data", "nowhere"], "--data 'nowhere' does not exist"),
         (["list", "backbones"], "needs a task"),
     ],

@@ -8,7 +8,6 @@ tasks cheap (tiny backbones, fewer demo samples); a task missing there runs on i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

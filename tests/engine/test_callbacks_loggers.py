@@ -25,18 +25,24 @@ class ScriptedVal(TinyRegressor):
 
 def test_save_top_k_keeps_exactly_the_best(tmp_path):
     values = [0.5, 0.3, 0.9, 0.1, 0.4]
-    ckpt = flash.ModelCheckpoint(tmp_path / "ckpts", monitor="val_loss", save_top_k=2, filename="{epoch}-{val_loss:.1f}")
+    ckpt = flash.ModelCheckpoint(
+        tmp_path / "ckpts", monitor="val_loss", save_top_k=2, filename="{epoch}-{val_loss:.1f}"
+    )
     trainer = flash.Trainer(**quiet(tmp_path, max_epochs=5, callbacks=[ckpt]))
     trainer.fit(ScriptedVal(values), loader(8), loader(4))
     assert sorted(p.name for p in (tmp_path / "ckpts").iterdir()) == ["1-0.3.ckpt", "3-0.1.ckpt"]
-    assert ckpt.best_model_path == str(tmp_path / "ckpts" / "3-0.1.ckpt") and ckpt.best_model_score == pytest.approx(0.1)
+    assert ckpt.best_model_path == str(tmp_path / "ckpts" / "3-0.1.ckpt") and ckpt.best_model_score == pytest.approx(
+        0.1
+    )
     best = torch.load(ckpt.best_model_path, weights_only=True)
     assert best["epoch"] == 3 and best["global_step"] == 8
 
 
 def test_save_top_k_mode_max(tmp_path):
     ckpt = flash.ModelCheckpoint(tmp_path, monitor="val_loss", mode="max", save_top_k=1, filename="{epoch}")
-    flash.Trainer(**quiet(tmp_path, max_epochs=3, callbacks=[ckpt])).fit(ScriptedVal([0.2, 0.7, 0.5]), loader(8), loader(4))
+    flash.Trainer(**quiet(tmp_path, max_epochs=3, callbacks=[ckpt])).fit(
+        ScriptedVal([0.2, 0.7, 0.5]), loader(8), loader(4)
+    )
     assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["1.ckpt"] and ckpt.best_model_score == pytest.approx(0.7)
 
 
@@ -79,7 +85,8 @@ def test_default_checkpoint_goes_under_the_logger_version(tmp_path):
     trainer = flash.Trainer(accelerator="cpu", max_epochs=1, default_root_dir=tmp_path, enable_progress_bar=False)
     trainer.fit(TinyRegressor(), loader(8))
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ckpt")] == [
-        "flash_logs/version_0/checkpoints/epoch=0-step=2.ckpt"]
+        "flash_logs/version_0/checkpoints/epoch=0-step=2.ckpt"
+    ]
     assert (tmp_path / "flash_logs" / "version_0" / "hparams.yaml").is_file()
 
 
@@ -95,8 +102,11 @@ def test_csv_logger_and_learning_rate_monitor(tmp_path):
             return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1, gamma=0.5)}
 
     logger = flash.CSVLogger(tmp_path, name="run")
-    trainer = flash.Trainer(**quiet(tmp_path, max_epochs=2, logger=logger, log_every_n_steps=1,
-                                    callbacks=[flash.LearningRateMonitor("epoch")]))
+    trainer = flash.Trainer(
+        **quiet(
+            tmp_path, max_epochs=2, logger=logger, log_every_n_steps=1, callbacks=[flash.LearningRateMonitor("epoch")]
+        )
+    )
     trainer.fit(Halving(), loader(8), loader(4))
     rows = _rows(tmp_path / "run" / "version_0" / "metrics.csv")
     assert {"epoch", "step", "train_loss", "val_loss", "lr-SGD"} <= set(rows[0])
@@ -130,8 +140,9 @@ def test_tensorboard_logger_scalars_are_readable(tmp_path):
 
 
 def test_progress_bar_is_silent_without_a_terminal(tmp_path, capsys):
-    trainer = flash.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
-                            default_root_dir=tmp_path)
+    trainer = flash.Trainer(
+        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False, default_root_dir=tmp_path
+    )
     trainer.fit(TinyRegressor(), loader(8), loader(4))
     trainer.predict(TinyRegressor(), loader(4))
     assert capsys.readouterr() == ("", "")

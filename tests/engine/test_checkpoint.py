@@ -47,7 +47,9 @@ def test_weights_only_checkpoint_cannot_resume(trained, tmp_path):
     checkpoint = load_checkpoint(tmp_path / "weights.ckpt")
     assert "optimizer_states" not in checkpoint and same_weights(checkpoint["state_dict"], model.state_dict())
     with pytest.raises(CheckpointError, match="weights only"):
-        flash.Trainer(**quiet(tmp_path, max_epochs=2)).fit(TinyRegressor(), loader(), ckpt_path=tmp_path / "weights.ckpt")
+        flash.Trainer(**quiet(tmp_path, max_epochs=2)).fit(
+            TinyRegressor(), loader(), ckpt_path=tmp_path / "weights.ckpt"
+        )
 
 
 @pytest.mark.parametrize("writer", ["torch.save", "pickle"])
@@ -73,9 +75,14 @@ def test_future_format_version_names_both_versions(tmp_path):
     assert f"format version {FORMAT_VERSION + 1}" in str(info.value) and f"up to {FORMAT_VERSION}" in str(info.value)
 
 
-@pytest.mark.parametrize("content, match", [({"state_dict": {}}, "not a flash checkpoint"),
-                                            ([1, 2], "not a flash checkpoint"),
-                                            ({VERSION_KEY: "2"}, "format version")])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ({"state_dict": {}}, "not a flash checkpoint"),
+        ([1, 2], "not a flash checkpoint"),
+        ({VERSION_KEY: "2"}, "format version"),
+    ],
+)
 def test_foreign_or_odd_files_are_refused(tmp_path, content, match):
     torch.save(content, tmp_path / "x.ckpt")
     with pytest.raises(CheckpointError, match=match):
@@ -127,8 +134,12 @@ def test_mid_epoch_metric_sums_from_older_checkpoints_still_load():
     """Epoch sums were float32 tensors in earlier checkpoints; now Python floats. Both resume."""
     from flash.engine.results import LoggedResults
 
-    state = {"step_values": {"train_loss": 0.5}, "sums": {"train_loss": torch.tensor(3.0)},
-             "counts": {"train_loss": 4.0}, "prog_bar": ["train_loss"]}
+    state = {
+        "step_values": {"train_loss": 0.5},
+        "sums": {"train_loss": torch.tensor(3.0)},
+        "counts": {"train_loss": 4.0},
+        "prog_bar": ["train_loss"],
+    }
     results = LoggedResults.from_state(state)
     results.add("train_loss", torch.tensor(1.0), True, True, False, 2, False)
     assert results.epoch_means() == {"train_loss": pytest.approx((3.0 + 2.0) / 6.0)}

@@ -54,8 +54,14 @@ def _single_process_reference(tmp_path, monkeypatch):
     trainer = flash.Trainer(**quiet(tmp_path, max_epochs=3, callbacks=[Record()]))
     val = DataLoader(dataset(11, seed=1), batch_size=3)
     trainer.fit(model, DataLoader(dataset(16, with_index=True), batch_size=8, shuffle=True), val)
-    return {"state": model.state_dict(), "seen": seen, "fit_val": trainer.callback_metrics["val_loss"],
-            "val": trainer.validate(model, val), "predictions": trainer.predict(model, val), "step": trainer.global_step}
+    return {
+        "state": model.state_dict(),
+        "seen": seen,
+        "fit_val": trainer.callback_metrics["val_loss"],
+        "val": trainer.validate(model, val),
+        "predictions": trainer.predict(model, val),
+        "step": trainer.global_step,
+    }
 
 
 def _check_against_single(out, single) -> tuple[dict, dict]:

@@ -97,14 +97,18 @@ def test_model_without_validation_step(tmp_path):
 def test_several_optimizers_are_refused(tmp_path):
     class Two(TinyRegressor):
         def configure_optimizers(self):
-            return [torch.optim.SGD(self.net[0].parameters(), lr=0.1), torch.optim.SGD(self.net[3].parameters(), lr=0.1)]
+            return [
+                torch.optim.SGD(self.net[0].parameters(), lr=0.1),
+                torch.optim.SGD(self.net[3].parameters(), lr=0.1),
+            ]
 
     with pytest.raises(ConfigurationError, match="returned 2"):
         flash.Trainer(**quiet(tmp_path, max_epochs=1)).fit(Two(), loader())
 
 
-@pytest.mark.parametrize("result, match", [(None, "returned None"), ({"lr": 1}, "without 'optimizer'"),
-                                           ("adam", "Received: str")])
+@pytest.mark.parametrize(
+    "result, match", [(None, "returned None"), ({"lr": 1}, "without 'optimizer'"), ("adam", "Received: str")]
+)
 def test_bad_configure_optimizers(tmp_path, result, match):
     class Bad(TinyRegressor):
         def configure_optimizers(self):

@@ -186,7 +186,8 @@ class LogsEveryKind(TinyRegressor):
 
 def test_self_log_turns_every_scalar_into_a_float(tmp_path):
     trainer, _ = _fit(tmp_path, max_epochs=1, model=LogsEveryKind())
-    values = {name: trainer.callback_metrics[name] for name in ("an_int_tensor", "a_bf16_tensor", "a_shape_1_tensor", "a_float")}
+    names = ("an_int_tensor", "a_bf16_tensor", "a_shape_1_tensor", "a_float")
+    values = {name: trainer.callback_metrics[name] for name in names}
     assert values == {"an_int_tensor": 3.0, "a_bf16_tensor": 0.5, "a_shape_1_tensor": 0.25, "a_float": 0.125}
     assert all(type(value) is float for value in values.values())
 
@@ -219,11 +220,14 @@ class LogsFromEveryHook(TinyRegressor):
 
 
 def test_self_log_defaults_follow_where_it_is_called(tmp_path):
-    trainer, _ = _fit(tmp_path, val=8, max_epochs=2, model=LogsFromEveryHook(), log_every_n_steps=1,
-                      logger=flash.CSVLogger(tmp_path))
+    trainer, _ = _fit(
+        tmp_path, val=8, max_epochs=2, model=LogsFromEveryHook(), log_every_n_steps=1, logger=flash.CSVLogger(tmp_path)
+    )
     metrics = trainer.callback_metrics
     # per epoch at the epoch's start and end (Lightning's defaults): nothing logged there is lost
-    assert metrics["from_epoch_start"] == 1.0 and metrics["from_epoch_end"] == 2.0 and metrics["from_val_epoch_end"] == 3.0
+    assert (
+        metrics["from_epoch_start"] == 1.0 and metrics["from_epoch_end"] == 2.0 and metrics["from_val_epoch_end"] == 3.0
+    )
     assert metrics["from_batch_end"] == 3.0  # per step in the batch hooks: the last batch's value
     assert "train_loss" in metrics and "train_loss_epoch" not in metrics  # training_step: per step only
     assert "val_loss" in metrics  # validation_step: per epoch

@@ -53,8 +53,9 @@ def fit(root, out, *, extra=(), ckpt_path=None):
 
 mode, root = sys.argv[1], sys.argv[2]
 if mode == "full":  # the uninterrupted run, keeping every step's and every epoch's checkpoint
-    fit(root, "full.pt", extra=[flash.ModelCheckpoint(os.path.join(root, "steps"), every_n_train_steps=1, save_top_k=-1),
-                                flash.ModelCheckpoint(os.path.join(root, "epochs"), every_n_epochs=1, save_top_k=-1)])
+    every_step = flash.ModelCheckpoint(os.path.join(root, "steps"), every_n_train_steps=1, save_top_k=-1)
+    every_epoch = flash.ModelCheckpoint(os.path.join(root, "epochs"), every_n_epochs=1, save_top_k=-1)
+    fit(root, "full.pt", extra=[every_step, every_epoch])
     # saved after epoch 0's last batch, before its validation; and at the end of epoch 0
     fit(root + "_b", "step6.pt", ckpt_path=os.path.join(root, "steps", "epoch=0-step=6.ckpt"))
     fit(root + "_c", "epoch0.pt", ckpt_path=os.path.join(root, "epochs", "epoch=0-step=6.ckpt"))
@@ -70,8 +71,17 @@ def _run_all(tmp_path, runs: list[tuple[str, str]], *, killed=()) -> None:
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     env = {"PYTHONPATH": str(REPO), "PATH": ""}
-    procs = [subprocess.Popen([sys.executable, str(script), mode, str(tmp_path / root)], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for mode, root in runs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), mode, str(tmp_path / root)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for mode, root in runs
+    ]
     for (mode, _), proc in zip(runs, procs):
         output, _ = proc.communicate(timeout=180)
         expected = -9 if mode in killed else 0

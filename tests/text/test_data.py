@@ -27,7 +27,7 @@ def _samples(dataset) -> list[tuple[str, int]]:
 
 def _check(dm: TextClassificationData) -> None:
     assert dm.labels == ["neg", "pos"] and dm.num_classes == 2
-    assert _samples(dm.train_dataset) == [(t, int(l == "pos")) for t, l in zip(TEXTS, LABELS)]
+    assert _samples(dm.train_dataset) == [(t, int(label == "pos")) for t, label in zip(TEXTS, LABELS)]
 
 
 # ---------------------------------------------------------------------------------------- sources
@@ -35,8 +35,14 @@ def test_from_csv_and_tsv(tmp_path):
     _frame().to_csv(tmp_path / "train.csv", index=False)
     _frame().to_csv(tmp_path / "val.tsv", index=False, sep="\t")
     _frame()[["text"]].to_csv(tmp_path / "predict.csv", index=False)
-    dm = TextClassificationData.from_csv("text", "label", train_file=tmp_path / "train.csv", val_file=tmp_path / "val.tsv",
-                                         predict_file=tmp_path / "predict.csv", batch_size=2)
+    dm = TextClassificationData.from_csv(
+        "text",
+        "label",
+        train_file=tmp_path / "train.csv",
+        val_file=tmp_path / "val.tsv",
+        predict_file=tmp_path / "predict.csv",
+        batch_size=2,
+    )
     _check(dm)
     assert _samples(dm.val_dataset) == _samples(dm.train_dataset)
     assert [dm.predict_dataset[i]["input"] for i in range(6)] == TEXTS and dm.predict_dataset[0]["target"] is None
@@ -70,7 +76,7 @@ def test_undecodable_file_names_file_and_encoding(tmp_path):
 
 
 def test_from_json_records_lines_and_field(tmp_path):
-    records = [{"text": t, "label": l} for t, l in zip(TEXTS, LABELS)]
+    records = [{"text": t, "label": label} for t, label in zip(TEXTS, LABELS)]
     (tmp_path / "records.json").write_text(json.dumps(records), encoding="utf-8")
     (tmp_path / "lines.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8-sig")
     (tmp_path / "nested.json").write_text(json.dumps({"version": 1, "data": records}), encoding="utf-8")
@@ -87,8 +93,9 @@ def test_from_parquet(tmp_path):
 
 
 def test_from_data_frame_int_labels_and_val_split():
-    dm = TextClassificationData.from_data_frame("text", "label", train_data_frame=_frame(labels=[1, 0, 1, 0, 1, 0]),
-                                                val_split=0.5, batch_size=2)
+    dm = TextClassificationData.from_data_frame(
+        "text", "label", train_data_frame=_frame(labels=[1, 0, 1, 0, 1, 0]), val_split=0.5, batch_size=2
+    )
     assert dm.num_classes == 2 and dm.labels is None
     assert len(dm.train_dataset) == 3 and len(dm.val_dataset) == 3
 
@@ -102,9 +109,13 @@ def test_from_lists_and_predict_only():
 def test_from_hf_datasets_dataset_and_dataset_dict():
     datasets = pytest.importorskip("datasets")
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
-    train = datasets.Dataset.from_dict({"text": TEXTS, "label": [int(l == "pos") for l in LABELS]}, features=features)
+    train = datasets.Dataset.from_dict(
+        {"text": TEXTS, "label": [int(label == "pos") for label in LABELS]}, features=features
+    )
     _check(TextClassificationData.from_hf_datasets("text", "label", train_hf_dataset=train))
-    splits = datasets.DatasetDict({"train": train, "validation": train.select(range(2)), "test": train.select(range(3))})
+    splits = datasets.DatasetDict(
+        {"train": train, "validation": train.select(range(2)), "test": train.select(range(3))}
+    )
     dm = TextClassificationData.from_datasets("text", "label", splits)
     _check(dm)
     assert len(dm.val_dataset) == 2 and len(dm.test_dataset) == 3
@@ -112,19 +123,25 @@ def test_from_hf_datasets_dataset_and_dataset_dict():
 
 # ---------------------------------------------------------------------------------------- multi-label
 def test_multi_label_from_several_columns():
-    df = pd.DataFrame({"text": ["funny and sad", "funny", "sad", "neither"],
-                       "comedy": [1, 1, 0, 0], "drama": [1, 0, 1, 0]})
+    df = pd.DataFrame(
+        {"text": ["funny and sad", "funny", "sad", "neither"], "comedy": [1, 1, 0, 0], "drama": [1, 0, 1, 0]}
+    )
     dm = TextClassificationData.from_data_frame("text", ["comedy", "drama"], train_data_frame=df)
     assert dm.multi_label and dm.labels == ["comedy", "drama"]
-    assert torch.equal(torch.stack([dm.train_dataset[i]["target"] for i in range(4)]),
-                       torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    assert torch.equal(
+        torch.stack([dm.train_dataset[i]["target"] for i in range(4)]),
+        torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]),
+    )
 
 
 def test_multi_label_from_comma_strings_and_lists():
     for targets in (["comedy,drama", "comedy", "drama"], [["comedy", "drama"], ["comedy"], ["drama"]]):
         dm = TextClassificationData.from_lists(train_data=["a", "b", "c"], train_targets=targets)
         assert dm.multi_label and dm.labels == ["comedy", "drama"]
-        assert dm.train_dataset[0]["target"].tolist() == [1.0, 1.0] and dm.train_dataset[2]["target"].tolist() == [0.0, 1.0]
+        assert dm.train_dataset[0]["target"].tolist() == [1.0, 1.0] and dm.train_dataset[2]["target"].tolist() == [
+            0.0,
+            1.0,
+        ]
 
 
 # ---------------------------------------------------------------------------------------- bad input
@@ -138,7 +155,9 @@ def test_missing_text_names_file_and_row(tmp_path):
     with pytest.raises(DataError, match=r"Missing text in '.*t\.csv' row 1 \(column 'text'\)"):
         TextClassificationData.from_csv("text", "label", train_file=tmp_path / "t.csv")
     with pytest.raises(DataError, match="Missing text in the train data frame row 2"):
-        TextClassificationData.from_data_frame("text", "label", train_data_frame=_frame(texts=["a", "b", math.nan, "c", "d", "e"]))
+        TextClassificationData.from_data_frame(
+            "text", "label", train_data_frame=_frame(texts=["a", "b", math.nan, "c", "d", "e"])
+        )
 
 
 def test_missing_label_names_file_and_row(tmp_path):
@@ -151,7 +170,9 @@ def test_missing_label_names_file_and_row(tmp_path):
 
 def test_missing_column_lists_existing_columns(tmp_path):
     _frame().to_csv(tmp_path / "t.csv", index=False)
-    with pytest.raises(DataError, match=r"Column 'review' not found in '.*t\.csv'\. Its columns are \['text', 'label'\]"):
+    with pytest.raises(
+        DataError, match=r"Column 'review' not found in '.*t\.csv'\. Its columns are \['text', 'label'\]"
+    ):
         TextClassificationData.from_csv("review", "label", train_file=tmp_path / "t.csv")
     with pytest.raises(DataError, match=r"Column 'sentiment' not found"):
         TextClassificationData.from_csv("text", "sentiment", train_file=tmp_path / "t.csv")
@@ -161,7 +182,9 @@ def test_label_unseen_in_training_names_file_and_row(tmp_path):
     _frame().to_csv(tmp_path / "train.csv", index=False)
     _frame(labels=["pos", "neg", "meh", "neg", "pos", "neg"]).to_csv(tmp_path / "val.csv", index=False)
     with pytest.raises(DataError, match=r"Unknown label 'meh' in '.*val\.csv' row 2.*\['neg', 'pos'\]"):
-        TextClassificationData.from_csv("text", "label", train_file=tmp_path / "train.csv", val_file=tmp_path / "val.csv")
+        TextClassificationData.from_csv(
+            "text", "label", train_file=tmp_path / "train.csv", val_file=tmp_path / "val.csv"
+        )
 
 
 def test_mixed_label_types_name_the_row():
@@ -184,7 +207,9 @@ def test_non_text_and_bad_lists():
 # ---------------------------------------------------------------------------------------- length grouping
 def test_sort_by_length_groups_similar_lengths():
     texts = [("word " * n).strip() for n in (1, 9, 2, 8, 3, 7, 4, 6)]
-    dm = TextClassificationData.from_lists(train_data=texts, train_targets=["a", "b"] * 4, batch_size=2, sort_by_length=True)
+    dm = TextClassificationData.from_lists(
+        train_data=texts, train_targets=["a", "b"] * 4, batch_size=2, sort_by_length=True
+    )
     sampler = dm.train_dataloader().sampler
     assert isinstance(sampler, LengthGroupedSampler)
     order = list(sampler)
@@ -194,7 +219,9 @@ def test_sort_by_length_groups_similar_lengths():
     sampler.set_epoch(1)
     assert sorted(list(sampler)) == list(range(8))
     with pytest.raises(ConfigurationError, match="sort_by_length=True or a sampler"):
-        TextClassificationData.from_lists(train_data=texts, train_targets=["a", "b"] * 4, sort_by_length=True, sampler=object())
+        TextClassificationData.from_lists(
+            train_data=texts, train_targets=["a", "b"] * 4, sort_by_length=True, sampler=object()
+        )
 
 
 def test_length_grouped_sampler_shards_across_processes(monkeypatch):

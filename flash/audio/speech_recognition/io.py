@@ -41,7 +41,9 @@ def to_mono(array: Any, *, where: str, channels_last: bool | None = None) -> tor
             channels_last = not (tensor.shape[0] < tensor.shape[1] and tensor.shape[0] <= 8)
         tensor = tensor.mean(dim=1 if channels_last else 0)
     if tensor.ndim != 1:
-        raise DataError(f"Audio {where} must be 1-D (samples) or 2-D (samples, channels); got shape {tuple(tensor.shape)}.")
+        raise DataError(
+            f"Audio {where} must be 1-D (samples) or 2-D (samples, channels); got shape {tuple(tensor.shape)}."
+        )
     if not torch.isfinite(tensor).all():
         raise DataError(f"Audio {where} holds NaN or infinite samples. Replace the file or clean the array.")
     return tensor
@@ -68,8 +70,9 @@ def read_audio(source: str | os.PathLike | bytes, *, sampling_rate: int, name: s
     if not isinstance(source, bytes) and not Path(source).is_file():
         raise DataError(f"Cannot read audio {where}: the file does not exist. Check the path (and the audio root).")
     try:
-        data, rate = soundfile.read(io.BytesIO(source) if isinstance(source, bytes) else str(source),
-                                    dtype="float32", always_2d=True)
+        data, rate = soundfile.read(
+            io.BytesIO(source) if isinstance(source, bytes) else str(source), dtype="float32", always_2d=True
+        )
     except Exception as err:  # noqa: BLE001 - soundfile raises LibsndfileError, RuntimeError, TypeError, ...
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataError(
@@ -79,7 +82,9 @@ def read_audio(source: str | os.PathLike | bytes, *, sampling_rate: int, name: s
     return resample(to_mono(data, where=where, channels_last=True), rate, sampling_rate)
 
 
-def audio_from_array(array: Any, *, sampling_rate: int, source_rate: int | None = None, name: str = "array") -> torch.Tensor:
+def audio_from_array(
+    array: Any, *, sampling_rate: int, source_rate: int | None = None, name: str = "array"
+) -> torch.Tensor:
     """An in-memory signal (numpy / tensor / list) -> mono float32 at ``sampling_rate``.
 
     ``source_rate`` is the rate the array was recorded at (default: already ``sampling_rate``).

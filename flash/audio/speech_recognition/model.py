@@ -16,12 +16,18 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 
-from flash.audio.speech_recognition.backbones import SPEECH_BACKBONES, backbone_files, load_backbone, write_backbone_files
+from flash.audio.speech_recognition.backbones import (
+    SPEECH_BACKBONES,
+    backbone_files,
+    load_backbone,
+    write_backbone_files,
+)
 from flash.audio.speech_recognition.chunking import collapse_ctc, ctc_words, merge_words, segments, windows
 from flash.audio.speech_recognition.input import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
@@ -67,6 +73,8 @@ class SpeechRecognizer(Task):
         True
     """
 
+    model: Any  # a transformers CTC or speech sequence-to-sequence model (its attributes are dynamic)
+
     default_learning_rate = 1e-5
     input_transform_cls = SpeechRecognitionInputTransform
     backbones = SPEECH_BACKBONES
@@ -78,12 +86,20 @@ class SpeechRecognizer(Task):
                  stride_length_s: float | None = None, timestamps: bool = False, language: str | None = None,
                  task: Literal["transcribe", "translate"] | None = None) -> None:
         text = require("torchmetrics.text", "audio", purpose="word error rates")
-        super().__init__(metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()}, learning_rate=learning_rate,
-                         optimizer=optimizer, lr_scheduler=lr_scheduler)
+        super().__init__(
+            metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()},
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         self.save_hyperparameters()
         self.train_metrics = torch.nn.ModuleDict()  # error rates need decoding: measured on val / test
-        speech = load_backbone(backbone, pretrained=pretrained, processor_backbone=processor_backbone,
-                               vocab=list(vocab) if vocab is not None else None)
+        speech = load_backbone(
+            backbone,
+            pretrained=pretrained,
+            processor_backbone=processor_backbone,
+            vocab=list(vocab) if vocab is not None else None,
+        )
         self.model, self.tokenizer, self.feature_extractor = speech.model, speech.tokenizer, speech.feature_extractor
         self.is_ctc = speech.is_ctc
         if self.is_ctc:
@@ -111,7 +127,8 @@ class SpeechRecognizer(Task):
         if requested is not None and native is not None and int(requested) != int(native):
             raise ConfigurationError(
                 f"The feature extractor of {self.hparams['backbone']!r} works at {native} Hz; audio at other rates is "
-                f"resampled to it automatically. Leave sampling_rate=None. Received: sampling_rate={requested!r}")
+                f"resampled to it automatically. Leave sampling_rate=None. Received: sampling_rate={requested!r}"
+            )
         return int(requested or native or 16000)
 
     def _max_duration(self, requested: float | None) -> float:
@@ -120,7 +137,8 @@ class SpeechRecognizer(Task):
         if window_s is not None and requested is not None and requested > window_s:
             raise ConfigurationError(
                 f"{self.hparams['backbone']!r} reads at most {window_s:g} s of audio at a time. Split longer clips. "
-                f"Received: max_duration={requested!r}")
+                f"Received: max_duration={requested!r}"
+            )
         return float(requested or window_s or DEFAULT_CTC_MAX_DURATION)
 
     def _chunking(self) -> tuple[int, int]:
@@ -142,14 +160,19 @@ class SpeechRecognizer(Task):
 
     # ------------------------------------------------------------------ features & labels
     def _features(self, batch_input: dict, metadata: list[dict]) -> dict[str, torch.Tensor]:
-        waveform, lengths, rate = batch_input["waveform"], batch_input["lengths"].tolist(), int(batch_input["sampling_rate"])
+        waveform, lengths, rate = (
+            batch_input["waveform"],
+            batch_input["lengths"].tolist(),
+            int(batch_input["sampling_rate"]),
+        )
         for length, meta in zip(lengths, metadata):
             if length / rate > self.max_duration + 1e-6:
                 raise DataError(
                     f"Audio {_name(meta)} is {length / rate:.1f} s long, but this model trains and evaluates on at "
                     f"most {self.max_duration:g} s (max_duration; prediction reads longer audio in windows). Split the "
                     "recording into shorter clips" + (" or raise max_duration." if self.is_ctc else "."))
-        clips = [resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy() for i, n in enumerate(lengths)]
+        clips = [resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy()
+                 for i, n in enumerate(lengths)]
         return self._extract(clips)
 
     def _extract(self, clips: list) -> dict[str, torch.Tensor]:
@@ -178,8 +201,11 @@ class SpeechRecognizer(Task):
         lengths_of = getattr(self.model, "_get_feat_extract_output_lengths", None)
         if lengths_of is None:
             return None
-        samples = mask.sum(-1) if mask is not None else torch.full((next(iter(features.values())).shape[0],),
-                                                                   next(iter(features.values())).shape[-1])
+        samples = (
+            mask.sum(-1)
+            if mask is not None
+            else torch.full((next(iter(features.values())).shape[0],), next(iter(features.values())).shape[-1])
+        )
         return lengths_of(samples.cpu())
 
     def _check_ctc_lengths(self, ids: list[list[int]], texts: list[str], metadata: list[dict], features: dict) -> None:
@@ -191,7 +217,8 @@ class SpeechRecognizer(Task):
             if needed > available:
                 raise DataError(
                     f"Audio {_name(meta)} is too short for its transcript {text!r}: CTC needs {needed} output frames, "
-                    f"the model makes {available} from this clip. Check that audio and transcript belong together.")
+                    f"the model makes {available} from this clip. Check that audio and transcript belong together."
+                )
 
     # ------------------------------------------------------------------ steps
     def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
@@ -200,15 +227,20 @@ class SpeechRecognizer(Task):
         outputs = self.model(**features, labels=self._labels(texts, metadata, features))
         metrics = {"val": self.val_metrics, "test": self.test_metrics}.get(stage)
         if metrics:
-            predictions = self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
+            predictions = (
+                self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
+            )
             references = [self.transcripts.reference(t) for t in texts]
             for metric in metrics.values():
                 metric.update(predictions, references)
-        self.log(f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts))
+        self.log(
+            f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts)
+        )
         return outputs.loss
 
-    def transcribe(self, batch_input: dict, metadata: list[dict] | None = None, *,
-                   timestamps: bool | None = None) -> list[str] | list[dict]:
+    def transcribe(
+        self, batch_input: dict, metadata: list[dict] | None = None, *, timestamps: bool | None = None
+    ) -> list[Any]:
         """Padded waveforms (a collated batch's ``"input"``) -> one transcript per clip, of any length.
 
         Clips longer than ``max_duration`` (and all clips when ``timestamps``) are read in overlapping windows.
@@ -217,14 +249,16 @@ class SpeechRecognizer(Task):
         timestamps = self.timestamps if timestamps is None else timestamps
         lengths, rate = batch_input["lengths"].tolist(), int(batch_input["sampling_rate"])
         if timestamps or any(n / rate > self.max_duration + 1e-6 for n in lengths):
-            return [self._transcribe_long(batch_input["waveform"][i, :n], rate, timestamps=timestamps)
-                    for i, n in enumerate(lengths)]
+            return [
+                self._transcribe_long(batch_input["waveform"][i, :n], rate, timestamps=timestamps)
+                for i, n in enumerate(lengths)
+            ]
         features = self._features(batch_input, metadata)
         if self.is_ctc:
             return self._ctc_decode(self.model(**features).logits, features)
         return self._generate(features)
 
-    forward = transcribe
+    forward = transcribe  # type: ignore[assignment]  # the task's forward takes a batch dict, not one tensor
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[str] | list[dict]:
         return self.transcribe(batch[INPUT], batch.get(METADATA))
@@ -233,8 +267,10 @@ class SpeechRecognizer(Task):
         ids = logits.argmax(dim=-1)  # (B, frames, vocab) -> (B, frames)
         frames = self._output_lengths(features) if "attention_mask" in features else None
         if frames is not None:  # frames made from padding are blanks
-            ids = ids.masked_fill(torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
-                                  self.tokenizer.pad_token_id)
+            ids = ids.masked_fill(
+                torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
+                self.tokenizer.pad_token_id,
+            )
         return [self._ctc_text(row) for row in ids.cpu().tolist()]
 
     def _ctc_text(self, frame_ids: list[int]) -> str:
@@ -276,10 +312,15 @@ class SpeechRecognizer(Task):
             return self._ctc_text(ids)
         runs = collapse_ctc(ids, blank=self.tokenizer.pad_token_id)
         seconds = ratio / self.sampling_rate
-        chunks = [{"text": self.tokenizer.decode(tokens, group_tokens=False, skip_special_tokens=True).strip(),
-                   "timestamp": (round(start * seconds, 3), round(end * seconds, 3))}
-                  for tokens, start, end in ctc_words(runs, delimiter=getattr(self.tokenizer, "word_delimiter_token_id",
-                                                                              None))]
+        chunks = [
+            {
+                "text": self.tokenizer.decode(tokens, group_tokens=False, skip_special_tokens=True).strip(),
+                "timestamp": (round(start * seconds, 3), round(end * seconds, 3)),
+            }
+            for tokens, start, end in ctc_words(
+                runs, delimiter=getattr(self.tokenizer, "word_delimiter_token_id", None)
+            )
+        ]
         chunks = [c for c in chunks if c["text"]]
         return {"text": " ".join(c["text"] for c in chunks), "chunks": chunks}
 
@@ -292,12 +333,13 @@ class SpeechRecognizer(Task):
         config.begin_suppress_tokens = config.suppress_tokens = None
         generated = self.model.generate(**features, decoder_input_ids=prompt_ids, generation_config=config)
         if generated.shape[1] >= len(prompt) and torch.equal(generated[:, : len(prompt)], prompt_ids):
-            generated = generated[:, len(prompt):]  # some models return the prompt, Whisper does not
+            generated = generated[:, len(prompt) :]  # some models return the prompt, Whisper does not
         return [" ".join(t.split()) for t in self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)]
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8,
-                timestamps: bool | None = None) -> Any:
+    def predict(
+        self, inputs: Any, *, output: str = "labels", batch_size: int = 8, timestamps: bool | None = None
+    ) -> Any:
         """Transcribe a path, folder, waveform or a list of them; any length (long audio is read in windows).
 
         Example:
@@ -309,8 +351,9 @@ class SpeechRecognizer(Task):
 
     def format_predictions(self, outputs: list[str] | list[dict], output: str) -> list:
         if output not in OUTPUTS:
-            raise ConfigurationError(f"SpeechRecognizer outputs transcripts: use output='labels' (or omit it). "
-                                     f"Received: output={output!r}")
+            raise ConfigurationError(
+                f"SpeechRecognizer outputs transcripts: use output='labels' (or omit it). Received: output={output!r}"
+            )
         return list(outputs)
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
@@ -324,7 +367,7 @@ class SpeechRecognizer(Task):
         samples = []
         for row, item in enumerate(items):
             if isinstance(item, (str, os.PathLike)):
-                meta = {"filepath": str(item)}
+                meta: dict[str, Any] = {"filepath": str(item)}
                 waveform = read_audio(item, sampling_rate=self.sampling_rate)
             else:
                 meta = {"row": row}
@@ -339,13 +382,17 @@ class SpeechRecognizer(Task):
         checkpoint["speech_backbone_files"] = backbone_files(self)
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "SpeechRecognizer":
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> SpeechRecognizer:
         files = checkpoint.get("speech_backbone_files")
         if not files:
-            raise CheckpointError("This SpeechRecognizer checkpoint holds no tokenizer/config files; it cannot be rebuilt offline.")
+            raise CheckpointError(
+                "This SpeechRecognizer checkpoint holds no tokenizer/config files; it cannot be rebuilt offline."
+            )
         with tempfile.TemporaryDirectory() as folder:
             write_backbone_files(files, folder)
-            model = cls(**{**hparams, "backbone": folder, "processor_backbone": None, "vocab": None, "pretrained": False})
+            model = cls(
+                **{**hparams, "backbone": folder, "processor_backbone": None, "vocab": None, "pretrained": False}
+            )
         model.hparams.update({k: hparams.get(k) for k in ("backbone", "processor_backbone", "vocab")})
         model.load_state_dict(checkpoint["state_dict"])
         return model
@@ -359,8 +406,10 @@ def set_whisper_prompt(tokenizer: Any, *, language: str | None, task: str | None
     if language is None and task is None:
         return
     if ctc or not hasattr(tokenizer, "set_prefix_tokens"):
-        raise ConfigurationError(f"language= and task= are Whisper options; this model has no language/task prompt. "
-                                 f"Received: language={language!r}, task={task!r}")
+        raise ConfigurationError(
+            f"language= and task= are Whisper options; this model has no language/task prompt. "
+            f"Received: language={language!r}, task={task!r}"
+        )
     if task not in (None, "transcribe", "translate"):
         raise invalid_choice("task", task, ("transcribe", "translate"))
     from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
@@ -369,9 +418,11 @@ def set_whisper_prompt(tokenizer: Any, *, language: str | None, task: str | None
     vocab = tokenizer.get_vocab()
     missing = [f"<|{name}|>" for name in (code, task) if name is not None and f"<|{name}|>" not in vocab]
     if missing:
-        raise ConfigurationError(f"This Whisper's vocabulary has no {', '.join(missing)} token: it cannot be prompted "
-                                 f"with language={language!r} / task={task!r}. Use a language code or name it knows "
-                                 f"(e.g. 'en' or 'english'). Received: language={language!r}, task={task!r}")
+        raise ConfigurationError(
+            f"This Whisper's vocabulary has no {', '.join(missing)} token: it cannot be prompted "
+            f"with language={language!r} / task={task!r}. Use a language code or name it knows "
+            f"(e.g. 'en' or 'english'). Received: language={language!r}, task={task!r}"
+        )
     tokenizer.set_prefix_tokens(language=code, task=task)
 
 

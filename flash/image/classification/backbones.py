@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -218,7 +219,8 @@ def _folder_factory(path: str) -> Callable[..., Backbone]:
         if not architecture:
             raise ConfigurationError(f"'{config_file}' has no \"architecture\" entry. Received keys: {sorted(config)}")
         weights = pretrained if _weights_path(pretrained) else (_folder_weights(folder) if pretrained else False)
-        backbone = IMAGE_CLASSIFIER_BACKBONES.get(architecture)(pretrained=weights, **{**config.get("model_args", {}), **kwargs})
+        model_args = {**config.get("model_args", {}), **kwargs}
+        backbone = IMAGE_CLASSIFIER_BACKBONES.get(architecture)(pretrained=weights, **model_args)
         overrides = config.get("pretrained_cfg", {})
         if "input_size" in overrides:
             backbone.data_config["image_size"] = tuple(overrides["input_size"][-2:])
@@ -235,5 +237,7 @@ def _is_folder(name: str) -> bool:
 
 
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("timm", _timm_factory, _timm_list, _timm_has, default=True))
-IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has))
+IMAGE_CLASSIFIER_BACKBONES.add_provider(
+    Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has)
+)
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("folder", _folder_factory, list, _is_folder, default=True))

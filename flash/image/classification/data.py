@@ -14,8 +14,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from flash.core.data import STAGES, DataModule, stage_args
 from flash.core.tables import Table, read_table
@@ -41,7 +42,7 @@ class ImageClassificationData(DataModule):
     @classmethod
     def from_folders(cls, train_folder: str | os.PathLike | None = None, val_folder: str | os.PathLike | None = None,
                      test_folder: str | os.PathLike | None = None, predict_folder: str | os.PathLike | None = None, *,
-                     on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> "ImageClassificationData":
+                     on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """Images in ``folder/<class name>/*`` (predict: any images in the folder).
 
         ``on_bad_file="skip"`` skips non-image/unreadable files with one warning that counts them.
@@ -58,7 +59,7 @@ class ImageClassificationData(DataModule):
                    val_files: Paths | None = None, val_targets: Sequence[Any] | None = None,
                    test_files: Paths | None = None, test_targets: Sequence[Any] | None = None,
                    predict_files: Paths | None = None, *, on_bad_file: OnBadFile = "raise",
-                   **data_module_kwargs: Any) -> "ImageClassificationData":
+                   **data_module_kwargs: Any) -> ImageClassificationData:
         """Lists of image paths and their targets (names, indices, or lists of them for multi-label).
 
         Example:
@@ -77,7 +78,7 @@ class ImageClassificationData(DataModule):
                         test_data_frame: Any = None, test_images_root: str | None = None,
                         test_resolver: Callable | None = None, predict_data_frame: Any = None,
                         predict_images_root: str | None = None, predict_resolver: Callable | None = None, *,
-                        on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> "ImageClassificationData":
+                        on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """pandas DataFrames with an image column (paths or ids under ``*_images_root``) and target column(s).
 
         ``target_fields`` is one column of labels, or several 0/1 columns (multi-label; the column
@@ -102,7 +103,7 @@ class ImageClassificationData(DataModule):
                  test_file: str | None = None, test_images_root: str | None = None,
                  test_resolver: Callable | None = None, predict_file: str | None = None,
                  predict_images_root: str | None = None, predict_resolver: Callable | None = None, *,
-                 on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> "ImageClassificationData":
+                 on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """CSV files with an image column and target column(s); see :meth:`from_data_frame`.
 
         Example:
@@ -117,10 +118,10 @@ class ImageClassificationData(DataModule):
 
     # ------------------------------------------------------------------ in memory
     @classmethod
-    def from_numpy(cls, train_data: Any = None, train_targets: Sequence[Any] | None = None, val_data: Any = None,
-                   val_targets: Sequence[Any] | None = None, test_data: Any = None,
-                   test_targets: Sequence[Any] | None = None, predict_data: Any = None,
-                   **data_module_kwargs: Any) -> "ImageClassificationData":
+    def from_numpy(cls, train_data: Any = None, train_targets: Any = None, val_data: Any = None,
+                   val_targets: Any = None, test_data: Any = None,
+                   test_targets: Any = None, predict_data: Any = None,
+                   **data_module_kwargs: Any) -> ImageClassificationData:
         """NumPy image batches ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)``, uint8 or float in [0, 1].
 
         Example:
@@ -138,7 +139,7 @@ class ImageClassificationData(DataModule):
     def from_tensors(cls, train_data: Any = None, train_targets: Sequence[Any] | None = None, val_data: Any = None,
                      val_targets: Sequence[Any] | None = None, test_data: Any = None,
                      test_targets: Sequence[Any] | None = None, predict_data: Any = None,
-                     **data_module_kwargs: Any) -> "ImageClassificationData":
+                     **data_module_kwargs: Any) -> ImageClassificationData:
         """Image tensors ``(N, C, H, W)`` (or a list of ``(C, H, W)``), uint8 or float in [0, 1].
 
         See :meth:`from_numpy`.
@@ -150,7 +151,7 @@ class ImageClassificationData(DataModule):
     def from_images(cls, train_images: Any = None, train_targets: Sequence[Any] | None = None, val_images: Any = None,
                     val_targets: Sequence[Any] | None = None, test_images: Any = None,
                     test_targets: Sequence[Any] | None = None, predict_images: Any = None,
-                    **data_module_kwargs: Any) -> "ImageClassificationData":
+                    **data_module_kwargs: Any) -> ImageClassificationData:
         """Lists of PIL images (any mode) and their targets."""
         return cls.from_numpy(train_images, train_targets, val_images, val_targets, test_images, test_targets,
                               predict_images, **data_module_kwargs)
@@ -158,7 +159,7 @@ class ImageClassificationData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, input_field: str = "image", target_field: str = "label",
-                      **data_module_kwargs: Any) -> "ImageClassificationData":
+                      **data_module_kwargs: Any) -> ImageClassificationData:
         """Hugging Face ``datasets.Dataset`` objects (``input_field`` / ``target_field`` columns; a
         ``ClassLabel`` column gives the label names) or torch Datasets returning ``(image, target)``.
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
 from flash.core.tables import Table, hf_class_names, is_hf_dataset, table_from_data_frame
@@ -46,11 +47,11 @@ class ImageFilesInput(Input):
         if isinstance(files, (str, os.PathLike)):
             raise ConfigurationError(f"Pass a list of image paths for the {self.stage} files (or use from_folders). "
                                      f"Received: {self.stage}_files={files!r}")
-        files = [os.fspath(f) for f in files]
-        if targets is not None and len(targets) != len(files):
-            raise DataError(f"The {self.stage} data has {len(files)} files but {len(targets)} targets; "
+        paths = [os.fspath(f) for f in files]
+        if targets is not None and len(targets) != len(paths):
+            raise DataError(f"The {self.stage} data has {len(paths)} files but {len(targets)} targets; "
                             "give one target per file.")
-        return self._checked([_sample(f, targets[i] if targets is not None else None) for i, f in enumerate(files)],
+        return self._checked([_sample(f, targets[i] if targets is not None else None) for i, f in enumerate(paths)],
                              on_bad_file)
 
     def _checked(self, samples: list[dict], on_bad_file: str) -> list[dict]:
@@ -181,7 +182,8 @@ class ImageDatasetInput(Input):
     """A Hugging Face ``datasets.Dataset`` (image / label columns) or a torch Dataset of ``(image, target)``."""
 
     def load_data(self, dataset: Any, *, input_field: str = "image", target_field: str = "label") -> list[dict]:
-        self.dataset, self.input_field = dataset, input_field
+        self.dataset = dataset
+        self.input_field: str | None = input_field
         if is_hf_dataset(dataset):
             targets = self._hf_targets(dataset, input_field, target_field)
         else:

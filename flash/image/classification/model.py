@@ -13,14 +13,15 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torchmetrics
 
-from flash.core.data import INPUT
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
+from flash.core.data import INPUT
 from flash.core.task import Task
 from flash.errors import ConfigurationError
 from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
@@ -61,17 +62,35 @@ class ImageClassifier(ClassificationMixin, Task):
     """
 
     backbones = IMAGE_CLASSIFIER_BACKBONES
+    input_transform: ImageClassificationInputTransform
     input_transform_cls = ImageClassificationInputTransform
 
-    def __init__(self, num_classes: int | None = None, *, backbone: str = "resnet18", labels: Sequence[str] | None = None,
-                 backbone_kwargs: dict | None = None, head: HeadSpec = None, pretrained: bool | str = True,
-                 loss_fn: Callable | None = None, optimizer: Any = "Adam", lr_scheduler: Any = None,
-                 metrics: Any = None, learning_rate: float | None = None, multi_label: bool = False) -> None:
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        *,
+        backbone: str = "resnet18",
+        labels: Sequence[str] | None = None,
+        backbone_kwargs: dict | None = None,
+        head: HeadSpec = None,
+        pretrained: bool | str = True,
+        loss_fn: Callable | None = None,
+        optimizer: Any = "Adam",
+        lr_scheduler: Any = None,
+        metrics: Any = None,
+        learning_rate: float | None = None,
+        multi_label: bool = False,
+    ) -> None:
         num_classes = resolve_num_classes(num_classes, labels, owner="ImageClassifier")
         if loss_fn is None:
             loss_fn = default_loss(multi_label)
-        super().__init__(loss_fn=loss_fn, metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
-                         learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        super().__init__(
+            loss_fn=loss_fn,
+            metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         self.save_hyperparameters(ignore=("loss_fn", "metrics"))  # a head module/factory is not stored: pass it again
         self.num_classes, self.multi_label = num_classes, multi_label
         self.labels = list(labels) if labels is not None else None
@@ -85,20 +104,26 @@ class ImageClassifier(ClassificationMixin, Task):
     @classmethod
     def _build_backbone(cls, backbone: Any, *, pretrained: Any, backbone_kwargs: dict) -> Any:
         if not isinstance(backbone, (str, os.PathLike)):
-            raise ConfigurationError(f"backbone must be a name or a folder path; see ImageClassifier.available_backbones(). "
-                                     f"Received: backbone={backbone!r}")
+            raise ConfigurationError(
+                f"backbone must be a name or a folder path; see ImageClassifier.available_backbones(). "
+                f"Received: backbone={backbone!r}"
+            )
         try:
             factory = cls.backbones.get(os.fspath(backbone))
         except ConfigurationError as err:
             message = str(err).replace("See available_keys()", f"See {cls.__name__}.available_backbones()")
-            raise ConfigurationError(message.replace(f"{backbone!r}.", f"{backbone!r} for {cls.__name__}.", 1)) from None
+            raise ConfigurationError(
+                message.replace(f"{backbone!r}.", f"{backbone!r} for {cls.__name__}.", 1)
+            ) from None
         return factory(pretrained=pretrained, **backbone_kwargs)
 
     @staticmethod
     def _default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Metric]:
         if multi_label:
-            return [torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
-                    torchmetrics.F1Score(task="multilabel", num_labels=num_classes)]
+            return [
+                torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
+                torchmetrics.F1Score(task="multilabel", num_labels=num_classes),
+            ]
         if num_classes < 2:
             return []
         return [torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)]

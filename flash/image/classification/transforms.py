@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from flash.core.data import INPUT, InputTransform
 from flash.errors import ConfigurationError, require
@@ -30,9 +31,15 @@ def _size(image_size: Any) -> tuple[int, int] | None:
         return None
     if isinstance(image_size, int):
         return (image_size, image_size)
-    if isinstance(image_size, Sequence) and len(image_size) == 2 and all(isinstance(v, int) and v > 0 for v in image_size):
+    if (
+        isinstance(image_size, Sequence)
+        and len(image_size) == 2
+        and all(isinstance(v, int) and v > 0 for v in image_size)
+    ):
         return (int(image_size[0]), int(image_size[1]))
-    raise ConfigurationError(f"image_size must be an int or a (height, width) pair of positive ints. Received: image_size={image_size!r}")
+    raise ConfigurationError(
+        f"image_size must be an int or a (height, width) pair of positive ints. Received: image_size={image_size!r}"
+    )
 
 
 def _stats(name: str, value: Any) -> tuple[float, ...] | None:
@@ -52,8 +59,12 @@ class ImageClassificationInputTransform(InputTransform):
         mean, std: per-channel statistics; None: the backbone's.
     """
 
-    def __init__(self, image_size: int | tuple[int, int] | None = None, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        image_size: int | tuple[int, int] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
         super().__init__()
         self.image_size, self.mean, self.std = _size(image_size), _stats("mean", mean), _stats("std", std)
         self._pipelines: dict[tuple, Callable] = {}
@@ -64,8 +75,11 @@ class ImageClassificationInputTransform(InputTransform):
 
     def settings(self) -> dict[str, Any]:
         """The settings in use: given ones, else the backbone's (once filled), else ImageNet-like defaults."""
-        return {"image_size": self.image_size or DEFAULT_IMAGE_SIZE, "mean": self.mean or DEFAULT_MEAN,
-                "std": self.std or DEFAULT_STD}
+        return {
+            "image_size": self.image_size or DEFAULT_IMAGE_SIZE,
+            "mean": self.mean or DEFAULT_MEAN,
+            "std": self.std or DEFAULT_STD,
+        }
 
     def fill_defaults(self, *, image_size: Any = None, mean: Any = None, std: Any = None) -> None:
         """Set the settings that are still None (explicit user choices win)."""
@@ -84,8 +98,12 @@ class ImageClassificationInputTransform(InputTransform):
         steps = [v2.Resize(list(s["image_size"]), antialias=True)]
         if train:
             steps.append(v2.RandomHorizontalFlip())
-        steps += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(s["mean"]), list(s["std"])),
-                  v2.ToPureTensor()]
+        steps += [
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(s["mean"]), list(s["std"])),
+            v2.ToPureTensor(),
+        ]
         return v2.Compose(steps)
 
     def pipeline(self, train: bool) -> Callable:

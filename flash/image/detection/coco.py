@@ -23,17 +23,26 @@ def read_coco(ann_file: str | os.PathLike) -> dict[str, Any]:
     """Load and shape-check a COCO json; errors name the file and the entry."""
     path = Path(ann_file)
     if not path.is_file():
-        raise DataError(f"The COCO annotation file '{path}' does not exist. Check train_ann_file/val_ann_file/test_ann_file.")
+        raise DataError(
+            f"The COCO annotation file '{path}' does not exist. Check train_ann_file/val_ann_file/test_ann_file."
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(f"The COCO annotation file '{path}' is not valid JSON: {err}.") from None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations", "categories")):
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    ):
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise DataError(f"The COCO annotation file '{path}' needs the lists 'images', 'annotations' and 'categories'. "
-                        f"Found: {found}")
-    for key, fields in (("images", ("id", "file_name")), ("annotations", ("image_id", "category_id", "bbox")),
-                        ("categories", ("id", "name"))):
+        raise DataError(
+            f"The COCO annotation file '{path}' needs the lists 'images', 'annotations' and 'categories'. "
+            f"Found: {found}"
+        )
+    for key, fields in (
+        ("images", ("id", "file_name")),
+        ("annotations", ("image_id", "category_id", "bbox")),
+        ("categories", ("id", "name")),
+    ):
         for i, entry in enumerate(data[key]):
             if not isinstance(entry, dict) or any(f not in entry for f in fields):
                 raise DataError(f"'{path}': {key}[{i}] needs the fields {', '.join(fields)}. Received: {entry!r}")
@@ -68,7 +77,9 @@ class CocoInput(DetectionInput):
     ``[x, y, w, h]`` and the annotation id.
     """
 
-    def load_data(self, folder: str | os.PathLike, ann_file: str | os.PathLike, *, bad_boxes: BadBoxes = "fix") -> list[dict]:
+    def load_data(
+        self, folder: str | os.PathLike, ann_file: str | os.PathLike, *, bad_boxes: BadBoxes = "fix"
+    ) -> list[dict]:
         data = read_coco(ann_file)
         names = {c["id"]: c["name"] for c in data["categories"]}
         samples: dict[Any, dict] = {}

@@ -18,7 +18,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flash.core.data import STAGES, TARGET, DataModule, Input, stage_args
 from flash.errors import ConfigurationError, DataError
@@ -93,7 +94,7 @@ class ObjectDetectionData(DataModule):
                   val_folder: str | None = None, val_ann_file: str | None = None, test_folder: str | None = None,
                   test_ann_file: str | None = None, predict_folder: str | None = None,
                   labels: Sequence[str] | None = None, bad_boxes: BadBoxes = "fix",
-                  **kwargs: Any) -> "ObjectDetectionData":
+                  **kwargs: Any) -> ObjectDetectionData:
         """Images in ``*_folder`` with COCO json annotations in ``*_ann_file`` (labels: categories by id)."""
         anns = {"train": train_ann_file, "val": val_ann_file, "test": test_ann_file}
         stages = _with_annotations({"train": train_folder, "val": val_folder, "test": test_folder}, anns, "ann_file")
@@ -107,7 +108,7 @@ class ObjectDetectionData(DataModule):
     def from_voc(cls, labels: Sequence[str] | None = None, *, train_folder: str | None = None,
                  train_ann_folder: str | None = None, val_folder: str | None = None, val_ann_folder: str | None = None,
                  test_folder: str | None = None, test_ann_folder: str | None = None, predict_folder: str | None = None,
-                 bad_boxes: BadBoxes = "fix", **kwargs: Any) -> "ObjectDetectionData":
+                 bad_boxes: BadBoxes = "fix", **kwargs: Any) -> ObjectDetectionData:
         """Images in ``*_folder``, Pascal VOC ``.xml`` files in ``*_ann_folder``; labels default to the names used."""
         stages = _with_annotations({"train": train_folder, "val": val_folder, "test": test_folder},
                                    {"train": train_ann_folder, "val": val_ann_folder, "test": test_ann_folder},
@@ -123,7 +124,7 @@ class ObjectDetectionData(DataModule):
                    test_files: Sequence[Any] | None = None, test_targets: Sequence[Sequence[Any]] | None = None,
                    test_bboxes: Sequence[Sequence[dict]] | None = None, predict_files: Sequence[Any] | None = None,
                    labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix",
-                   **kwargs: Any) -> "ObjectDetectionData":
+                   **kwargs: Any) -> ObjectDetectionData:
         """Images (paths, PIL images, arrays) with per-image labels and ``{"xmin","ymin","width","height"}`` boxes."""
         files = {"train": train_files, "val": val_files, "test": test_files, "predict": predict_files}
         targets = {"train": train_targets, "val": val_targets, "test": test_targets}
@@ -137,7 +138,7 @@ class ObjectDetectionData(DataModule):
                     val_targets: Targets | None = None, val_bboxes: Boxes | None = None,
                     test_images: Sequence[Any] | None = None, test_targets: Targets | None = None,
                     test_bboxes: Boxes | None = None, predict_images: Sequence[Any] | None = None,
-                    **kwargs: Any) -> "ObjectDetectionData":
+                    **kwargs: Any) -> ObjectDetectionData:
         """In-memory images (PIL images of any mode, arrays, tensors) with label lists and boxes, as :meth:`from_files`.
 
         Example:
@@ -159,7 +160,7 @@ class ObjectDetectionData(DataModule):
                    *, val_data: Any = None, val_targets: Targets | None = None, val_bboxes: Boxes | None = None,
                    test_data: Any = None, test_targets: Targets | None = None, test_bboxes: Boxes | None = None,
                    predict_data: Any = None,
-                   **kwargs: Any) -> "ObjectDetectionData":
+                   **kwargs: Any) -> ObjectDetectionData:
         """Image batches ``(N, H, W[, C])`` / ``(N, C, H, W)`` (or lists of arrays), uint8 or float in [0, 1]; see
         :meth:`from_images`. ``from_tensors`` takes tensors the same way."""
         return cls.from_images(train_data, train_targets, train_bboxes, val_images=val_data, val_targets=val_targets,
@@ -170,7 +171,7 @@ class ObjectDetectionData(DataModule):
 
     @classmethod
     def from_folders(cls, predict_folder: str | None = None, *, labels: Sequence[Any] | None = None,
-                     **kwargs: Any) -> "ObjectDetectionData":
+                     **kwargs: Any) -> ObjectDetectionData:
         """Every image of ``predict_folder`` (sorted), for ``trainer.predict``."""
         return cls.from_stages(FolderInput, stage_args({"predict": predict_folder}, data_arg="folder"), labels=labels,
                                **kwargs)
@@ -178,7 +179,7 @@ class ObjectDetectionData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix",
-                      **kwargs: Any) -> "ObjectDetectionData":
+                      **kwargs: Any) -> ObjectDetectionData:
         """Map-style datasets of ``(image, {"boxes": XYXY pixels, "labels": [names]})`` pairs (or sample dicts)."""
         datasets = dict(zip(STAGES, (train_dataset, val_dataset, test_dataset, predict_dataset)))
         return cls.from_stages(DatasetInput, stage_args(datasets, data_arg="dataset"),

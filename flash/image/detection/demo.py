@@ -48,7 +48,8 @@ def shapes_image(rng: np.random.Generator, size: tuple[int, int] = (128, 128)) -
     height, width = size
     noise = rng.normal(128, 40, (height, width, 3)).clip(0, 255).astype(np.uint8)
     image = Image.fromarray(noise)
-    boxes, names = [], []
+    boxes: list[tuple[int, int, int, int]] = []
+    names: list[str] = []
     for _ in range(int(rng.integers(1, 4))):
         for _attempt in range(20):
             side = int(rng.integers(16, 45))
@@ -70,7 +71,8 @@ def write_shapes(folder: str | Path, *, num_images: int, seed: int, size: tuple[
     rng = np.random.default_rng(seed)
     categories = [{"id": i + 1, "name": name} for i, (name, _) in enumerate(SHAPES)]
     ids = {c["name"]: c["id"] for c in categories}
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for i in range(num_images):
         image, boxes, names = shapes_image(rng, size)
         image.save(folder / f"{i:04d}.png")

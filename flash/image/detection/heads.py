@@ -37,11 +37,13 @@ def faster_rcnn(backbone: str, *, num_classes: int, pretrained: bool | str, norm
     from torchvision.models.detection import FasterRCNN
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-    body = fpn_backbone(backbone, pretrained=_trunk_pretrained("faster_rcnn", backbone, pretrained), extra="pool", norm=norm)
+    body = fpn_backbone(
+        backbone, pretrained=_trunk_pretrained("faster_rcnn", backbone, pretrained), extra="pool", norm=norm
+    )
     strides = feature_strides(body)
     levels = len(strides)
     if levels == 5:  # torchvision's ResNet layout: 32 px anchors at stride 4, doubling per level
-        sizes = tuple((8 * s,) for s in strides)
+        sizes: tuple[tuple[int, ...], ...] = tuple((8 * s,) for s in strides)
     else:  # torchvision's MobileNet layout: every level sees every size
         sizes = ((32, 64, 128, 256, 512),) * levels
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * levels)
@@ -49,15 +51,19 @@ def faster_rcnn(backbone: str, *, num_classes: int, pretrained: bool | str, norm
     return FasterRCNN(body, num_classes, rpn_anchor_generator=anchors, **_sizes(image_size), **kwargs)
 
 
-@HEADS.register(name="retinanet", backbones=FPN_BACKBONES, background=False,
-                coco_weights={"resnet50_fpn": "retinanet_resnet50_fpn"})
-def retinanet(backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int,
-              **kwargs: Any) -> torch.nn.Module:
+@HEADS.register(
+    name="retinanet", backbones=FPN_BACKBONES, background=False, coco_weights={"resnet50_fpn": "retinanet_resnet50_fpn"}
+)
+def retinanet(
+    backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int, **kwargs: Any
+) -> torch.nn.Module:
     """RetinaNet: dense anchors with a focal loss. ``num_classes`` counts foreground classes only."""
     from torchvision.models.detection import RetinaNet
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-    body = fpn_backbone(backbone, pretrained=_trunk_pretrained("retinanet", backbone, pretrained), extra="p6p7", norm=norm)
+    body = fpn_backbone(
+        backbone, pretrained=_trunk_pretrained("retinanet", backbone, pretrained), extra="p6p7", norm=norm
+    )
     strides = feature_strides(body)
     levels = len(strides)  # torchvision: 32 px anchors at stride 8 (x 2^(k/3)), doubling per level
     sizes = tuple((x, int(x * 2 ** (1 / 3)), int(x * 2 ** (2 / 3))) for x in (4 * s for s in strides))
@@ -66,10 +72,12 @@ def retinanet(backbone: str, *, num_classes: int, pretrained: bool | str, norm: 
     return RetinaNet(body, num_classes, anchor_generator=anchors, **_sizes(image_size), **kwargs)
 
 
-@HEADS.register(name="fcos", backbones=FPN_BACKBONES, background=False,
-                coco_weights={"resnet50_fpn": "fcos_resnet50_fpn"})
-def fcos(backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int,
-         **kwargs: Any) -> torch.nn.Module:
+@HEADS.register(
+    name="fcos", backbones=FPN_BACKBONES, background=False, coco_weights={"resnet50_fpn": "fcos_resnet50_fpn"}
+)
+def fcos(
+    backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int, **kwargs: Any
+) -> torch.nn.Module:
     """FCOS: anchor-free, one point per location. ``num_classes`` counts foreground classes only."""
     from torchvision.models.detection import FCOS
     from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -81,17 +89,30 @@ def fcos(backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm,
     return FCOS(body, num_classes, anchor_generator=anchors, **_sizes(image_size), **kwargs)
 
 
-@HEADS.register(name="ssdlite", backbones=("mobilenet_v3_large",), background=True,
-                coco_weights={"mobilenet_v3_large": "ssdlite320_mobilenet_v3_large"})
-def ssdlite(backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int,
-            **kwargs: Any) -> torch.nn.Module:
-    """SSDLite on MobileNetV3-Large; images are resized to ``image_size`` squared. ``num_classes`` counts the background."""
+@HEADS.register(
+    name="ssdlite",
+    backbones=("mobilenet_v3_large",),
+    background=True,
+    coco_weights={"mobilenet_v3_large": "ssdlite320_mobilenet_v3_large"},
+)
+def ssdlite(
+    backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int, **kwargs: Any
+) -> torch.nn.Module:
+    """SSDLite on MobileNetV3-Large; images are resized to ``image_size`` squared.
+
+    ``num_classes`` counts the background.
+    """
     from torchvision.models.detection import ssdlite320_mobilenet_v3_large
 
     kwargs.setdefault("score_thresh", SCORE_THRESHOLD)
     trunk = trunk_weights(backbone, _trunk_pretrained("ssdlite", backbone, pretrained))
-    model = ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=trunk, num_classes=num_classes,
-                                          trainable_backbone_layers=6 if trunk else None, **kwargs)
+    model = ssdlite320_mobilenet_v3_large(
+        weights=None,
+        weights_backbone=trunk,
+        num_classes=num_classes,
+        trainable_backbone_layers=6 if trunk else None,
+        **kwargs,
+    )
     model.transform.fixed_size = (image_size, image_size)
     model.transform.min_size, model.transform.max_size = (image_size,), image_size
     return model
@@ -103,16 +124,19 @@ def _trunk_pretrained(head: str, backbone: str, pretrained: bool | str) -> bool 
     return False if (pretrained is True and has_coco) else pretrained
 
 
-def build_detector(head: str, backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm,
-                   image_size: int, **kwargs: Any) -> torch.nn.Module:
+def build_detector(
+    head: str, backbone: str, *, num_classes: int, pretrained: bool | str, norm: Norm, image_size: int, **kwargs: Any
+) -> torch.nn.Module:
     """Check the pair, build the detector and, for ``pretrained=True``, load COCO weights where they exist."""
     meta = HEADS.metadata(head)
     if backbone not in meta["backbones"]:
         raise ConfigurationError(
             f"The {head!r} head does not take backbone {backbone!r}. Valid backbones for {head!r}: "
-            f"{', '.join(repr(b) for b in meta['backbones'])}. Received: backbone={backbone!r}")
-    model = HEADS.get(head)(backbone, num_classes=num_classes, pretrained=pretrained, norm=norm,
-                            image_size=image_size, **kwargs)
+            f"{', '.join(repr(b) for b in meta['backbones'])}. Received: backbone={backbone!r}"
+        )
+    model = HEADS.get(head)(
+        backbone, num_classes=num_classes, pretrained=pretrained, norm=norm, image_size=image_size, **kwargs
+    )
     if pretrained is True and backbone in meta["coco_weights"]:
         load_coco_weights(model, meta["coco_weights"][backbone])
     for parameter in model.parameters():
@@ -134,6 +158,8 @@ def load_coco_weights(model: torch.nn.Module, builder: str, state: dict | None =
     missing = [k for k in own if k not in kept]
     unexpected_backbone = [k for k in missing if k.startswith("backbone.")]
     if unexpected_backbone:
-        raise ConfigurationError(f"The {builder} weights do not fit this model's backbone (first: {unexpected_backbone[0]}).")
+        raise ConfigurationError(
+            f"The {builder} weights do not fit this model's backbone (first: {unexpected_backbone[0]})."
+        )
     model.load_state_dict(kept, strict=False)
     return missing

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.errors import ConfigurationError, DataError
@@ -66,13 +67,22 @@ class BoxChecker:
             raise DataError(f"{where}: a box needs 4 numbers. Received: {box!r}") from None
         shown = shown or _fmt(box)
         if not (x2 > x1 and y2 > y1):
-            return self._bad(f"{where}: box {shown} has zero or negative width/height", drop=True)
-        clipped = [min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
+            self._bad(f"{where}: box {shown} has zero or negative width/height", drop=True)
+            return None
+        clipped = [
+            min(max(x1, 0.0), width),
+            min(max(y1, 0.0), height),
+            min(max(x2, 0.0), width),
+            min(max(y2, 0.0), height),
+        ]
         if clipped != [x1, y1, x2, y2]:
             if not (clipped[2] > clipped[0] and clipped[3] > clipped[1]):
-                return self._bad(f"{where}: box {shown} lies entirely outside the {width}x{height} image", drop=True)
-            self._bad(f"{where}: box {shown} reaches outside the {width}x{height} image "
-                      "(negative or too large coordinates)", drop=False)
+                self._bad(f"{where}: box {shown} lies entirely outside the {width}x{height} image", drop=True)
+                return None
+            self._bad(
+                f"{where}: box {shown} reaches outside the {width}x{height} image (negative or too large coordinates)",
+                drop=False,
+            )
         return clipped
 
     def _bad(self, message: str, *, drop: bool) -> None:
@@ -85,8 +95,11 @@ class BoxChecker:
 
     def report(self, stage: str) -> None:
         if self.clipped or self.dropped:
-            warnings.warn(f"Fixed {self.clipped + self.dropped} boxes in the {stage} data: clipped {self.clipped} to the "
-                          f"image, dropped {self.dropped} with no area. First: {self.first}.", stacklevel=4)
+            warnings.warn(
+                f"Fixed {self.clipped + self.dropped} boxes in the {stage} data: clipped {self.clipped} to the "
+                f"image, dropped {self.dropped} with no area. First: {self.first}.",
+                stacklevel=4,
+            )
 
 
 def _fmt(box: Sequence[float]) -> str:
@@ -118,7 +131,9 @@ class DetectionInput(Input):
                 continue
             path, where = sample[INPUT], sample[METADATA].get("where") or f"image '{sample[INPUT]}'"
             size = image_size(path, where=where) if isinstance(path, (str, os.PathLike)) else _array_size(path)
-            kept = [(checker.check(box, size, where=where), label) for box, label in zip(target["boxes"], target["labels"])]
+            kept = [
+                (checker.check(box, size, where=where), label) for box, label in zip(target["boxes"], target["labels"])
+            ]
             kept = [(box, label) for box, label in kept if box is not None]
             sample[TARGET] = {"boxes": [b for b, _ in kept], "labels": [lab for _, lab in kept]}
         checker.report(self.stage)
@@ -132,22 +147,37 @@ def _array_size(image: Any) -> tuple[int, int]:
 
 
 class FilesInput(DetectionInput):
-    """Image files (or in-memory images) with per-image lists of labels and ``{"xmin","ymin","width","height"}`` boxes."""
+    """Image files (or in-memory images) with per-image lists of labels and
+    ``{"xmin","ymin","width","height"}`` boxes."""
 
-    def load_data(self, files: Sequence[Any], targets: Sequence[Sequence[Any]] | None = None,
-                  bboxes: Sequence[Sequence[dict]] | None = None, *, bad_boxes: BadBoxes = "fix") -> list[dict]:
+    def load_data(
+        self,
+        files: Sequence[Any],
+        targets: Sequence[Sequence[Any]] | None = None,
+        bboxes: Sequence[Sequence[dict]] | None = None,
+        *,
+        bad_boxes: BadBoxes = "fix",
+    ) -> list[dict]:
         if targets is None and bboxes is None:
             return [{INPUT: f, METADATA: _file_meta(f)} for f in files]
         if targets is None or bboxes is None or not (len(files) == len(targets) == len(bboxes)):
-            raise DataError(f"The {self.stage} files, targets and bboxes must be lists of the same length. Received: "
-                            f"{len(files)} files, {_len(targets)} targets, {_len(bboxes)} bboxes.")
+            raise DataError(
+                f"The {self.stage} files, targets and bboxes must be lists of the same length. Received: "
+                f"{len(files)} files, {_len(targets)} targets, {_len(bboxes)} bboxes."
+            )
         samples = []
         for i, (file, labels, boxes) in enumerate(zip(files, targets, bboxes)):
             where = f"{self.stage} item {i} (image {_name(file)})"
             if len(labels) != len(boxes):
                 raise DataError(f"{where}: {len(labels)} targets but {len(boxes)} bboxes; give one target per box.")
-            samples.append(make_sample(file, [_xywh_dict_to_xyxy(b, where=where) for b in boxes], list(labels),
-                                       metadata={**_file_meta(file), "where": where}))
+            samples.append(
+                make_sample(
+                    file,
+                    [_xywh_dict_to_xyxy(b, where=where) for b in boxes],
+                    list(labels),
+                    metadata={**_file_meta(file), "where": where},
+                )
+            )
         return self.checked(samples, bad_boxes)
 
 

@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 
@@ -40,7 +41,9 @@ def mean_average_precision() -> Any:
 
     from torchmetrics.detection import MeanAveragePrecision
 
-    backend = "faster_coco_eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
+    backend: Literal["faster_coco_eval", "pycocotools"] = (
+        "faster_coco_eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
+    )
     require(backend, "image", purpose="COCO mAP")
     metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend=backend)
     metric.warn_on_many_detections = False  # detectors keep up to 100+ low-score boxes on purpose
@@ -70,6 +73,8 @@ class ObjectDetector(Task):
         learning_rate, optimizer, lr_scheduler: as in every task.
         **head_kwargs: passed to the torchvision detector (``detections_per_img``, ``nms_thresh``, ...).
     """
+
+    model: torch.nn.Module  # the torchvision detector; always built
 
     input_transform_cls = ObjectDetectionInputTransform
     heads = HEADS
@@ -111,7 +116,7 @@ class ObjectDetector(Task):
     @property
     def backbone(self) -> torch.nn.Module:
         """The trunk (what ``trainer.finetune(strategy="freeze")`` freezes), without the FPN and the head."""
-        backbone = self.model.backbone
+        backbone: Any = self.model.backbone  # an FPN wrapper (.body) or torchvision's SSD trunk (.features)
         return backbone.body if hasattr(backbone, "body") else backbone.features
 
     # ------------------------------------------------------------------ steps
@@ -126,7 +131,7 @@ class ObjectDetector(Task):
 
     def _log_losses(self, losses: dict[str, torch.Tensor], stage: str, size: int) -> torch.Tensor:
         """Log ``{stage}_loss`` (the sum) and ``{stage}_{part}`` for each part; return the sum."""
-        loss = sum(losses.values())
+        loss: torch.Tensor = sum(losses.values())  # type: ignore[assignment]  # parts are tensors
         train = stage == "train"
         self.log(f"{stage}_loss", loss, on_step=train, on_epoch=True, prog_bar=stage != "test", batch_size=size)
         for name, value in losses.items():
@@ -164,15 +169,29 @@ class ObjectDetector(Task):
             outputs = self.model(batch[INPUT])
         self.model.train(was_training)
         metadata = batch.get(METADATA) or [{}] * len(outputs)
-        return [{"boxes": scale_boxes(out["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])),
-                 "labels": out["labels"] + self.offset, "scores": out["scores"]}
-                for out, image, meta in zip(outputs, batch[INPUT], metadata)]
+        return [
+            {
+                "boxes": scale_boxes(
+                    out["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])
+                ),
+                "labels": out["labels"] + self.offset,
+                "scores": out["scores"],
+            }
+            for out, image, meta in zip(outputs, batch[INPUT], metadata)
+        ]
 
     def _evaluate(self, batch: dict, stage: str) -> None:
         self._log_losses(self.evaluation_losses(batch), stage, len(batch[INPUT]))  # val_loss beside val_map
         detections = self.detect(batch)
-        targets = [{"boxes": scale_boxes(t["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])),
-                    "labels": t["labels"]} for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])]
+        targets = [
+            {
+                "boxes": scale_boxes(
+                    t["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])
+                ),
+                "labels": t["labels"],
+            }
+            for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])
+        ]
         self.map_metrics[stage].update(detections, targets)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -189,7 +208,9 @@ class ObjectDetector(Task):
         if metric.update_count:
             results = metric.compute()
             for key in MAP_KEYS:
-                self.log(f"{stage}_{key}", results[key], on_step=False, on_epoch=True, prog_bar=key == "map", batch_size=1)
+                self.log(
+                    f"{stage}_{key}", results[key], on_step=False, on_epoch=True, prog_bar=key == "map", batch_size=1
+                )
         metric.reset()
 
     def on_validation_epoch_end(self) -> None:
@@ -209,7 +230,8 @@ class ObjectDetector(Task):
         if len(labels) != self.num_classes:
             raise ConfigurationError(
                 f"The data has {len(labels)} classes ({labels}) but the model was built for {self.num_classes}. "
-                f"Build it with ObjectDetector(labels=datamodule.labels, ...).")
+                f"Build it with ObjectDetector(labels=datamodule.labels, ...)."
+            )
         if self.labels is None:
             self.labels = list(labels)
             self.hparams["labels"] = self.labels  # kept in the checkpoint
@@ -219,18 +241,21 @@ class ObjectDetector(Task):
         """``"preds"``: ``[{"boxes": [[x1, y1, x2, y2]], "labels": [name], "scores": [s]}]``; ``"labels"``: names."""
         if output not in OUTPUTS:
             raise invalid_choice("output", output, OUTPUTS)
-        formatted = []
+        formatted: list = []
         for out in outputs:
             keep = out["scores"] >= self.threshold
             names = [self.labels[i] if self.labels else i for i in out["labels"][keep].tolist()]
             if output == "labels":
                 formatted.append(names)
             else:
-                formatted.append({"boxes": out["boxes"][keep].tolist(), "labels": names,
-                                  "scores": out["scores"][keep].tolist()})
+                formatted.append(
+                    {"boxes": out["boxes"][keep].tolist(), "labels": names, "scores": out["scores"][keep].tolist()}
+                )
         return formatted
 
-    def predict(self, inputs: Any, *, output: str = "preds", threshold: float | None = None, batch_size: int = 8) -> Any:
+    def predict(
+        self, inputs: Any, *, output: str = "preds", threshold: float | None = None, batch_size: int = 8
+    ) -> Any:
         """Detect objects in an image path, folder, PIL image, array, or a list of them.
 
         Example:
@@ -241,7 +266,9 @@ class ObjectDetector(Task):
             return super().predict(inputs, output=output, batch_size=batch_size)
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
-        single = not isinstance(inputs, (list, tuple)) and not (isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs))
+        single = not isinstance(inputs, (list, tuple)) and not (
+            isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs)
+        )
         items = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
         samples = []
         for item in items:

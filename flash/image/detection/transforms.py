@@ -12,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -28,7 +29,9 @@ class DetectionSampleTransform:
         steps = [v2.ToImage(), v2.Resize(size=None, max_size=image_size, antialias=True)]
         if train:
             steps.append(v2.RandomHorizontalFlip(p=0.5))
-        steps.append(v2.ToDtype(torch.float32, scale=True))  # boxes were checked when loaded; resizing keeps their area > 0
+        steps.append(
+            v2.ToDtype(torch.float32, scale=True)
+        )  # boxes were checked when loaded; resizing keeps their area > 0
         self.pipeline = v2.Compose(steps)
 
     def __call__(self, sample: dict) -> dict:
@@ -42,9 +45,11 @@ class DetectionSampleTransform:
         target = sample.get(TARGET)
         boxes = torch.as_tensor(target["boxes"] if target else [], dtype=torch.float32).reshape(-1, 4)
         labels = torch.as_tensor(target["labels"] if target else [], dtype=torch.int64).reshape(-1)
-        data = {"image": image,
-                "boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(height, width)),
-                "labels": labels}
+        data = {
+            "image": image,
+            "boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(height, width)),
+            "labels": labels,
+        }
         data = self.pipeline(data)
         sample = {**sample, INPUT: data["image"].as_subclass(torch.Tensor), METADATA: metadata}
         if target is not None:

@@ -53,7 +53,9 @@ TEXT_CLASSIFIER_BACKBONES.register(_minilm, name="all-MiniLM-L6-v2", local_packa
 def resolve_backbone(name: str) -> str:
     """Where ``name`` loads from: a registered local copy, or the name itself (hub id / folder)."""
     if not isinstance(name, str) or not name:
-        raise ConfigurationError(f"backbone must be a Hugging Face model id or a local folder. Received: backbone={name!r}")
+        raise ConfigurationError(
+            f"backbone must be a Hugging Face model id or a local folder. Received: backbone={name!r}"
+        )
     return TEXT_CLASSIFIER_BACKBONES.get(name)()
 
 
@@ -96,7 +98,10 @@ def usable_max_length(max_length: int, encoder: torch.nn.Module, tokenizer: Any)
         limits.append(int(tokenizer.model_max_length))
     positions = getattr(encoder.config, "max_position_embeddings", None)
     if isinstance(positions, int) and positions > 0:
-        limits.append(positions - (2 if getattr(encoder.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else 0))
+        limits.append(
+            positions
+            - (2 if getattr(encoder.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert") else 0)
+        )
     return min(limits)
 
 
@@ -130,4 +135,6 @@ def write_backbone_files(files: dict[str, Any], folder: str | os.PathLike) -> No
         elif isinstance(content, torch.Tensor) and content.dtype == torch.uint8:
             path.write_bytes(content.cpu().numpy().tobytes())
         else:
-            raise CheckpointError(f"Checkpoint backbone file {key!r} holds {type(content).__name__}; expected str or uint8 tensor.")
+            raise CheckpointError(
+                f"Checkpoint backbone file {key!r} holds {type(content).__name__}; expected str or uint8 tensor."
+            )

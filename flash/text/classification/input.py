@@ -13,7 +13,8 @@ Rules for the data, the same for every source (rows are counted from 0, header e
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.core.nested import to_plain

@@ -15,13 +15,14 @@ Example:
 from __future__ import annotations
 
 import tempfile
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torchmetrics
 
-from flash.core.data import INPUT, InputTransform
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
+from flash.core.data import INPUT, InputTransform
 from flash.core.task import MetricsSpec, Task
 from flash.errors import ConfigurationError
 from flash.text.classification.backbones import (
@@ -70,14 +71,20 @@ class TextClassifier(ClassificationMixin, Task):
                  lr_scheduler: Any = None, metrics: MetricsSpec = None, loss_fn: Callable | None = None) -> None:
         num_classes = resolve_num_classes(num_classes, labels, owner="TextClassifier", minimum=1 if multi_label else 2)
         labels = list(labels) if labels is not None else None
-        super().__init__(loss_fn=loss_fn or default_loss(multi_label), metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
-                         learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        super().__init__(
+            loss_fn=loss_fn or default_loss(multi_label),
+            metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
         self.save_hyperparameters(ignore=("metrics", "loss_fn"))
         self.num_classes, self.labels, self.multi_label = num_classes, labels, multi_label
         self.backbone, self.tokenizer = load_backbone(backbone, pretrained=pretrained)
         self.max_length = usable_max_length(max_length, self.backbone, self.tokenizer)
-        hidden = self.backbone.config.hidden_size
-        dropout = getattr(self.backbone.config, "hidden_dropout_prob", 0.1)
+        config: Any = self.backbone.config  # a transformers PretrainedConfig: its fields are dynamic
+        hidden = config.hidden_size
+        dropout = getattr(config, "hidden_dropout_prob", 0.1)
         self.head = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden, num_classes))
         self.input_transform = self.input_transform  # now that the tokenizer exists, hand it over
 
@@ -117,8 +124,10 @@ class TextClassifier(ClassificationMixin, Task):
                 "Build it with TextClassifier(num_classes=datamodule.num_classes, labels=datamodule.labels, ...)."
             )
         if multi_label is not None and bool(multi_label) != self.multi_label:
-            raise ConfigurationError(f"The data is {'multi' if multi_label else 'single'}-label but the model has "
-                                     f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label.")
+            raise ConfigurationError(
+                f"The data is {'multi' if multi_label else 'single'}-label but the model has "
+                f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label."
+            )
         if self.labels is None and getattr(datamodule, "labels", None):
             self.labels = list(datamodule.labels)
             self.hparams["labels"] = self.labels
@@ -137,8 +146,9 @@ class TextClassifier(ClassificationMixin, Task):
             return True, [{INPUT: inputs}]
         if isinstance(inputs, (list, tuple)) and all(isinstance(text, str) for text in inputs):
             return False, [{INPUT: text} for text in inputs]
-        raise ConfigurationError(f"TextClassifier.predict() takes a string or a list of strings. Received: {type(inputs).__name__}")
-
+        raise ConfigurationError(
+            f"TextClassifier.predict() takes a string or a list of strings. Received: {type(inputs).__name__}"
+        )
 
     # ------------------------------------------------------------------ checkpoints: config + tokenizer inside
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -146,7 +156,7 @@ class TextClassifier(ClassificationMixin, Task):
         checkpoint[CHECKPOINT_KEY] = backbone_files(self.backbone, self.tokenizer)
 
     @classmethod
-    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> "TextClassifier":
+    def from_checkpoint_state(cls, checkpoint: dict, hparams: dict) -> TextClassifier:
         """Rebuild encoder and tokenizer from the files stored in the checkpoint: no hub, no original folder."""
         files = checkpoint.get(CHECKPOINT_KEY)
         if not files:

@@ -9,7 +9,8 @@ belongs to the model (it must match the encoder), so ``TextClassifier`` gives it
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import Sampler
@@ -50,7 +51,11 @@ class TextClassificationInputTransform(InputTransform):
         texts = [sample[INPUT] for sample in samples]
         encoded = self.tokenizer(texts, padding="longest", truncation=True, max_length=self.max_length,
                                  return_tensors="pt")
-        batch = collate_samples([{k: v for k, v in s.items() if k != INPUT} for s in samples]) if len(samples[0]) > 1 else {}
+        batch = (
+            collate_samples([{k: v for k, v in s.items() if k != INPUT} for s in samples])
+            if len(samples[0]) > 1
+            else {}
+        )
         batch[INPUT] = dict(encoded)  # {"input_ids": (B, T), "attention_mask": (B, T), ...}, T = longest in batch
         return batch
 
@@ -78,8 +83,11 @@ class LengthGroupedSampler(Sampler[int]):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)  # the trainer calls set_epoch
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         size = self.batch_size * self.group_batches
-        grouped = [i for start in range(0, len(order), size)
-                   for i in sorted(order[start : start + size], key=lambda i: -self.lengths[i])]
+        grouped = [
+            i
+            for start in range(0, len(order), size)
+            for i in sorted(order[start : start + size], key=lambda i: -self.lengths[i])
+        ]
         rank, world_size = _process_group()
         if world_size > 1:  # every process gets as many indices, neighbours stay of similar length
             grouped += grouped[: len(self) * world_size - len(grouped)]

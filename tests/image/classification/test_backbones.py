@@ -30,7 +30,11 @@ def test_timm_names_with_and_without_prefix_give_the_same_model():
 def test_torchvision_classifier_is_removed_and_preprocessing_comes_from_weights(name, features, size):
     model = ImageClassifier(3, backbone=name, pretrained=False).eval()
     assert model.num_features == features
-    assert model.data_config == {"image_size": (size, size), "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+    assert model.data_config == {
+        "image_size": (size, size),
+        "mean": (0.485, 0.456, 0.406),
+        "std": (0.229, 0.224, 0.225),
+    }
     assert model.backbone(torch.randn(1, 3, 64, 64)).shape == (1, features)
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
 
@@ -57,8 +61,15 @@ def _saved_timm(tmp_path, fmt: str):
 
 def test_local_folder_with_config_and_safetensors(tmp_path):
     full, _ = _saved_timm(tmp_path, "safetensors")
-    (tmp_path / "config.json").write_text(json.dumps({"architecture": "test_resnet", "num_classes": 10,
-                                                      "pretrained_cfg": {"input_size": [3, 48, 40], "mean": [0.4] * 3}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "architecture": "test_resnet",
+                "num_classes": 10,
+                "pretrained_cfg": {"input_size": [3, 48, 40], "mean": [0.4] * 3},
+            }
+        )
+    )
     model = ImageClassifier(3, backbone=str(tmp_path))
     assert torch.equal(model.backbone.conv1[0].weight, full.conv1[0].weight)
     assert model.data_config["image_size"] == (48, 40) and model.data_config["mean"] == (0.4, 0.4, 0.4)
@@ -76,7 +87,11 @@ def test_pretrained_weights_file_pth(tmp_path):
 
 def test_bad_weights_files_say_what_is_wrong(tmp_path):
     _, path = _saved_timm(tmp_path, "pth")
-    with pytest.raises(ConfigurationError, match=r"does not match the backbone: \d+ tensor\(s\) have other shapes, e\.g\. conv1\.0\.weight: file \(16, 3, 3, 3\) vs model \(24, 3, 3, 3\)"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"does not match the backbone: \d+ tensor\(s\) have other shapes, e\.g\. "
+        r"conv1\.0\.weight: file \(16, 3, 3, 3\) vs model \(24, 3, 3, 3\)",
+    ):
         ImageClassifier(3, backbone="resnet10t", pretrained=str(path))
     with pytest.raises(ConfigurationError, match=r"Weights file '.*nope\.pth' does not exist"):
         ImageClassifier(3, backbone="test_resnet", pretrained=str(tmp_path / "nope.pth"))

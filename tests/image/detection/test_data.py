@@ -33,9 +33,14 @@ def _one_image_coco(tmp_path, bbox, category_id=1, **kwargs):
 
 
 def test_from_coco_label_map_and_batches(shapes):
-    dm = ObjectDetectionData.from_coco(train_folder=str(shapes["train_folder"]), train_ann_file=str(shapes["train_ann_file"]),
-                                       val_folder=str(shapes["val_folder"]), val_ann_file=str(shapes["val_ann_file"]),
-                                       batch_size=2, transform_kwargs={"image_size": 64})
+    dm = ObjectDetectionData.from_coco(
+        train_folder=str(shapes["train_folder"]),
+        train_ann_file=str(shapes["train_ann_file"]),
+        val_folder=str(shapes["val_folder"]),
+        val_ann_file=str(shapes["val_ann_file"]),
+        batch_size=2,
+        transform_kwargs={"image_size": 64},
+    )
     assert dm.labels == ["background", "red_square", "green_circle", "blue_triangle"] and dm.num_classes == 4
     raw = json.loads(shapes["val_ann_file"].read_text())
     first = [a for a in raw["annotations"] if a["image_id"] == 0]
@@ -53,16 +58,20 @@ def test_from_voc_and_from_files_and_from_folders(tmp_path):
         save_noise(tmp_path / "img" / f"{i}.png")
     _voc(tmp_path / "ann" / "0.xml", "0.png", [("dog", (5, 6, 20, 30))])
     _voc(tmp_path / "ann" / "1.xml", "1.png", [("cat", (1, 2, 10, 12)), ("dog", (30, 20, 60, 40))])
-    voc = ObjectDetectionData.from_voc(train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann"),
-                                       predict_folder=str(tmp_path / "img"))
+    voc = ObjectDetectionData.from_voc(
+        train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann"), predict_folder=str(tmp_path / "img")
+    )
     assert voc.labels == ["background", "cat", "dog"] and len(voc.predict_dataset) == 2
     assert voc.train_dataset.samples[1]["target"] == {"boxes": [[1, 2, 10, 12], [30, 20, 60, 40]], "labels": [1, 2]}
-    assert ObjectDetectionData.from_voc(["dog", "cat"], train_folder=str(tmp_path / "img"),
-                                        train_ann_folder=str(tmp_path / "ann")).labels == ["background", "dog", "cat"]
+    assert ObjectDetectionData.from_voc(
+        ["dog", "cat"], train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann")
+    ).labels == ["background", "dog", "cat"]
     files = ObjectDetectionData.from_files(
         train_files=[str(tmp_path / "img" / "0.png"), str(tmp_path / "img" / "1.png")],
-        train_targets=[["dog"], []], train_bboxes=[[{"xmin": 5, "ymin": 6, "width": 10, "height": 4}], []],
-        predict_files=[str(tmp_path / "img" / "1.png")])
+        train_targets=[["dog"], []],
+        train_bboxes=[[{"xmin": 5, "ymin": 6, "width": 10, "height": 4}], []],
+        predict_files=[str(tmp_path / "img" / "1.png")],
+    )
     assert files.labels == ["background", "dog"]
     assert files.train_dataset.samples[0]["target"] == {"boxes": [[5.0, 6.0, 15.0, 10.0]], "labels": [1]}
     empty = files.train_dataset[1]  # an image without boxes is a valid sample
@@ -115,8 +124,11 @@ def test_degenerate_boxes_are_dropped_or_raise(tmp_path):
 def test_unknown_category_missing_image_and_malformed_json(tmp_path):
     with pytest.raises(DataError, match=r"a.json' annotation 3 has category_id 9.*known ids: \[1, 2\]"):
         _one_image_coco(tmp_path, [1, 1, 5, 5], category_id=9)
-    ann = write_coco(tmp_path / "b.json", [{"id": 1, "file_name": "missing.png"}],
-                     [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}])
+    ann = write_coco(
+        tmp_path / "b.json",
+        [{"id": 1, "file_name": "missing.png"}],
+        [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]}],
+    )
     with pytest.raises(DataError, match=r"b.json' image id 1 \('missing.png'\) points to the image .*missing.png"):
         ObjectDetectionData.from_coco(train_folder=str(tmp_path), train_ann_file=str(ann))
     (tmp_path / "broken.json").write_text('{"images": [')
@@ -135,26 +147,36 @@ def test_malformed_voc_and_unknown_labels(tmp_path):
     (tmp_path / "ann" / "0.xml").write_text("<annotation><filename>0.png</filename><object>")
     with pytest.raises(DataError, match="0.xml' is not valid XML"):
         ObjectDetectionData.from_voc(train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann"))
-    (tmp_path / "ann" / "0.xml").write_text("<annotation><filename>0.png</filename><object><name>cat</name>"
-                                            "<bndbox><xmin>1</xmin><ymin>x</ymin><xmax>5</xmax><ymax>5</ymax>"
-                                            "</bndbox></object></annotation>")
+    (tmp_path / "ann" / "0.xml").write_text(
+        "<annotation><filename>0.png</filename><object><name>cat</name>"
+        "<bndbox><xmin>1</xmin><ymin>x</ymin><xmax>5</xmax><ymax>5</ymax>"
+        "</bndbox></object></annotation>"
+    )
     with pytest.raises(DataError, match="0.xml' object 0: <bndbox> coordinates must be numbers"):
         ObjectDetectionData.from_voc(train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann"))
     _voc(tmp_path / "ann" / "0.xml", "0.png", [("cow", (1, 1, 5, 5))])
     with pytest.raises(DataError, match=r"0.xml': label 'cow' of the train data is not in the label map \['cat'\]"):
-        ObjectDetectionData.from_voc(["cat"], train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann"))
+        ObjectDetectionData.from_voc(
+            ["cat"], train_folder=str(tmp_path / "img"), train_ann_folder=str(tmp_path / "ann")
+        )
     with pytest.raises(DataError, match="1 targets but 2 bboxes"):
-        ObjectDetectionData.from_files(train_files=[str(tmp_path / "img" / "0.png")], train_targets=[["a"]],
-                                       train_bboxes=[[{"xmin": 1, "ymin": 1, "width": 2, "height": 2}] * 2])
+        ObjectDetectionData.from_files(
+            train_files=[str(tmp_path / "img" / "0.png")],
+            train_targets=[["a"]],
+            train_bboxes=[[{"xmin": 1, "ymin": 1, "width": 2, "height": 2}] * 2],
+        )
     with pytest.raises(DataError, match="a bbox must be a dict with keys xmin, ymin, width, height"):
-        ObjectDetectionData.from_files(train_files=[str(tmp_path / "img" / "0.png")], train_targets=[["a"]],
-                                       train_bboxes=[[[1, 1, 2, 2]]])
+        ObjectDetectionData.from_files(
+            train_files=[str(tmp_path / "img" / "0.png")], train_targets=[["a"]], train_bboxes=[[[1, 1, 2, 2]]]
+        )
 
 
 def test_demo_is_deterministic_and_visualize_draws(tmp_path):
     a = demo_datamodule(tmp_path / "a", num_train=3, num_val=2)
     b = demo_datamodule(tmp_path / "b", num_train=3, num_val=2)
-    assert (tmp_path / "a" / "train" / "annotations.json").read_text() == (tmp_path / "b" / "train" / "annotations.json").read_text()
+    assert (tmp_path / "a" / "train" / "annotations.json").read_text() == (
+        tmp_path / "b" / "train" / "annotations.json"
+    ).read_text()
     assert a.labels == b.labels == ["background", "red_square", "green_circle", "blue_triangle"]
     sample = a.train_dataset.samples[0]
     path = sample["metadata"]["filepath"]

@@ -34,7 +34,9 @@ def test_each_head_trains_one_step(head, backbone):
     detections = model.detect(_batch())
     assert len(detections) == 2 and detections[0]["boxes"].shape[-1] == 4
     if len(detections[0]["labels"]):
-        assert detections[0]["labels"].min() >= 1 and detections[0]["labels"].max() <= 3  # user indices, never background
+        assert (
+            detections[0]["labels"].min() >= 1 and detections[0]["labels"].max() <= 3
+        )  # user indices, never background
 
 
 def test_available_heads_and_backbones():
@@ -63,8 +65,11 @@ def test_num_classes_and_labels_must_agree():
 @pytest.mark.parametrize("head,internal", [("fcos", 2), ("faster_rcnn", 3)])
 def test_background_handling_per_head(head, internal):
     model = tiny_model(head, labels=["background", "a", "b"])
-    classifier = (model.model.roi_heads.box_predictor.cls_score.out_features if head == "faster_rcnn"
-                  else model.model.head.classification_head.num_classes)
+    classifier = (
+        model.model.roi_heads.box_predictor.cls_score.out_features
+        if head == "faster_rcnn"
+        else model.model.head.classification_head.num_classes
+    )
     assert classifier == internal  # fcos: foreground only; faster_rcnn: background included
     assert model.offset == (1 if head == "fcos" else 0)
 
@@ -81,8 +86,9 @@ def test_fit_logs_coco_map(fitted):
 def test_map_is_one_for_perfect_detections():
     model = tiny_model()
     batch = _batch(n=2)
-    model.detect = lambda b: [{"boxes": t["boxes"], "labels": t["labels"], "scores": torch.ones(len(t["labels"]))}
-                              for t in b["target"]]
+    model.detect = lambda b: [
+        {"boxes": t["boxes"], "labels": t["labels"], "scores": torch.ones(len(t["labels"]))} for t in b["target"]
+    ]
     model.validation_step(batch, 0)
     results = model.map_metrics["val"].compute()
     assert results["map"].item() == pytest.approx(1.0) and results["map_50"].item() == pytest.approx(1.0)
