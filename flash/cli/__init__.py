@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a YAML file with model:, data:, trainer:, finetune: sections")
     train.add_argument("--print_config", action="store_true", help="print the resolved configuration and exit")
     train.add_argument("--checkpoint", help="where to save the trained model (default: <log dir>/<task>_model.pt)")
+    train.add_argument("--seed", help="seed of every random generator (default 0; 'random' picks one and prints it)")
+    train.add_argument("--resume", nargs="?", const="latest", metavar="PATH",
+                       help="continue a stopped run: alone, the newest run's last.ckpt (in its own folder); "
+                            "or a checkpoint's path; 'auto': the newest if any, else a new run")
 
     predict = commands.add_parser(
         "predict", help="predict on files, folders, globs or a CSV column from a checkpoint",

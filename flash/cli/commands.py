@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from flash.cli.config import check_kwargs, load_config, merge, parse_flags
+from flash.cli.resume import choose_seed, find_resume_checkpoint, resume_command, run_folder_logger
 from flash.core.entry import TaskEntry
 from flash.errors import CheckpointError, ConfigurationError, DataError
 from flash.tasks import ENTRIES, get_task, task_for_model_class
@@ -64,6 +65,24 @@ def _model_kwargs(model_cls, datamodule, config: dict, *, demo: Mapping[str, Any
     return kwargs
 
 
+def _resume_and_seed(args, config: dict) -> tuple[Path | None, int]:
+    """The checkpoint ``--resume`` continues from (None: a new run) and the seed: ``--seed``, else the
+    resumed run's, else 0."""
+    resume, recorded = None, None
+    if args.resume is not None:
+        from flash.engine.checkpoint import load_checkpoint
+
+        resume = find_resume_checkpoint(args.resume, root=Path(config["trainer"].get("default_root_dir") or "."))
+        if resume is None:
+            print("Resume: no stopped run found; starting a new one.")
+        else:
+            recorded = load_checkpoint(resume).get("seed")
+            print(f"Resume: continuing from {resume}")
+    seed = choose_seed(args.seed, recorded=recorded)
+    print(f"Seed: {seed}" + (" (--seed random)" if args.seed == "random" else ""))
+    return resume, seed
+
+
 def run_train(args, extra: list[str]) -> int:
     entry = get_task(args.task)
     config = merge(load_config(args.config), parse_flags(extra))
@@ -72,17 +91,22 @@ def run_train(args, extra: list[str]) -> int:
         return 0
     import flash
 
+    resume, seed = _resume_and_seed(args, config)
+    flash.seed_everything(seed)  # before the data split and the model's initial weights
     datamodule, on_demo = _build_datamodule(entry, config, args.data)
     model_cls = entry.load("model")
     model = model_cls(**_model_kwargs(model_cls, datamodule, config, demo=entry.demo.model if on_demo else {}))
     trainer_kwargs = {**(entry.demo.trainer if on_demo else {}), **config["trainer"]}
     check_kwargs(flash.Trainer, trainer_kwargs, flag="trainer")
+    if resume is not None and "logger" not in trainer_kwargs:  # continue in the stopped run's folder
+        trainer_kwargs["logger"] = run_folder_logger(resume) or True
     trainer = flash.Trainer(**trainer_kwargs)
+    trainer.resume_hint = resume_command(args, extra)  # what a signal's stop message tells to run
     finetune = dict(config["finetune"])
     strategy = finetune.pop("strategy", "no_freeze")
     if isinstance(strategy, list):
         strategy = tuple(strategy)
-    trainer.finetune(model, datamodule=datamodule, strategy=strategy, **finetune)
+    trainer.finetune(model, datamodule=datamodule, strategy=strategy, ckpt_path=resume, **finetune)
     checkpoint = Path(args.checkpoint) if args.checkpoint else Path(trainer.log_dir) / f"{entry.name}_model.pt"
     trainer.save_checkpoint(checkpoint)
     metrics = {k: v for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val_")}

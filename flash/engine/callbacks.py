@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import torch
 
+from flash.engine.checkpoint import remove_debris
 from flash.errors import ConfigurationError, invalid_choice
 
 
@@ -134,6 +135,8 @@ class ModelCheckpoint(Callback):
     def setup(self, trainer, module, stage):
         if self.dirpath is None:
             self.dirpath = Path(trainer.log_dir) / "checkpoints"
+        if stage == "fit" and trainer.is_global_zero:  # what a killed write left behind is no checkpoint
+            remove_debris(self.dirpath)
         self._validated = False
 
     def on_validation_end(self, trainer, module):

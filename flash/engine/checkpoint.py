@@ -7,8 +7,11 @@ A checkpoint never needs unpickling of arbitrary objects: it is read with
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -16,29 +19,82 @@ from typing import Any
 
 import torch
 
-from flash.engine.seed import rng_state
+from flash.engine.seed import recorded_seed, rng_state
 from flash.errors import DISTRIBUTION, CheckpointError
 
 FORMAT_VERSION = 1
 VERSION_KEY = "flash_checkpoint_version"
+TMP_SUFFIX = ".tmp"
+_DEBRIS = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # what tempfile.mkstemp names in save_checkpoint
 
 
 def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write ``checkpoint`` to ``path`` atomically: a crash mid-write leaves the old file intact."""
+    """Write ``checkpoint`` to ``path`` atomically: a crash mid-write leaves the old file intact.
+
+    The bytes go to a hidden temporary file (``.<name>.<random>.tmp``) renamed over ``path`` once
+    complete; :func:`remove_debris` deletes those a killed process left. A full disk raises a
+    CheckpointError that says so, and the previous ``path`` is kept.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {VERSION_KEY: FORMAT_VERSION, **checkpoint}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(checkpoint, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _disk_full(path, err) from err
         raise
+    return path
+
+
+def _disk_full(path: Path, err: OSError) -> CheckpointError:
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    kept = f"The previous '{path.name}' is intact. " if path.exists() else ""
+    return CheckpointError(
+        f"Disk full: cannot write checkpoint '{path}' ({err.strerror}; {free} in '{path.parent}'). {kept}"
+        "Free some space, or save elsewhere with Trainer(default_root_dir=...) or ModelCheckpoint(dirpath=...). "
+        f"Received: path='{path}'"
+    )
+
+
+def remove_debris(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of checkpoint writes that were killed (``.<name>.<random>.tmp``) in ``folder``.
+
+    Example:
+        >>> remove_debris("no/such/folder")
+        []
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    debris = [p for p in folder.glob(f".*{TMP_SUFFIX}") if _DEBRIS.fullmatch(p.name) and p.is_file()]
+    for path in debris:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return debris
+
+
+def save_last(trainer) -> Path:
+    """Save ``last.ckpt`` where the fit loop is now, in the checkpoint folder (collective, like save_checkpoint).
+
+    The folder is ``ModelCheckpoint``'s, else ``<log dir>/checkpoints``.
+    """
+    callback = trainer.checkpoint_callback
+    folder = callback.dirpath if callback is not None and callback.dirpath is not None else None
+    path = Path(folder or Path(trainer.log_dir) / "checkpoints") / "last.ckpt"
+    trainer.save_checkpoint(path)
+    if callback is not None:
+        callback.last_model_path = str(path)
     return path
 
 
@@ -116,6 +172,9 @@ def dump_state(trainer, *, weights_only: bool = False) -> dict[str, Any]:
         "loops": loops,
         "world_size": trainer.world_size,
     }
+    seed = recorded_seed()
+    if seed is not None:  # what `flash train --resume` seeds with again
+        checkpoint["seed"] = seed
     if not weights_only:
         checkpoint["optimizer_states"] = [strategy.optimizer_state_dict(model, o) for o in trainer.optimizers]
         checkpoint["lr_schedulers"] = [c.scheduler.state_dict() for c in trainer.lr_scheduler_configs]

@@ -7,12 +7,16 @@ already-seen sample indices instead of replaying data.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 from collections.abc import Callable, Iterator, Sized
 from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset, RandomSampler, Sampler, SequentialSampler
+
+from flash.errors import DataError
 
 
 class ResumableSampler(Sampler[int]):
@@ -118,6 +122,45 @@ def sample_indices(loader: Any) -> list[int] | None:
     """Dataset indices of this process's samples in iteration order (None if unknown)."""
     sampler = getattr(loader, "sampler", None)
     return sampler.shard() if isinstance(sampler, ResumableSampler) else None
+
+
+def _dead_workers(iterator: Any) -> list[str]:
+    """``"worker 1 (pid 4242, killed by SIGKILL)"`` for each DataLoader worker of ``iterator`` that has died."""
+    dead = []
+    for worker_id, worker in enumerate(getattr(iterator, "_workers", None) or []):
+        if worker.exitcode is None:
+            with contextlib.suppress(RuntimeError):  # torch's SIGCHLD handler may raise for this death here
+                worker.join(timeout=1.0)  # a worker that just died may not be reaped yet
+        code = worker.exitcode
+        if code is None or code == 0:
+            continue
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        dead.append(f"worker {worker_id} (pid {worker.pid}, {how})")
+    return dead
+
+
+@contextlib.contextmanager
+def explain_worker_death(iterator: Any, *, stage: str) -> Iterator[None]:
+    """Turn a DataLoader worker's death inside the block into a DataError that names the worker and the fix.
+
+    PyTorch reports a dead worker as a ``RuntimeError`` or, when it died mid-transfer, a broken
+    connection; either way the real cause (often the out-of-memory killer) is lost.
+    """
+    try:
+        yield
+    except (RuntimeError, ConnectionError, EOFError) as err:
+        dead = _dead_workers(iterator)
+        if not dead and not str(err).startswith("DataLoader worker"):
+            raise
+        with contextlib.suppress(Exception):  # stop the remaining workers now, quietly
+            iterator._shutdown_workers()
+        workers = ", ".join(dead) or str(err).splitlines()[0]
+        raise DataError(
+            f"A DataLoader worker of the {stage} data died: {workers}. A worker killed by SIGKILL was most often "
+            "stopped by the out-of-memory killer: lower batch_size or num_workers. To see the real error, load "
+            "the data in the main process with num_workers=0 (flash train: --data.num_workers 0). "
+            f"Received: num_workers={getattr(iterator, '_num_workers', '?')}"
+        ) from err
 
 
 def apply_to_tensors(data: Any, fn: Callable[[torch.Tensor], Any], *, other: Callable[[Any], Any] | None = None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from flash.engine.checkpoint import restore_state
+from flash.engine.data import explain_worker_death
 from flash.engine.results import LoggedResults, LogTarget
 from flash.errors import ConfigurationError
 
@@ -35,14 +36,16 @@ def setup_module(trainer, model: torch.nn.Module, *, training: bool) -> None:
 def model_batches(trainer, loader, limit: float):
     """``(batch_idx, batch)`` for the loader's first ``limit`` batches, each as the model takes it (dtype, device)."""
     move, target = trainer._batch_mover(), trainer._logging
+    iterator = iter(loader)
     try:
-        for batch_idx, batch in enumerate(loader):
-            if batch_idx >= limit:
-                return
-            if move is not None:
-                batch = move(batch)
-            target.batch = batch  # self.log's default batch size is read from it
-            yield batch_idx, batch
+        with explain_worker_death(iterator, stage="evaluation"):
+            for batch_idx, batch in enumerate(iterator):
+                if batch_idx >= limit:
+                    return
+                if move is not None:
+                    batch = move(batch)
+                target.batch = batch  # self.log's default batch size is read from it
+                yield batch_idx, batch
     finally:
         target.batch = None
 

@@ -54,6 +54,9 @@ class Logger:
 class CSVLogger(Logger):
     """Append metrics to ``metrics.csv`` (one row per step; columns grow as new names appear).
 
+    A run that continues in an existing version folder (``flash train --resume``) keeps the rows
+    already in its ``metrics.csv`` and appends after them.
+
     Rows reach the file at most ``flush_interval`` seconds after they are logged, and all of
     them when training ends (also when it fails): a file write per logged step would cost more
     than a small model's training step.
@@ -67,6 +70,7 @@ class CSVLogger(Logger):
         self._written_columns: list[str] = []  # the header of the file on disk
         self._written_rows = 0
         self._last_flush = -math.inf
+        self._adopted = False  # the rows of an existing metrics.csv were taken over
 
     @property
     def metrics_file(self) -> Path:
@@ -105,6 +109,8 @@ class CSVLogger(Logger):
         rename over an existing file (~5 ms, more than many training steps).
         """
         path = self.metrics_file
+        if not self._adopted:
+            self._adopt_existing(path)
         if self._written_columns == self._columns and path.is_file():
             with open(path, "a", newline="") as handle:
                 csv.DictWriter(handle, fieldnames=self._columns).writerows(self._rows[self._written_rows :])
@@ -119,6 +125,20 @@ class CSVLogger(Logger):
             self._written_columns = list(self._columns)
         self._written_rows = len(self._rows)
         self._last_flush = time.monotonic()
+
+
+    def _adopt_existing(self, path: Path) -> None:
+        """Put the rows already in ``path`` first, as written: new rows are appended after them."""
+        self._adopted = True
+        if not path.is_file():
+            return
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = list(reader.fieldnames or [])
+        self._rows[:0] = rows
+        self._columns = columns + [c for c in self._columns if c not in columns]
+        self._written_columns, self._written_rows = columns, self._written_rows + len(rows)
 
 
 class TensorBoardLogger(Logger):

@@ -9,22 +9,38 @@ from __future__ import annotations
 
 import itertools
 import math
+import signal
 import time
 from typing import Any
 
 import torch
 
 from flash.engine import data as engine_data
-from flash.engine.checkpoint import restore_state
+from flash.engine.checkpoint import restore_state, save_last
 from flash.engine.evaluation import evaluate, loader_from, setup_module
+from flash.engine.interrupt import (
+    StopRequest,
+    TrainingInterrupted,
+    exit_code,
+    print_stop_message,
+    requeue_if_slurm,
+    stop_message,
+)
 from flash.engine.optim import parse_optimizers, step_schedulers
 from flash.engine.results import LoggedResults, LogTarget
-from flash.engine.seed import global_seed, set_rng_state
+from flash.engine.seed import global_seed, recorded_seed, set_rng_state
 from flash.engine.state import FitState
 from flash.errors import ConfigurationError
 
 
 def run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path) -> None:
+    """Fit ``model``; SIGTERM / SIGINT / SIGUSR1 stop it with a resumable checkpoint (see ``interrupt.py``)."""
+    stop = StopRequest(deadline=None)
+    with stop.installed():
+        _run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path, stop)
+
+
+def _run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path, stop: StopRequest) -> None:
     s, hooks = trainer.settings, trainer._hooks
     train_loader, val_loader = _fit_loaders(trainer, train_loaders, val_loaders, datamodule)
     model.train()
@@ -37,9 +53,7 @@ def run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path) -
     hooks.call("setup", "fit")
     resume_rng = restore_state(trainer, ckpt_path, full=True) if ckpt_path is not None else None
     if trainer.is_global_zero:
-        hparams = getattr(model, "hparams", None)
-        for logger in trainer.loggers:
-            logger.log_hyperparams(dict(hparams) if isinstance(hparams, dict) else {})
+        _log_hyperparams(trainer, model)
     hooks.call("on_fit_start")
     if val_loader is not None and s.num_sanity_val_steps and trainer.num_val_batches:
         trainer.sanity_checking = True
@@ -50,16 +64,43 @@ def run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path) -
     if resume_rng is not None:
         set_rng_state(resume_rng)
     state.start_time = time.monotonic()
+    stop.deadline = None if s.max_time is None else state.start_time + s.max_time
     hooks.call("on_train_start")
     while not state.done(s):
-        _train_epoch(trainer, model, optimizer, train_loader, val_loader)
+        _train_epoch(trainer, model, optimizer, train_loader, val_loader, stop)
+        if stop.signum is not None:
+            _stop_on_signal(trainer, stop)
         if state.epoch_finished:
             state.next_epoch()
+    if state.time_up:  # max_time ends with the same resumable checkpoint a signal writes
+        save_last(trainer)
     hooks.call("on_train_end")
     hooks.call("on_fit_end")
     hooks.call("teardown", "fit")
     trainer.strategy.barrier()
     trainer.strategy.teardown()
+
+
+def _log_hyperparams(trainer, model) -> None:
+    """The model's hparams, and the seed of ``seed_everything`` when one was set, go to every logger."""
+    hparams = getattr(model, "hparams", None)
+    params = dict(hparams) if isinstance(hparams, dict) else {}
+    seed = recorded_seed()
+    if seed is not None:
+        params.setdefault("seed", seed)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(params)
+
+
+def _stop_on_signal(trainer, stop: StopRequest) -> None:
+    """Save ``last.ckpt`` where the loop stopped (every process takes part), tell how to resume, and exit."""
+    path = save_last(trainer)
+    message = stop_message(trainer, stop, path)
+    if trainer.is_global_zero:
+        message += requeue_if_slurm(stop.signum)
+        print_stop_message(message)
+    signum = stop.signum if stop.signum > 0 else signal.SIGTERM
+    raise TrainingInterrupted(message, signal_name=stop.signal_name, checkpoint=path, code=exit_code(signum))
 
 
 def _fit_loaders(trainer, train_loaders, val_loaders, datamodule) -> tuple[Any, Any]:
@@ -122,7 +163,7 @@ def _start_train_epoch(trainer, model, train_loader, val_loader) -> tuple[Any, i
     return batches, start, to_skip
 
 
-def _train_epoch(trainer, model, optimizer, train_loader, val_loader) -> None:
+def _train_epoch(trainer, model, optimizer, train_loader, val_loader, stop: StopRequest) -> None:
     """One epoch of training steps. Everything that cannot change within the epoch is decided before
     the first batch: a step's own cost is a few microseconds above the model's, which shows on small models."""
     s, state, hooks = trainer.settings, trainer.fit_state, trainer._hooks
@@ -134,40 +175,50 @@ def _train_epoch(trainer, model, optimizer, train_loader, val_loader) -> None:
     val_every, val_at_end = _validation_schedule(trainer, total) if val_loader is not None else (0, False)
     limited = s.max_steps != -1 or s.max_time is not None
     # a loader that cannot skip by index drops already-seen batches here; a limit ends the epoch early
-    batches = itertools.islice(batches, to_skip, None if math.isinf(total) else to_skip + int(total) - start)
+    iterator = iter(batches)
+    batches = itertools.islice(iterator, to_skip, None if math.isinf(total) else to_skip + int(total) - start)
     batch_idx, log = start - 1, trainer._logging
     log.per_step = True  # self.log in the step and batch hooks: per step (at the epoch's start/end: per epoch)
-    for batch_idx, batch in enumerate(batches, start):
-        if move is not None:
-            batch = move(batch)
-        log.batch = batch
-        for hook in batch_start_hooks:
-            hook(batch, batch_idx)
-        window, closes_window = 1, True
-        if k > 1:  # the accumulation window this batch belongs to; a final partial one is averaged over its real size
-            window_start = (batch_idx // k) * k
-            window = int(min(k, total - window_start)) if math.isfinite(total) else k
-            closes_window = batch_idx + 1 - window_start == window
-        if closes_window:
-            output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
-            _optimizer_step(trainer, optimizer, before_step_hooks)
-        else:  # inside a window DDP skips the gradient all-reduce
-            with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
+    with engine_data.explain_worker_death(iterator, stage="training"):
+        for batch_idx, batch in enumerate(batches, start):
+            if move is not None:
+                batch = move(batch)
+            log.batch = batch
+            for hook in batch_start_hooks:
+                hook(batch, batch_idx)
+            window, closes_window = _window(batch_idx, k, total) if k > 1 else (1, True)
+            if closes_window:
                 output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
-            state.optimizer_stepped = False
-        state.batches_seen = done = batch_idx + 1
-        _record_step_metrics(trainer, loss, value)
-        # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
-        state.val_pending = (val_every > 0 and done % val_every == 0) or (val_at_end and done == total)
-        for hook in batch_end_hooks:
-            hook(output, batch, batch_idx)
-        if state.val_pending:
-            _validate(trainer, model, val_loader)
-        if (state.should_stop or limited) and state.done(s):
-            break
+                _optimizer_step(trainer, optimizer, before_step_hooks)
+            else:  # inside a window DDP skips the gradient all-reduce
+                with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
+                    output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
+                state.optimizer_stepped = False
+            state.batches_seen = done = batch_idx + 1
+            _record_step_metrics(trainer, loss, value)
+            # pending while on_train_batch_end runs, so a checkpoint saved there resumes with this validation
+            state.val_pending = (val_every > 0 and done % val_every == 0) or (val_at_end and done == total)
+            for hook in batch_end_hooks:
+                hook(output, batch, batch_idx)
+            if closes_window and stop.poll(trainer) and stop.signum is not None:
+                break  # stop before the pending validation: the checkpoint says it is due, the resumed run does it
+            if state.val_pending:
+                _validate(trainer, model, val_loader)
+            if (state.should_stop or limited) and state.done(s):
+                break
     log.batch, log.per_step = None, False
+    if stop.signum is not None:  # mid-epoch: the epoch ends in the resumed run
+        return
     state.epoch_finished = state.batches_seen >= total or (math.isinf(total) and batch_idx >= start)
     _end_train_epoch(trainer)
+
+
+def _window(batch_idx: int, k: int, total: float) -> tuple[int, bool]:
+    """The size of the accumulation window ``batch_idx`` belongs to (a final partial one is averaged over its
+    real size), and whether the batch closes it."""
+    window_start = (batch_idx // k) * k
+    window = int(min(k, total - window_start)) if math.isfinite(total) else k
+    return window, batch_idx + 1 - window_start == window
 
 
 def _forward_backward(

@@ -35,6 +35,12 @@ def global_seed() -> int:
     return int(os.environ.get(_SEED_ENV, 0))
 
 
+def recorded_seed() -> int | None:
+    """The seed given to ``seed_everything`` in this process (or inherited from its launcher), None if none was."""
+    value = os.environ.get(_SEED_ENV)
+    return int(value) if value is not None else None
+
+
 def worker_init_fn(worker_id: int) -> None:
     """Seed Python and NumPy in a DataLoader worker from torch's per-worker seed."""
     seed = torch.initial_seed() % 2**32

@@ -34,6 +34,7 @@ class FitState:
         results: what ``self.log`` recorded in this training epoch (its epoch means so far).
         optimizer_stepped: the batch that just ended closed an accumulation window and stepped.
         should_stop: set by a callback (e.g. EarlyStopping) to end training after ``min_epochs``.
+        time_up: ``max_time`` has run out (decided after each optimizer step, by every process together).
         start_time: ``time.monotonic()`` when training started (``max_time`` counts from it).
     """
 
@@ -46,6 +47,7 @@ class FitState:
     results: LoggedResults = field(default_factory=LoggedResults)
     optimizer_stepped: bool = False
     should_stop: bool = False
+    time_up: bool = False
     start_time: float = field(default_factory=time.monotonic)
 
     def done(self, settings: Any) -> bool:
@@ -55,7 +57,7 @@ class FitState:
             return True
         if self.should_stop and self.epoch >= s.min_epochs:
             return True
-        if s.max_time is not None and time.monotonic() - self.start_time >= s.max_time:
+        if self.time_up:
             return True
         return s.max_epochs != -1 and self.epoch >= s.max_epochs
 

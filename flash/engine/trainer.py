@@ -111,6 +111,8 @@ class Trainer:
         self.num_val_batches: float = 0
         self.datamodule: Any = None
         self.fit_state = FitState()  # where the fit loop is; each fit starts a new one
+        # how a run stopped by a signal says to resume ("{path}": the checkpoint); the CLI sets its own
+        self.resume_hint = "trainer.fit(..., ckpt_path={path!r})"
         self._launched = False
         self._model: torch.nn.Module | None = None
         self._wrapped: torch.nn.Module | None = None  # the strategy's wrapper that runs training steps, if any
