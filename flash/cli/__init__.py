@@ -7,6 +7,7 @@ Examples::
     flash predict --checkpoint image_classification_model.pt data/test/
     flash list backbones image_classification "resnet*"
     flash export --checkpoint image_classification_model.pt --format onnx
+    flash tune image_classification --data data/train --trials 20 --time 30m
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -18,6 +19,7 @@ import os
 import sys
 import traceback
 
+from flash.cli.tune import add_parser as add_tune_parser
 from flash.errors import FlashError
 
 EXAMPLES = {
@@ -25,6 +27,7 @@ EXAMPLES = {
     "predict": "flash predict --checkpoint image_classification_model.pt data/test/ --output preds.csv",
     "list": 'flash list backbones image_classification "resnet*"',
     "export": "flash export --checkpoint image_classification_model.pt --format onnx",
+    "tune": "flash tune image_classification --data data/train --trials 20 --time 30m",
 }
 
 
@@ -34,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  " + "\n  ".join(EXAMPLES.values()), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,tune}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -49,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a YAML file with model:, data:, trainer:, finetune: sections")
     train.add_argument("--print_config", action="store_true", help="print the resolved configuration and exit")
     train.add_argument("--checkpoint", help="where to save the trained model (default: <log dir>/<task>_model.pt)")
+    train.add_argument("--lr", help="learning rate, or 'auto' to run the learning-rate finder first")
+    train.add_argument("--batch_size", help="batch size, or 'auto' for the largest that fits, less a margin")
 
     predict = commands.add_parser(
         "predict", help="predict on files, folders, globs or a CSV column from a checkpoint",
@@ -75,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
+    add_tune_parser(commands)
     return parser
 
 
@@ -85,12 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if extra and args.command != "train":
+    if extra and args.command not in ("train", "tune"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from flash.cli import commands
+        from flash.cli import commands, tune
 
-        code = getattr(commands, f"run_{args.command}")(args, extra)
+        code = getattr(tune if args.command == "tune" else commands, f"run_{args.command}")(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code
     except (FlashError, FileNotFoundError) as err:

@@ -16,6 +16,7 @@ from flash.cli.config import check_kwargs, load_config, merge, parse_flags
 from flash.cli.detect import AUDIO_EXT, IMAGE_EXT, detect
 from flash.cli.tasks import TASKS, get_task, task_for_model_class
 from flash.errors import CheckpointError, ConfigurationError, DataError
+from flash.tune.auto import auto_flags, tune_before_fit
 
 
 # ---------------------------------------------------------------------------------------- train
@@ -56,6 +57,7 @@ def _model_kwargs(model_cls, datamodule, config: dict, demo) -> dict[str, Any]:
 def run_train(args, extra: list[str]) -> int:
     entry = get_task(args.task)
     config = merge(load_config(args.config), parse_flags(extra))
+    auto = auto_flags(args, config)  # flash.tune: --lr / --batch_size, numbers or "auto"
     if args.print_config:
         print(yaml.safe_dump({k: v for k, v in config.items() if v}, sort_keys=False) or "{}")
         return 0
@@ -71,6 +73,7 @@ def run_train(args, extra: list[str]) -> int:
     strategy = finetune.pop("strategy", "no_freeze")
     if isinstance(strategy, list):
         strategy = tuple(strategy)
+    tune_before_fit(auto, trainer, model, datamodule=datamodule, strategy=strategy)  # flash.tune: the finders
     trainer.finetune(model, datamodule=datamodule, strategy=strategy, **finetune)
     checkpoint = Path(args.checkpoint) if args.checkpoint else Path(trainer.log_dir) / f"{entry.name}_model.pt"
     trainer.save_checkpoint(checkpoint)
