@@ -26,7 +26,8 @@ def add_parser(commands: Any) -> None:
                     "as for `flash train` (--data, --config, --model.NAME, --trainer.NAME). A range is LOW:HIGH, a "
                     "choice A,B,C; one value keeps a setting fixed. Rerun the command to continue the study.",
         epilog=f"Example:\n  {EXAMPLE}\n  then: flash train image_classification --data data/train "
-               "--config flash_tune/image_classification/best.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
+               "--config flash_tune/image_classification/best.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     tune.add_argument("task", help="the task to tune (see `flash list tasks`)")
     tune.add_argument("--data", help="a folder or file, as for `flash train` (default: the built-in demo data)")
     tune.add_argument("--config", help="a YAML file with the fixed model:, data:, trainer:, finetune: arguments")
@@ -70,7 +71,8 @@ def _space(args: argparse.Namespace):
     return SearchSpace(learning_rate=_range(args.lr, float, flag="lr"),
                        batch_sizes=_choices(args.batch_sizes, int, flag="batch_sizes"),
                        backbones=_choices(args.backbones, flag="backbones"),
-                       strategies=_choices(args.strategies, flag="strategies"), epochs=_range(args.epochs, int, flag="epochs"))
+                       strategies=_choices(args.strategies, flag="strategies"),
+                       epochs=_range(args.epochs, int, flag="epochs"))
 
 
 def _spawn_workers(args: argparse.Namespace, extra: list[str]) -> list[subprocess.Popen]:
@@ -88,10 +90,35 @@ def _spawn_workers(args: argparse.Namespace, extra: list[str]) -> list[subproces
     return workers
 
 
+def _fixed(entry: Any, config: dict, data: str | None) -> dict[str, Any]:
+    """The data and fixed arguments, built the way ``flash train`` builds them."""
+    from flash.cli.commands import _build_datamodule, _model_kwargs  # the one way `flash train` builds them
+
+    datamodule, demo = _build_datamodule(entry, config, data)
+    model_cls = entry.load("model")
+    strategy = config["finetune"].get("strategy", "no_freeze")
+    return {"model": model_cls, "datamodule": datamodule,
+            "model_kwargs": _model_kwargs(model_cls, datamodule, config, demo),
+            "trainer_kwargs": {**(getattr(demo, "DEMO_TRAINER", {}) if demo else {}), **config["trainer"]},
+            "strategy": tuple(strategy) if isinstance(strategy, list) else strategy}
+
+
+def _print_summary(result: Any, *, train_command: str) -> int:
+    print(result.table)
+    if result.best_config is None:
+        print("No trial completed (see the table); nothing to train with yet.")
+        return 1
+    print(f"Best: {result.metric}={result.best_value:.4g} with {result.best_params}")
+    print(f"Best configuration: {result.best_config}")
+    print(f"Train with it: {train_command.format(config=result.best_config)}")
+    if result.plot:
+        print(f"Plot of the search: {result.plot}")
+    return 0
+
+
 def run_tune(args: argparse.Namespace, extra: list[str]) -> int:
     from pathlib import Path
 
-    from flash.cli.commands import _build_datamodule, _model_kwargs  # the one way `flash train` builds them
     from flash.cli.config import load_config, merge, parse_flags
     from flash.cli.tasks import get_task
     from flash.tune.search import search, summarise
@@ -100,36 +127,25 @@ def run_tune(args: argparse.Namespace, extra: list[str]) -> int:
     config = merge(load_config(args.config), parse_flags(extra))
     if args.jobs < 1:
         raise ConfigurationError(f"--jobs must be >= 1. Received: --jobs {args.jobs}")
-    space = _space(args)
-    run_dir = Path(args.run_dir or Path("flash_tune") / entry.name)
-    datamodule, demo = _build_datamodule(entry, config, args.data)
-    model_cls = entry.load("model")
-    model_kwargs = _model_kwargs(model_cls, datamodule, config, demo)
-    trainer_kwargs = {**(getattr(demo, "DEMO_TRAINER", {}) if demo else {}), **config["trainer"]}
-    finetune = dict(config["finetune"])
-    strategy = finetune.get("strategy", "no_freeze")
+    space, run_dir = _space(args), Path(args.run_dir or Path("flash_tune") / entry.name)
+    train_command = f"flash train {entry.name}{f' --data {args.data}' if args.data else ''} --config {{config}}"
+    fixed = _fixed(entry, config, args.data)
     workers = _spawn_workers(args, extra) if args.jobs > 1 and not args.worker else []
-    data = f" --data {args.data}" if args.data else ""
-    result = search(model_cls, datamodule=datamodule, space=space, trials=args.trials, timeout=args.time,
-                    run_dir=run_dir, model_kwargs=model_kwargs, trainer_kwargs=trainer_kwargs,
-                    strategy=tuple(strategy) if isinstance(strategy, list) else strategy, metric=args.metric,
-                    direction=args.direction, storage=args.storage, study_name=args.study or entry.name,
-                    seed=args.seed, base_config=config, command=f"flash train {entry.name}{data} --config {{config}}")
+    try:
+        result = search(space=space, trials=args.trials, timeout=args.time, run_dir=run_dir, metric=args.metric,
+                        direction=args.direction, storage=args.storage, study_name=args.study or entry.name,
+                        seed=args.seed, base_config=config, command=train_command, **fixed)
+    except BaseException:
+        for worker in workers:  # they would fail the same way, or outlive an interrupted search
+            worker.terminate()
+        raise
     failed = [w for w in workers if w.wait() != 0]
     if args.worker:
         return 0
     if workers:  # the table and best.yaml with every worker's trials
         result = summarise(result.study, metric=result.metric, run_dir=run_dir, space=space, base_config=config,
-                           command=f"flash train {entry.name}{data} --config {{config}}")
-    print(result.table)
-    if result.best_config is None:
-        print(f"No trial completed; see the table. Study: {run_dir}")
-        return 1
-    print(f"Best: {result.metric}={result.best_value:.4g} with {result.best_params}")
-    print(f"Best configuration: {result.best_config}")
-    print(f"Train with it: flash train {entry.name}{data} --config {result.best_config}")
-    if result.plot:
-        print(f"Plot of the search: {result.plot}")
+                           command=train_command)
+    code = _print_summary(result, train_command=train_command)
     if failed:
         print(f"{len(failed)} worker process(es) failed; their errors are above.", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed else code

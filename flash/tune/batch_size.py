@@ -98,10 +98,8 @@ def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is a device running out of memory (CUDA, MPS, cuDNN or a CPU allocation)."""
     if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
-    text = str(error)
-    return isinstance(error, RuntimeError) and any(
-        marker in text for marker in ("out of memory", "CUDNN_STATUS_NOT_SUPPORTED", "DefaultCPUAllocator: can't allocate")
-    )
+    markers = ("out of memory", "CUDNN_STATUS_NOT_SUPPORTED", "DefaultCPUAllocator: can't allocate")
+    return isinstance(error, RuntimeError) and any(marker in str(error) for marker in markers)
 
 
 def free_memory() -> None:

@@ -8,8 +8,9 @@ same search again continues it; several processes (``flash tune ... --jobs 4``) 
 Example:
     >>> from flash.tune import SearchSpace, search  # doctest: +SKIP
     >>> datamodule = ImageClassificationData.from_folders(train_folder="data/train", val_split=0.2)  # doctest: +SKIP
+    >>> space = SearchSpace(backbones=["resnet18", "resnet34"])  # doctest: +SKIP
     >>> result = search(ImageClassifier, datamodule=datamodule, model_kwargs={"labels": datamodule.labels},
-    ...                 space=SearchSpace(backbones=["resnet18", "resnet34"]), trials=20, timeout="30m")  # doctest: +SKIP
+    ...                 space=space, trials=20, timeout="30m")  # doctest: +SKIP
     >>> result.best_params, result.best_config  # doctest: +SKIP
 """
 
@@ -243,7 +244,7 @@ def search(model: type | Callable[[dict], Any], *, datamodule: Any, space: Searc
         storage: an Optuna storage URL shared by several machines (default: ``sqlite:///<run_dir>/study.db``).
         pruner: an Optuna pruner (default: ``MedianPruner(n_startup_trials=3, n_warmup_steps=1)``).
         base_config: the ``model``/``data``/``trainer``/``finetune`` sections ``best.yaml`` builds on.
-        command: the ``flash train`` line to write into ``best.yaml``'s comment.
+        command: the ``flash train`` line for ``best.yaml``'s comment, ``{config}`` where its path goes.
     """
     optuna = require("optuna", "tune", purpose="the hyper-parameter search")
     space = space or SearchSpace()

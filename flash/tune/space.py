@@ -59,7 +59,8 @@ class SearchSpace:
             raise ConfigurationError(f"learning_rate must be (low, high) with 0 < low <= high. "
                                      f"Received: learning_rate={self.learning_rate!r}")
         if self.epochs is not None and not 1 <= self.epochs[0] <= self.epochs[1]:
-            raise ConfigurationError(f"epochs must be (low, high) with 1 <= low <= high. Received: epochs={self.epochs!r}")
+            raise ConfigurationError(f"epochs must be (low, high) with 1 <= low <= high. "
+                                     f"Received: epochs={self.epochs!r}")
         for name in ("batch_sizes", "backbones", "strategies"):
             values = getattr(self, name)
             if values is not None and not values:

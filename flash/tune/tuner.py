@@ -162,8 +162,8 @@ class Tuner:
 
         original = datamodule.batch_size
         try:
-            result = search_batch_size(fits, init_val=init_val, max_val=min(caps) if caps else None, max_trials=max_trials, mode=mode,
-                                       margin=margin)
+            result = search_batch_size(fits, init_val=init_val, max_val=min(caps) if caps else None,
+                                       max_trials=max_trials, mode=mode, margin=margin)
         except BaseException:
             datamodule.batch_size = original
             raise

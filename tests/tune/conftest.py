@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 import flash
-
-
-@pytest.fixture(autouse=True)
-def _offline_single_thread(monkeypatch, tmp_path_factory):
-    """No hub access; one thread (tiny models gain nothing from more, and the machine is shared)."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf_home"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.audio.conftest import _offline_single_thread  # noqa: F401 - autouse: no hub access, one torch thread
 
 
 def digits(n: int = 48, *, batch_size: int = 8):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,14 @@ def test_durations_strategies_and_space():
         SearchSpace(epochs=(0, 3))
     assert SearchSpace(backbones=("a", "b")).first() == {"learning_rate": 1e-5, "batch_size": 8, "backbone": "a",
                                                           "epochs": 1}
+
+
+def test_tune_help_imports_neither_torch_nor_optuna(tmp_path):
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "flash", "tune", "--help"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert result.returncode == 0 and not {"torch", "optuna"} & imported
+    assert "--trials" in result.stdout and "Example" in result.stdout
 
 
 def test_cli_errors_are_clear(tmp_path, capsys):
