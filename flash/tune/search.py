@@ -136,10 +136,12 @@ def _train_trial(trial: Any, params: dict[str, Any], *, build: Callable, datamod
     kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), PruneTrial(trial, metric)]
     if "epochs" in params:
         kwargs["max_epochs"] = params["epochs"]
-    trainer = Trainer(**kwargs)
+    trainer, out_of_memory = Trainer(**kwargs), False
+    if "strategy" in params:
+        strategy = parse_strategy(params["strategy"])
     try:
         if hasattr(model, "configure_finetune_callback"):
-            trainer.finetune(model, datamodule=datamodule, strategy=parse_strategy(params.get("strategy", strategy)))
+            trainer.finetune(model, datamodule=datamodule, strategy=strategy)
         else:
             trainer.fit(model, datamodule=datamodule)
     except NonFiniteLossError as err:  # a learning rate too high for this model: a bad trial, not a broken search
@@ -147,6 +149,9 @@ def _train_trial(trial: Any, params: dict[str, Any], *, build: Callable, datamod
     except RuntimeError as err:
         if not is_out_of_memory(err):
             raise
+        out_of_memory = True
+    if out_of_memory:  # freed once the error, and the frames it holds, are gone
+        del model, trainer
         free_memory()
         _prune(trial, f"out of memory at batch size {datamodule.batch_size}")
     if metric not in trainer.callback_metrics:

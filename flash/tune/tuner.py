@@ -181,17 +181,20 @@ class Tuner:
         cuda = trial.accelerator == "cuda"
         if cuda:
             torch.cuda.reset_peak_memory_stats(torch.device("cuda", self.trainer.device_indices[0]))
+        out_of_memory = False
         try:
             with restored(model, optimizers=self.trainer.optimizers):
                 _train(trial, model, None, datamodule, strategy)
         except Exception as err:  # noqa: BLE001 - re-raised unless it is an out-of-memory error
             if not is_out_of_memory(err):
                 raise
-            free_memory()
-            return None
+            out_of_memory = True
         finally:
             if probe is not None:
                 probe.close()
+        if out_of_memory:  # freed here, once the error and the frames it holds (with their tensors) are gone
+            free_memory()
+            return None
         if probe is not None:
             return probe.peak
         used = torch.cuda.max_memory_allocated(torch.device("cuda", self.trainer.device_indices[0])) if cuda else 0
