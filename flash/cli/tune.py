@@ -121,7 +121,7 @@ def run_tune(args: argparse.Namespace, extra: list[str]) -> int:
 
     from flash.cli.config import load_config, merge, parse_flags
     from flash.cli.tasks import get_task
-    from flash.tune.search import search, summarise
+    from flash.tune.study import search, summarise
 
     entry = get_task(args.task)
     config = merge(load_config(args.config), parse_flags(extra))

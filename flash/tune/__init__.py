@@ -18,8 +18,8 @@ _LAZY: dict[str, str] = {
     "LRFinderResult": "flash.tune.lr_finder",
     "BatchSizeResult": "flash.tune.batch_size",
     "SearchSpace": "flash.tune.space",
-    "search": "flash.tune.search",
-    "SearchResult": "flash.tune.search",
+    "search": "flash.tune.study",
+    "SearchResult": "flash.tune.study",
 }
 
 __all__ = sorted(_LAZY)

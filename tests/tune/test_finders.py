@@ -140,5 +140,12 @@ def test_batch_size_search_logic_and_errors():
         search_batch_size(lambda size: True, margin=1.5)
 
 
-def test_flash_tuner_is_public():
+def test_public_names():
+    import flash.tune
+    import flash.tune.study  # a submodule import must not shadow the search function
+
     assert flash.Tuner is Tuner
+    assert flash.tune.__all__ == ["BatchSizeResult", "LRFinderResult", "SearchResult", "SearchSpace",
+                                  "TunedHyperparameters", "Tuner", "search"]
+    assert all(getattr(flash.tune, name) is not None for name in flash.tune.__all__)
+    assert flash.tune.search is flash.tune.study.search

@@ -12,7 +12,7 @@ import yaml
 
 from flash.cli import main
 from flash.errors import ConfigurationError
-from flash.tune.search import parse_duration, search
+from flash.tune.study import parse_duration, search
 from flash.tune.space import SearchSpace, parse_strategy
 
 from .conftest import digits, seeded
