@@ -64,7 +64,7 @@ def plot_search(study: Any, metric: str, *, path: str | os.PathLike | None = Non
     figure, axes = _figure(1, 2, size=(5.5, 4.0))
     history, curves = axes[0, 0], axes[0, 1]
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-    done = [t for t in trials if t.value is not None]
+    done = [t for t in trials if t.state.name == "COMPLETE"]
     pruned = [t for t in trials if t.state.name == "PRUNED" and t.intermediate_values]
     maximize = study.direction.name == "MAXIMIZE"
     if done:
@@ -89,8 +89,11 @@ def plot_search(study: Any, metric: str, *, path: str | os.PathLike | None = Non
     curves.set_xlabel("epoch")
     curves.set_ylabel(metric)
     curves.set_title("Per-epoch validation (grey: pruned)")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (history, curves):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if done or pruned:
         history.legend()
     return _save(figure, path)
