@@ -6,14 +6,22 @@ Bounded runs: each demo's own epoch count (image 4, speech 3), text 2 epochs; th
 of a MobileNetV3-FPN at 128 px) is left out as too slow for a CPU check. One seed per run, so differences of a
 point or two are within the seed-to-seed spread.
 
-Measured (2 shared CPU cores, load average ~20, one torch thread, seed 0; finder: 100 steps, 1e-8..1):
-see the RESULTS block at the end of this docstring.
+Measured 2026-11-30 (2 shared CPU cores, load average ~20, one torch thread, seed 0; finder: 100 steps, 1e-8..1):
+
+| demo (epochs) | default lr -> metric | finder's lr -> metric | batch-size finder (CPU, half the RAM) |
+| --- | --- | --- | --- |
+| image_classification, digits, resnet18 from scratch (4) | 1e-3 -> val_accuracy 0.8997 | 1.79e-3 -> 0.9304 | 1294 (largest 1438 = the training set) |
+| text_classification, MiniLM (2) | 5e-5 -> val_accuracy 1.0000 | 7.56e-5 -> 1.0000 | 230 (largest 256 = the training set) |
+| speech_recognition, tiny random wav2vec2 (3) | 3e-3 -> val_wer 1.0000 | 3.13e-3 -> 1.0000 | 8 (largest 10 = the training set) |
+
+The finder helped the one demo that trains from scratch (+3.1 points, one seed); the text demo is already
+perfect at its default, and the speech demo does not learn in its 3 epochs at either (nearly equal) rate.
+On a CPU with GBs free the batch-size finder is capped by the training set; keeping the demo's batch size
+gives more steps per epoch, which matters more for accuracy at a fixed epoch count than speed.
 
 Usage:
     python benchmarks/lr_finder_demo.py                        # image, text, speech (minutes on 2 CPU cores)
     python benchmarks/lr_finder_demo.py --tasks image_classification
-
-RESULTS
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Examples::
     flash predict --checkpoint image_classification_model.pt data/test/
     flash list backbones image_classification "resnet*"
     flash export --checkpoint image_classification_model.pt --format onnx
-    flash tune image_classification --data data/train --trials 20 --time 30m
+    flash tune <task> --data data/train --trials 20 --time 30m
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -27,7 +27,7 @@ EXAMPLES = {
     "predict": "flash predict --checkpoint image_classification_model.pt data/test/ --output preds.csv",
     "list": 'flash list backbones image_classification "resnet*"',
     "export": "flash export --checkpoint image_classification_model.pt --format onnx",
-    "tune": "flash tune image_classification --data data/train --trials 20 --time 30m",
+    "tune": "flash tune <task> --data data/train --trials 20 --time 30m",
 }
 
 

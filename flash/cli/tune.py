@@ -15,7 +15,7 @@ from typing import Any
 
 from flash.errors import ConfigurationError
 
-EXAMPLE = "flash tune image_classification --data data/train --trials 20 --time 30m --backbones resnet18,resnet34"
+EXAMPLE = "flash tune <task> --data data/train --trials 20 --time 30m --backbones resnet18,resnet34"
 
 
 def add_parser(commands: Any) -> None:
@@ -25,8 +25,8 @@ def add_parser(commands: Any) -> None:
         description="Search learning rate, batch size, backbone, finetuning strategy and epochs. Fixed arguments "
                     "as for `flash train` (--data, --config, --model.NAME, --trainer.NAME). A range is LOW:HIGH, a "
                     "choice A,B,C; one value keeps a setting fixed. Rerun the command to continue the study.",
-        epilog=f"Example:\n  {EXAMPLE}\n  then: flash train image_classification --data data/train "
-               "--config flash_tune/image_classification/best.yaml",
+        epilog=f"Example:\n  {EXAMPLE}\n  then: flash train <task> --data data/train "
+               "--config flash_tune/<task>/best.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     tune.add_argument("task", help="the task to tune (see `flash list tasks`)")
     tune.add_argument("--data", help="a folder or file, as for `flash train` (default: the built-in demo data)")
@@ -34,7 +34,7 @@ def add_parser(commands: Any) -> None:
     tune.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default 20)")
     tune.add_argument("--time", help="time budget, e.g. 30m, 2h, 90s: no trial starts after it")
     tune.add_argument("--jobs", type=int, default=1, help="parallel trial processes on this machine (default 1)")
-    tune.add_argument("--run_dir", help="where the study, best.yaml and the plots go (default flash_tune/TASK)")
+    tune.add_argument("--run_dir", help="where the study, best.yaml and the plots go (default flash_tune/<task>)")
     tune.add_argument("--storage", help="an Optuna storage URL shared by several machines (default: SQLite in run_dir)")
     tune.add_argument("--study", help="the study's name (default: the task's name)")
     tune.add_argument("--lr", default="1e-5:1e-1", help="learning-rate range LOW:HIGH, log scale (default 1e-5:1e-1)")
