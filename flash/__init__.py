@@ -35,6 +35,8 @@ _LAZY: dict[str, str] = {
     "DataModule": "flash.core.data",
     "Registry": "flash.registry",
     "plot_metrics": "flash.core.plots",
+    # tuning
+    "Tuner": "flash.tune.tuner",
     # tasks
     "ImageClassifier": "flash.image",
     "ImageClassificationData": "flash.image",
@@ -63,3 +65,4 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from flash.engine.module import TrainingModule
     from flash.engine.seed import seed_everything
     from flash.engine.trainer import Trainer
+    from flash.tune.tuner import Tuner

@@ -7,6 +7,7 @@ Examples (``flash list tasks`` names the tasks; the help texts are built from ``
     flash predict --checkpoint <task>_model.pt data/test/
     flash list backbones <task> "resnet*"
     flash export --checkpoint <task>_model.pt --format onnx
+    flash tune <task> --data data/train --trials 20 --time 30m
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -19,6 +20,7 @@ import sys
 import traceback
 
 from flash._version import __version__
+from flash.cli.tune import add_parser as add_tune_parser
 from flash.errors import FlashError
 from flash.tasks import ENTRIES
 
@@ -30,6 +32,7 @@ def _examples() -> dict[str, str]:
         "predict": f"flash predict --checkpoint {first}_model.pt data/test/ --output preds.csv",
         "list": f'flash list backbones {first} "resnet*"',
         "export": f"flash export --checkpoint {first}_model.pt --format onnx",
+        "tune": f"flash tune {first} --data data/train --trials 20 --time 30m",
     }
 
 
@@ -41,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,tune}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -60,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", nargs="?", const="latest", metavar="PATH",
                        help="continue a stopped run: alone, the newest run's last.ckpt (in its own folder); "
                             "or a checkpoint's path; 'auto': the newest if any, else a new run")
+    train.add_argument("--lr", help="learning rate, or 'auto' to run the learning-rate finder first")
+    train.add_argument("--batch_size", help="batch size, or 'auto' for the largest that fits, less a margin")
 
     predict = commands.add_parser(
         "predict", help="predict on files, folders, globs or a CSV column from a checkpoint",
@@ -88,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
+    add_tune_parser(commands)
     return parser
 
 
@@ -98,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if extra and args.command != "train":
+    if extra and args.command not in ("train", "tune"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from flash.cli import commands
+        from flash.cli import commands, tune
 
-        code = getattr(commands, f"run_{args.command}")(args, extra)
+        code = getattr(tune if args.command == "tune" else commands, f"run_{args.command}")(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code
     except (FlashError, FileNotFoundError) as err:

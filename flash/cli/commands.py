@@ -18,6 +18,7 @@ from flash.cli.resume import choose_seed, find_resume_checkpoint, resume_command
 from flash.core.entry import TaskEntry
 from flash.errors import CheckpointError, ConfigurationError, DataError
 from flash.tasks import ENTRIES, get_task, task_for_model_class
+from flash.tune.auto import auto_flags, tune_before_fit
 
 
 # ---------------------------------------------------------------------------------------- train
@@ -86,6 +87,7 @@ def _resume_and_seed(args, config: dict) -> tuple[Path | None, int]:
 def run_train(args, extra: list[str]) -> int:
     entry = get_task(args.task)
     config = merge(load_config(args.config), parse_flags(extra))
+    auto = auto_flags(args, config)  # flash.tune: --lr / --batch_size, numbers or "auto"
     if args.print_config:
         print(yaml.safe_dump({k: v for k, v in config.items() if v}, sort_keys=False) or "{}")
         return 0
@@ -106,6 +108,8 @@ def run_train(args, extra: list[str]) -> int:
     strategy = finetune.pop("strategy", "no_freeze")
     if isinstance(strategy, list):
         strategy = tuple(strategy)
+    if resume is None:  # a resumed run keeps the settings it was started with
+        tune_before_fit(auto, trainer, model, datamodule=datamodule, strategy=strategy)  # flash.tune: the finders
     trainer.finetune(model, datamodule=datamodule, strategy=strategy, ckpt_path=resume, **finetune)
     checkpoint = Path(args.checkpoint) if args.checkpoint else Path(trainer.log_dir) / f"{entry.name}_model.pt"
     trainer.save_checkpoint(checkpoint)

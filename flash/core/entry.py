@@ -80,7 +80,7 @@ class TaskEntry:
         model: the ``Task`` subclass as ``"module:Class"`` (the form checkpoints record).
         data: the ``DataModule`` subclass as ``"module:Class"``.
         demo: the built-in demo.
-        extra: the pip extra that installs the task's dependencies (``pip install "flash[<extra>]"``).
+        extra: the pip extra that installs the task's dependencies (``pip install "flash-finetune[<extra>]"``).
         summary: one line for ``flash list tasks``.
         expects: what ``--data`` should point at, for the error when ``detect`` recognises nothing.
         extensions: ``"module:CONSTANT"`` naming the file suffixes the task's readers accept (the readers' own

