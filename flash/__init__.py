@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "DataModule": "flash.core.data",
     "Registry": "flash.registry",
     "plot_metrics": "flash.core.plots",
+    # reports (the package is flash.reports: a subpackage named "report" would shadow this function)
+    "report": "flash.reports.build",
     # tasks
     "ImageClassifier": "flash.image",
     "ImageClassificationData": "flash.image",

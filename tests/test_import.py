@@ -25,7 +25,8 @@ def test_public_api_is_pinned():
         "CSVLogger", "Callback", "DataModule", "EarlyStopping", "ImageClassificationData", "ImageClassifier",
         "LearningRateMonitor", "ModelCheckpoint", "ObjectDetectionData", "ObjectDetector", "ProgressBar", "Registry",
         "SpeechRecognition", "SpeechRecognitionData", "SpeechRecognizer", "Task", "TensorBoardLogger",
-        "TextClassificationData", "TextClassifier", "Trainer", "TrainingModule", "plot_metrics", "seed_everything",
+        "TextClassificationData", "TextClassifier", "Trainer", "TrainingModule", "plot_metrics", "report",
+        "seed_everything",
         "__version__",
     ]
     assert set(flash.__all__) <= set(dir(flash))

@@ -70,6 +70,7 @@ class TrainerSettings:
     enable_progress_bar: bool | None
     enable_checkpointing: bool
     on_nonfinite_loss: str
+    report: bool = True  # write <log_dir>/report/index.html after fit and validate (not with fast_dev_run)
 
     @classmethod
     def build(cls, args: dict[str, Any]) -> "TrainerSettings":
@@ -108,6 +109,8 @@ class TrainerSettings:
         sanity = args["num_sanity_val_steps"]
         if sanity is not None and (isinstance(sanity, bool) or not isinstance(sanity, int) or sanity < -1):
             raise ConfigurationError(f"num_sanity_val_steps must be an int >= 0, or -1 (all). Received: num_sanity_val_steps={sanity!r}")
+        if not isinstance(args.get("report", True), bool):
+            raise ConfigurationError(f"report must be True or False. Received: report={args['report']!r}")
         sanity = 2 if sanity is None else (math.inf if sanity == -1 else sanity)
         settings = cls(
             precision=args["precision"], max_epochs=max_epochs, min_epochs=args["min_epochs"] or 0,
@@ -126,7 +129,7 @@ class TrainerSettings:
                                                   else args["log_every_n_steps"]),
             enable_progress_bar=args["enable_progress_bar"],
             enable_checkpointing=True if args["enable_checkpointing"] is None else bool(args["enable_checkpointing"]),
-            on_nonfinite_loss=args["on_nonfinite_loss"],
+            on_nonfinite_loss=args["on_nonfinite_loss"], report=args.get("report", True) and not fast,
         )
         if fast:
             settings.limit_train_batches = settings.limit_val_batches = fast

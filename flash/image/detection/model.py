@@ -136,14 +136,16 @@ class ObjectDetector(Task):
                  "labels": out["labels"] + self.offset, "scores": out["scores"]}
                 for out, image, meta in zip(outputs, batch[INPUT], metadata)]
 
-    def _evaluate(self, batch: dict, stage: str) -> None:
+    def _evaluate(self, batch: dict, stage: str) -> dict[str, list[dict]]:
         detections = self.detect(batch)
         targets = [{"boxes": scale_boxes(t["boxes"], from_size=image.shape[-2:], to_size=meta.get("size", image.shape[-2:])),
                     "labels": t["labels"]} for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])]
         self.map_metrics[stage].update(detections, targets)
+        return {"detections": detections, "targets": targets}
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+    def validation_step(self, batch: dict, batch_idx: int) -> dict[str, list[dict]]:
+        """Returns ``{"detections", "targets"}`` in original-image pixels; the run's report collects them."""
+        return self._evaluate(batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, "test")
