@@ -1,4 +1,4 @@
-"""The ``flash`` command: train, predict, list and export, with zero code and no internet.
+"""The ``flash`` command: train, predict, list, export and inspect data, with zero code and no internet.
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
     flash predict --checkpoint image_classification_model.pt data/test/
     flash list backbones image_classification "resnet*"
     flash export --checkpoint image_classification_model.pt --format onnx
+    flash data inspect data/ --task image_classification --report inspect_report/
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -25,6 +26,7 @@ EXAMPLES = {
     "predict": "flash predict --checkpoint image_classification_model.pt data/test/ --output preds.csv",
     "list": 'flash list backbones image_classification "resnet*"',
     "export": "flash export --checkpoint image_classification_model.pt --format onnx",
+    "data": "flash data inspect data/ --task image_classification --report inspect_report/",
 }
 
 
@@ -34,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  " + "\n  ".join(EXAMPLES.values()), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,data}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -75,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
+
+    data = commands.add_parser("data", help="look at a data set before training (flash data inspect PATH)",
+                               epilog=f"Example:\n  {EXAMPLES['data']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    inspect = data.add_subparsers(dest="action", required=True, metavar="{inspect}").add_parser(
+        "inspect", help="formats, counts, sizes, unreadable files, duplicates, leaks; exit status 1 when training "
+                        "would fail", epilog=f"Example:\n  {EXAMPLES['data']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    inspect.add_argument("path", help="a data folder or file; train/val/test sub-folders or files are splits")
+    inspect.add_argument("--task", help="the task (default: guessed from the data)")
+    inspect.add_argument("--report", help="also write the findings as HTML with pictures into this folder")
+    inspect.add_argument("--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens (default: words)")
     return parser
 
 
@@ -88,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from flash.cli import commands
+        if args.command == "data":
+            from flash.cli.inspect import run_inspect as run
+        else:
+            from flash.cli import commands
 
-        code = getattr(commands, f"run_{args.command}")(args, extra)
+            run = getattr(commands, f"run_{args.command}")
+        code = run(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code
     except (FlashError, FileNotFoundError) as err:

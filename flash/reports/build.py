@@ -105,7 +105,7 @@ def _facts(section: Section, source: Any, model: Any, datamodule: Any, timings: 
     rows += [["flash", flash.__version__], ["torch", torch.__version__], ["python", platform.python_version()]]
     metrics = getattr(source, "callback_metrics", {}) or {}
     rows += [[name, float(value)] for name, value in sorted(metrics.items()) if name.startswith("val_")]
-    section.table(["", ""], rows, csv_name="run.csv")
+    section.table(["fact", "value"], rows, csv_name="run.csv")
 
 
 def _curves(section: Section, log_dir: Path) -> None:

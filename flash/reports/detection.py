@@ -16,6 +16,7 @@ from flash.reports.html import Page, Section
 
 IOU = 0.5
 SHOWN_SCORE = 0.3  # predicted boxes drawn on the validation images
+TILE = 256
 
 
 def precision_recall(detections: list[dict], targets: list[dict], label: int, *, iou: float = IOU):
@@ -116,15 +117,18 @@ def _image_grid(section: Section, images: list[tuple[torch.Tensor, dict, dict]],
     section.text(f"True boxes in green, predicted boxes (score >= {SHOWN_SCORE}) in red.", note=True)
     drawn, captions = [], []
     for image, detection, target in images:
-        canvas = torch.from_numpy(to_uint8(image)).permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
+        scale = TILE / max(image.shape[-2:])  # draw on the tile-sized image: thin lines, readable names
+        size = [round(image.shape[-2] * scale), round(image.shape[-1] * scale)]
+        canvas = torch.nn.functional.interpolate(image[None, :3].float(), size=size, mode="bilinear")[0]
+        canvas = torch.from_numpy(to_uint8(canvas)).permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
         keep = detection["scores"] >= SHOWN_SCORE
         for boxes, names, colour in (
             (target["boxes"], [_name(labels, int(i)) for i in target["labels"]], "lime"),
             (detection["boxes"][keep], [_name(labels, int(i)) for i in detection["labels"][keep]], "red"),
         ):
             if len(boxes):
-                canvas = draw_bounding_boxes(canvas, boxes.reshape(-1, 4).float(), labels=names, colors=colour)
+                canvas = draw_bounding_boxes(canvas, boxes.reshape(-1, 4).float() * scale, labels=names, colors=colour)
         drawn.append(canvas.permute(1, 2, 0).numpy())
         captions.append(f"{len(target['boxes'])} true, {int(keep.sum())} predicted")
-    save_grid(drawn, captions, section.folder / "val_images.png", cols=4, tile=256)
+    save_grid(drawn, captions, section.folder / "val_images.png", cols=4, tile=TILE)
     section.picture("val_images.png", alt="validation images with true and predicted boxes")

@@ -18,28 +18,32 @@ def align(reference: list[str], hypothesis: list[str]) -> list[tuple[str, str, s
         [('=', 'the', 'the'), ('sub', 'cat', 'bat'), ('=', 'sat', 'sat'), ('ins', '', 'down')]
     """
     rows, cols = len(reference) + 1, len(hypothesis) + 1
-    cost = [[0] * cols for _ in range(rows)]
-    for i in range(rows):
-        cost[i][0] = i
-    for j in range(cols):
-        cost[0][j] = j
+    # cost = (edits, substitutions): among minimal edit scripts keep the one that matches most words
+    cost = [[(i + j, 0) if i == 0 or j == 0 else (0, 0) for j in range(cols)] for i in range(rows)]
     for i in range(1, rows):
         for j in range(1, cols):
             same = reference[i - 1] == hypothesis[j - 1]
-            cost[i][j] = min(cost[i - 1][j - 1] + (not same), cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+            (e, s) = cost[i - 1][j - 1]
+            cost[i][j] = min((e + (not same), s + (not same)), _plus_one(cost[i - 1][j]), _plus_one(cost[i][j - 1]))
     ops: list[tuple[str, str, str]] = []
     i, j = rows - 1, cols - 1
     while i or j:
-        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
-            ops.append(("=" if reference[i - 1] == hypothesis[j - 1] else "sub", reference[i - 1], hypothesis[j - 1]))
+        same = i and j and reference[i - 1] == hypothesis[j - 1]
+        diagonal = cost[i - 1][j - 1] if i and j else None
+        if diagonal is not None and cost[i][j] == (diagonal[0] + (not same), diagonal[1] + (not same)):
+            ops.append(("=" if same else "sub", reference[i - 1], hypothesis[j - 1]))
             i, j = i - 1, j - 1
-        elif i and cost[i][j] == cost[i - 1][j] + 1:
+        elif i and cost[i][j] == _plus_one(cost[i - 1][j]):
             ops.append(("del", reference[i - 1], ""))
             i -= 1
         else:
             ops.append(("ins", "", hypothesis[j - 1]))
             j -= 1
     return ops[::-1]
+
+
+def _plus_one(cost: tuple[int, int]) -> tuple[int, int]:
+    return cost[0] + 1, cost[1]
 
 
 def error_count(reference: list[str], hypothesis: list[str]) -> int:

@@ -55,8 +55,9 @@ def test_image_report_files_and_numbers(image_run):
         assert float(row["recall"]) == pytest.approx(hits / max((targets == label).sum(), 1))
         assert float(row["precision"]) == pytest.approx(hits / max((predicted == label).sum(), 1))
     assert f"accuracy {trainer.callback_metrics['val_accuracy']:.4f}" in page
-    facts = {r[""]: r[""] for r in read_csv(folder / "run.csv")}  # two unnamed columns: the CSV exists
-    assert facts and "ImageClassifier" in page and "train samples" in page and "<td class=\"num\">90</td>" in page
+    facts = {r["fact"]: r["value"] for r in read_csv(folder / "run.csv")}
+    assert facts["task"] == "ImageClassifier" and facts["train samples"] == "90" and facts["val samples"] == "30"
+    assert facts["epochs"] == "1" and float(facts["val_accuracy"]) == pytest.approx(trainer.callback_metrics["val_accuracy"])
 
 
 def test_report_off_and_on_demand(image_run, tmp_path):
