@@ -14,7 +14,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from flash.errors import ConfigurationError, require
+from flash.errors import ConfigurationError, DataError, require
 from flash.reports.collect import Collected
 from flash.reports.html import Page, Section
 
@@ -109,12 +109,32 @@ def _facts(section: Section, source: Any, model: Any, datamodule: Any, timings: 
 
 
 def _curves(section: Section, log_dir: Path) -> None:
-    from flash.core.plots import plot_metrics
-    from flash.errors import DataError
+    """Two panels, losses and validation metrics, per epoch: cheap to draw whatever the task logs."""
+    from matplotlib.figure import Figure
+
+    from flash.core.plots import read_metrics
 
     try:
-        figure = plot_metrics(log_dir)
+        series = read_metrics(log_dir)
     except DataError as err:
         section.text(f"No curves: {err}", note=True)
         return
+    series = {n: v for n, v in series.items() if not n.endswith("_step")}
+    # metrics: val_* and the train_* that have a val_ twin (accuracy, f1score); the rest are losses (and sub-losses)
+    is_metric = {n: "loss" not in n and (n.startswith("val_") or f"val_{n[6:]}" in series) for n in series}
+    losses = {n: v for n, v in series.items() if not is_metric[n]}
+    metrics = {n: v for n, v in series.items() if is_metric[n]}
+    panels = [(title, group) for title, group in (("losses", losses), ("metrics", metrics)) if group]
+    if not panels:
+        section.text("No curves: the log holds no per-epoch metrics yet.", note=True)
+        return
+    figure = Figure(figsize=(5.2 * len(panels), 3.4))
+    figure.subplots_adjust(left=0.08 / len(panels) + 0.04, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
+    for ax, (title, group) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
+        for name, points in sorted(group.items()):
+            steps, values = zip(*points)
+            ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=name)
+        ax.set(title=title, xlabel="step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     section.figure(figure, "curves.png", alt="training and validation curves")
