@@ -41,7 +41,7 @@ def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, f
         if name in params and name not in model_kwargs and getattr(datamodule, name, None) is not None:
             model_kwargs[name] = getattr(datamodule, name)
     if task == "text_classification" and quick:
-        model_kwargs = {"backbone": _tiny_bert(root), "num_classes": datamodule.num_classes, "labels": datamodule.labels}
+        model_kwargs = {"backbone": _tiny_bert(root), "labels": datamodule.labels}
     model = entry.load("model")(**model_kwargs)
     trainer_kwargs = {**getattr(demo, "DEMO_TRAINER", {}), "enable_progress_bar": False, "default_root_dir": root}
     if epochs is not None or quick:

@@ -78,15 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
 
-    data = commands.add_parser("data", help="look at a data set before training (flash data inspect PATH)",
-                               epilog=f"Example:\n  {EXAMPLES['data']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    example = {"epilog": f"Example:\n  {EXAMPLES['data']}", "formatter_class": argparse.RawDescriptionHelpFormatter}
+    data = commands.add_parser("data", help="look at a data set before training (flash data inspect PATH)", **example)
     inspect = data.add_subparsers(dest="action", required=True, metavar="{inspect}").add_parser(
         "inspect", help="formats, counts, sizes, unreadable files, duplicates, leaks; exit status 1 when training "
-                        "would fail", epilog=f"Example:\n  {EXAMPLES['data']}", formatter_class=argparse.RawDescriptionHelpFormatter)
+                        "would fail", **example)
     inspect.add_argument("path", help="a data folder or file; train/val/test sub-folders or files are splits")
     inspect.add_argument("--task", help="the task (default: guessed from the data)")
     inspect.add_argument("--report", help="also write the findings as HTML with pictures into this folder")
-    inspect.add_argument("--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens (default: words)")
+    inspect.add_argument("--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens "
+                                             "(default: words)")
     return parser
 
 

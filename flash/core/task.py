@@ -127,14 +127,15 @@ class Task(TrainingModule):
         return outputs, target
 
     def _shared_step(self, batch: dict, stage: str) -> dict[str, Any]:
-        """``{"loss", "preds", "target"}``: ``preds``/``target`` as the metrics get them (None when unused in training)."""
+        """``{"loss", "preds", "target"}``; ``preds``/``target`` as the metrics take them (None: unused)."""
         target = batch[TARGET]
         outputs = self(batch[INPUT])
         loss = self.compute_loss(outputs, target)
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
         preds = None
         if len(metrics) or stage != "train":  # validation returns them: the run's report reads them
-            preds, target = self.metric_inputs(outputs.detach() if isinstance(outputs, torch.Tensor) else outputs, target)
+            detached = outputs.detach() if isinstance(outputs, torch.Tensor) else outputs
+            preds, target = self.metric_inputs(detached, target)
             for metric in metrics.values():
                 metric.update(preds, target)
         batch_size = len(target) if hasattr(target, "__len__") else None

@@ -57,13 +57,18 @@ class ReportCallback(Callback):
         self.seconds["fit"] = time.perf_counter() - self._started
 
     def teardown(self, trainer, module, stage: str) -> None:
-        if not self.write or stage not in ("fit", "validate") or not trainer.is_global_zero:
+        if not self.write or stage not in ("fit", "validate"):
+            return
+        start = time.perf_counter()
+        collected = self.collected
+        if trainer.world_size > 1:  # every process calls the collective; rank 0 writes what all of them saw
+            collected = Collected.merged(trainer.strategy.all_gather_object(collected))
+        if not trainer.is_global_zero:
             return
         from flash.reports.build import write_report
 
-        start = time.perf_counter()
         try:
-            self.path = write_report(trainer, module, getattr(trainer, "datamodule", None), collected=self.collected,
+            self.path = write_report(trainer, module, getattr(trainer, "datamodule", None), collected=collected,
                                      folder=self.folder, timings=self.seconds)
         except ImportError as err:  # no matplotlib: training succeeded, the report is optional
             warnings.warn(f"No training report was written: {err}", stacklevel=2)

@@ -58,7 +58,8 @@ def _single_label(section: Section, predicted: np.ndarray, targets: np.ndarray, 
     support = matrix.sum(axis=1)
     section.text(f"{len(targets)} validation samples, accuracy {tp.sum() / max(len(targets), 1):.4f}, "
                  f"macro F1 {f1.mean():.4f}.")
-    rows = [[name, float(p), float(r), float(f), int(s)] for name, p, r, f, s in zip(names, precision, recall, f1, support)]
+    rows = [[name, float(p), float(r), float(f), int(s)]
+            for name, p, r, f, s in zip(names, precision, recall, f1, support)]
     section.table(["class", "precision", "recall", "F1", "support"], rows, csv_name="per_class.csv")
     figure = plot_confusion_matrix(targets.tolist(), predicted.tolist(), labels=names)
     section.figure(figure, "confusion_matrix.png", alt="confusion matrix")
@@ -87,5 +88,5 @@ def _mistakes(section: Section, mistakes: list[tuple[float, Any, int, int]], nam
         save_grid([to_uint8(view) for _, view, _, _ in mistakes], captions, section.folder / "mistakes.png")
         section.picture("mistakes.png", alt="most confident mistakes")
         return
-    rows = [[float(prob), names[t], names[p], str(view)] for prob, view, t, p in mistakes]
-    section.table(["probability", "true", "predicted", "text"], rows, csv_name="mistakes.csv")
+    rows = [[float(prob), names[t], names[p], "" if view is None else str(view)] for prob, view, t, p in mistakes]
+    section.table(["probability", "true", "predicted", "input"], rows, csv_name="mistakes.csv")

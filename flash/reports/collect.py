@@ -46,6 +46,18 @@ class Collected:
             return "speech"
         return None
 
+    @classmethod
+    def merged(cls, parts: list["Collected"]) -> "Collected":
+        """One pass's outputs from every process (each saw its shard of the validation data)."""
+        whole = cls()
+        for part in parts:
+            for name in ("preds", "targets", "mistakes", "detections", "box_targets", "images", "transcripts",
+                         "references", "names"):
+                getattr(whole, name).extend(getattr(part, name))
+        whole.mistakes = sorted(whole.mistakes, key=lambda m: -m[0])[:MAX_SHOWN]
+        whole.images = whole.images[: MAX_SHOWN // 2]
+        return whole
+
     def add(self, module: Any, outputs: Any, batch: Any) -> None:
         """Keep one validation batch's outputs (``outputs`` is what ``validation_step`` returned)."""
         if not isinstance(outputs, dict):
@@ -70,7 +82,8 @@ class Collected:
         floor = self.mistakes[-1][0] if len(self.mistakes) >= MAX_SHOWN else -1.0
         for i in sorted(wrong, key=lambda j: -float(probability[j]))[:MAX_SHOWN]:
             if float(probability[i]) > floor:
-                self.mistakes.append((float(probability[i]), _view(module, batch, i), int(target[i]), int(predicted[i])))
+                view = _view(module, batch, i)
+                self.mistakes.append((float(probability[i]), view, int(target[i]), int(predicted[i])))
         self.mistakes = sorted(self.mistakes, key=lambda m: -m[0])[:MAX_SHOWN]
 
     def _add_detection(self, outputs: dict, batch: Any) -> None:
@@ -103,10 +116,14 @@ def _name(meta: dict, index: int) -> str:
 
 
 def _view(module: Any, batch: Any, i: int) -> Any:
-    """Sample ``i`` of a batch as something to show: an image tensor ``(C, H, W)`` or a text."""
+    """Sample ``i`` of a batch as something to show: an image tensor ``(C, H, W)``, a text, or a short string."""
     inputs = batch.get(INPUT) if isinstance(batch, dict) else None
     if isinstance(inputs, torch.Tensor):
-        return inputs[i].detach().float().cpu()
+        sample = inputs[i].detach().float().cpu()
+        if sample.ndim == 3 and sample.shape[0] in (1, 3, 4):
+            return sample
+        text = str([round(v, 3) for v in sample.flatten()[:8].tolist()])
+        return text[:-1] + ", ...]" if sample.numel() > 8 else text
     if isinstance(inputs, dict) and "input_ids" in inputs and hasattr(getattr(module, "tokenizer", None), "decode"):
         ids = inputs["input_ids"][i]
         mask = inputs.get("attention_mask")

@@ -97,12 +97,13 @@ def _name(labels: Sequence[Any] | None, label: int) -> str:
 
 
 def _pr_figure(section: Section, curves: dict, names: dict) -> None:
-    from flash.core.plots import _figure
+    from flash.core.plots import new_figure
 
-    figure, axes = _figure(size=(5.5, 4.0))
+    figure, axes = new_figure(size=(5.5, 4.0))
     ax = axes[0, 0]
     for label, (precision, recall, _, ap) in curves.items():
-        ax.plot(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]), label=f"{names[label]} AP {ap:.2f}")
+        ax.plot(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]),
+                label=f"{names[label]} AP {ap:.2f}")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title="precision-recall, IoU 0.5")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

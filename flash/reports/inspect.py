@@ -99,8 +99,9 @@ def read_split(split: str, constructor: str, kwargs: dict[str, Any]) -> tuple[li
 def _read_folders(split: str, folder: Path) -> list[Item]:
     from flash.image.io import is_image_file
 
-    return [Item(split, path=f, label=d.name) for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")
-            for f in sorted(d.rglob("*")) if f.is_file() and is_image_file(f)]
+    classes = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    return [Item(split, path=f, label=d.name) for d in classes for f in sorted(d.rglob("*"))
+            if f.is_file() and is_image_file(f)]
 
 
 def _read_coco(split: str, folder: Path, ann_file: Path) -> list[Item]:
@@ -141,8 +142,9 @@ def _read_table(split: str, path: Path, kwargs: dict[str, Any]) -> tuple[list[It
     for number, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 0):
         value, label = row.get(input_field), row.get(target)
         if value in (None, "") or label in (None, ""):
-            findings.append(Finding("error", f"'{path}' row {number} has an empty {input_field if value in (None, '') else target!r}. "
-                                    f"Fill it in or remove the row. Received: {row!r}"))
+            column = input_field if value in (None, "") else target
+            findings.append(Finding("error", f"'{path}' row {number} has an empty {column!r}. Fill it in or remove "
+                                             f"the row. Received: {row!r}"))
             continue
         if root is not None:
             items.append(Item(split, path=Path(root) / str(value), label=str(label)))

@@ -26,8 +26,9 @@ def check_labels(result: Inspection, items: dict[str, list[Item]], *, multi: boo
     if train:
         (top, most), (bottom, least) = train.most_common(1)[0], train.most_common()[-1]
         if least and most / least > IMBALANCE:
-            result.add("warning", f"Strong class imbalance in train: {top!r} has {most} {'boxes' if multi else 'examples'}, "
-                                  f"{bottom!r} {least} ({most / least:.0f}x). Consider more data or class weights.")
+            what = "boxes" if multi else "examples"
+            result.add("warning", f"Strong class imbalance in train: {top!r} has {most} {what}, {bottom!r} {least} "
+                                  f"({most / least:.0f}x). Consider more data or class weights.")
         few = sorted(label for label, count in train.items() if count < FEW)
         if few:
             result.add("warning", f"Classes with fewer than {FEW} training examples: {', '.join(few)}.")

@@ -31,7 +31,8 @@ def count_rows(inspection: Inspection) -> tuple[list[str], list[list[Any]]]:
 
 def measure_rows(inspection: Inspection) -> list[list[str]]:
     rows = [[name, f"{len(values)} values: {_spread(values)}"] for name, values in inspection.measures.items()]
-    rows += [[name, ", ".join(f"{key} ({n})" for key, n in tally.most_common())] for name, tally in inspection.tallies.items()]
+    rows += [[name, ", ".join(f"{key} ({n})" for key, n in tally.most_common())]
+             for name, tally in inspection.tallies.items()]
     return rows
 
 
@@ -70,9 +71,9 @@ def write_inspection_page(inspection: Inspection, description: str, folder: str 
 
 
 def _bar_chart(section: Section, headers: list[str], rows: list[list[Any]]) -> None:
-    from flash.core.plots import _figure
+    from flash.core.plots import new_figure
 
-    figure, axes = _figure(size=(max(4.0, 0.35 * len(rows)), 3.2))
+    figure, axes = new_figure(size=(max(4.0, 0.35 * len(rows)), 3.2))
     ax = axes[0, 0]
     width = 0.8 / (len(headers) - 1)
     for k, split in enumerate(headers[1:]):
@@ -84,9 +85,9 @@ def _bar_chart(section: Section, headers: list[str], rows: list[list[Any]]) -> N
 
 
 def _histogram(section: Section, name: str, values: list) -> None:
-    from flash.core.plots import _figure
+    from flash.core.plots import new_figure
 
-    figure, axes = _figure(size=(4.5, 3.0))
+    figure, axes = new_figure(size=(4.5, 3.0))
     ax = axes[0, 0]
     if values and isinstance(values[0], tuple):
         ax.scatter([v[0] for v in values], [v[1] for v in values], s=8, alpha=0.5)

@@ -57,7 +57,8 @@ def test_image_report_files_and_numbers(image_run):
     assert f"accuracy {trainer.callback_metrics['val_accuracy']:.4f}" in page
     facts = {r["fact"]: r["value"] for r in read_csv(folder / "run.csv")}
     assert facts["task"] == "ImageClassifier" and facts["train samples"] == "90" and facts["val samples"] == "30"
-    assert facts["epochs"] == "1" and float(facts["val_accuracy"]) == pytest.approx(trainer.callback_metrics["val_accuracy"])
+    assert facts["epochs"] == "1"
+    assert float(facts["val_accuracy"]) == pytest.approx(trainer.callback_metrics["val_accuracy"])
 
 
 def test_report_off_and_on_demand(image_run, tmp_path):
@@ -87,7 +88,8 @@ def test_multi_label_report(tmp_path):
                                                     val_data=images[40:], val_targets=targets[40:], batch_size=20)
     assert datamodule.multi_label
     model = ImageClassifier(backbone=TINY, num_classes=3, multi_label=True, pretrained=False)
-    trainer = flash.Trainer(max_epochs=1, enable_progress_bar=False, enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer = flash.Trainer(max_epochs=1, enable_progress_bar=False, enable_checkpointing=False,
+                            default_root_dir=tmp_path)
     trainer.fit(model, datamodule=datamodule)
     rows = read_csv(Path(trainer.log_dir) / "report" / "per_label.csv")
     truth = np.array(targets[40:])
@@ -101,8 +103,8 @@ def test_text_report_lists_mistakes_as_text(tmp_path):
 
     torch.manual_seed(0)
     texts, labels = make_reviews(24)
-    datamodule = TextClassificationData.from_lists(texts[:16], labels[:16], val_data=texts[16:], val_targets=labels[16:],
-                                                   batch_size=8)
+    datamodule = TextClassificationData.from_lists(texts[:16], labels[:16], val_data=texts[16:],
+                                                   val_targets=labels[16:], batch_size=8)
     backbone = build_tiny_bert(tmp_path / "bert")
     model = TextClassifier(datamodule.num_classes, backbone=backbone, labels=datamodule.labels)
     trainer = flash.Trainer(max_epochs=1, enable_progress_bar=False, enable_checkpointing=False,
@@ -112,5 +114,6 @@ def test_text_report_lists_mistakes_as_text(tmp_path):
     rows = read_csv(folder / "per_class.csv")
     assert sum(int(r["support"]) for r in rows) == 8
     mistakes = read_csv(folder / "mistakes.csv")  # an untrained model gets some of the 8 wrong
-    assert mistakes and all(m["text"] in texts[16:] and m["true"] != m["predicted"] for m in mistakes)
-    assert [float(m["probability"]) for m in mistakes] == sorted((float(m["probability"]) for m in mistakes), reverse=True)
+    assert mistakes and all(m["input"] in texts[16:] and m["true"] != m["predicted"] for m in mistakes)
+    probabilities = [float(m["probability"]) for m in mistakes]
+    assert probabilities == sorted(probabilities, reverse=True)

@@ -74,8 +74,8 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
 def test_text_problems_and_token_lengths(tmp_path, capsys):
     from tests.text.helpers import build_tiny_bert
 
-    train = [{"review": "a great film", "sentiment": "pos"}, {"review": "a dull plot and a weak story", "sentiment": "neg"},
-             {"review": "", "sentiment": "pos"}]
+    train = [{"review": "a great film", "sentiment": "pos"},
+             {"review": "a dull plot and a weak story", "sentiment": "neg"}, {"review": "", "sentiment": "pos"}]
     val = [{"review": "a great film", "sentiment": "pos"}, {"review": "boring", "sentiment": "meh"}]
     _write_csv(tmp_path / "train.csv", train)
     _write_csv(tmp_path / "val.csv", val)
@@ -83,7 +83,8 @@ def test_text_problems_and_token_lengths(tmp_path, capsys):
     assert code == 1 and "from_csv" in out
     assert "row 4 has an empty 'review'" in out and "Labels in val that never appear in train: meh" in out
     assert "1 val samples are exact copies" in out and "text lengths (words): 4 values: min 1, median 3, max 7" in out
-    code, out = _inspect(capsys, tmp_path, "--task", "text_classification", "--tokenizer", build_tiny_bert(tmp_path / "bert"))
+    tokenizer = build_tiny_bert(tmp_path / "bert")
+    code, out = _inspect(capsys, tmp_path, "--task", "text_classification", "--tokenizer", tokenizer)
     assert "text lengths (tokens): 4 values: min 3, median 5, max 9" in out  # [CLS] ... [SEP]
 
 

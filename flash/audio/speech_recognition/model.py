@@ -158,7 +158,7 @@ class SpeechRecognizer(Task):
 
     # ------------------------------------------------------------------ steps
     def _shared_step(self, batch: dict, stage: str) -> dict[str, Any]:
-        """``{"loss"}``, plus ``"transcripts"`` and ``"references"`` in validation and test (the report reads them)."""
+        """``{"loss"}``, plus ``"transcripts"`` and ``"references"`` in validation and test (read by the report)."""
         texts, metadata = batch[TARGET], batch[METADATA]
         features = self._features(batch[INPUT], metadata)
         outputs = self.model(**features, labels=self._labels(texts, metadata, features))
