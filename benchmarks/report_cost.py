@@ -10,7 +10,13 @@ Fewer epochs than the demo's make the ratio larger (the report is written once):
     python benchmarks/report_cost.py --epochs 1 --tasks image_classification speech_recognition
     python benchmarks/report_cost.py --quick               # seconds: every task runs, numbers meaningless
 
-Results (2 shared CPU cores, load average 10-14 from other jobs, 2026-11-30): see benchmarks/README.md.
+Results, 2026-11-30, 2 CPU cores shared with other jobs (load average 18-20, so every second here is
+~10x an idle machine's; the ratios are what to read):
+
+    task                      fit s  collect s  write s  report/fit
+    speech_recognition        86.31      0.000     2.91       3.4%   (--epochs 1; the demo runs 3)
+    image_classification    1416.35      0.424     7.07       0.5%   (--epochs 1; the demo runs 4)
+    digits + tiny CNN, 4 epochs  451.74  3.866    17.54       4.7%   (the README picture's run)
 """
 
 from __future__ import annotations
