@@ -37,6 +37,8 @@ _LAZY: dict[str, str] = {
     "plot_metrics": "flash.core.plots",
     # tuning
     "Tuner": "flash.tune.tuner",
+    # reports (the package is flash.reports: a subpackage named "report" would shadow this function)
+    "report": "flash.reports.build",
     # tasks
     "ImageClassifier": "flash.image",
     "ImageClassificationData": "flash.image",

@@ -25,7 +25,7 @@ def test_public_api_is_pinned():
         "CSVLogger", "Callback", "DataModule", "EarlyStopping", "ImageClassificationData", "ImageClassifier",
         "LearningRateMonitor", "ModelCheckpoint", "ObjectDetectionData", "ObjectDetector", "ProgressBar", "Registry",
         "SpeechRecognition", "SpeechRecognitionData", "SpeechRecognizer", "Task", "TensorBoardLogger",
-        "TextClassificationData", "TextClassifier", "Trainer", "TrainingModule", "Tuner", "plot_metrics",
+        "TextClassificationData", "TextClassifier", "Trainer", "TrainingModule", "Tuner", "plot_metrics", "report",
         "seed_everything",
         "__version__",
     ]

@@ -1,4 +1,4 @@
-"""The ``flash`` command: train, predict, list and export, with zero code and no internet.
+"""The ``flash`` command: train, predict, list, export and inspect data, with zero code and no internet.
 
 Examples (``flash list tasks`` names the tasks; the help texts are built from ``flash.tasks.ENTRIES``)::
 
@@ -8,6 +8,7 @@ Examples (``flash list tasks`` names the tasks; the help texts are built from ``
     flash list backbones <task> "resnet*"
     flash export --checkpoint <task>_model.pt --format onnx
     flash tune <task> --data data/train --trials 20 --time 30m
+    flash data inspect data/ --task <task> --report inspect_report/
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -33,6 +34,7 @@ def _examples() -> dict[str, str]:
         "list": f'flash list backbones {first} "resnet*"',
         "export": f"flash export --checkpoint {first}_model.pt --format onnx",
         "tune": f"flash tune {first} --data data/train --trials 20 --time 30m",
+        "data": f"flash data inspect data/ --task {first} --report inspect_report/",
     }
 
 
@@ -44,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,tune}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,tune,data}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -94,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
     add_tune_parser(commands)
+
+    example = {"epilog": f"Example:\n  {examples['data']}", "formatter_class": argparse.RawDescriptionHelpFormatter}
+    data = commands.add_parser("data", help="look at a data set before training (flash data inspect PATH)", **example)
+    inspect = data.add_subparsers(dest="action", required=True, metavar="{inspect}").add_parser(
+        "inspect", help="formats, counts, sizes, unreadable files, duplicates, leaks; exit status 1 when training "
+                        "would fail", **example)
+    inspect.add_argument("path", help="a data folder or file; train/val/test sub-folders or files are splits")
+    inspect.add_argument("--task", help="the task (default: guessed from the data)")
+    inspect.add_argument("--report", help="also write the findings as HTML with pictures into this folder")
+    inspect.add_argument("--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens "
+                                             "(default: words)")
     return parser
 
 
@@ -107,9 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command not in ("train", "tune"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from flash.cli import commands, tune
+        if args.command == "data":
+            from flash.cli.inspect import run_inspect as run
+        else:
+            from flash.cli import commands, tune
 
-        code = getattr(tune if args.command == "tune" else commands, f"run_{args.command}")(args, extra)
+            run = getattr(tune if args.command == "tune" else commands, f"run_{args.command}")
+        code = run(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code
     except (FlashError, FileNotFoundError) as err:

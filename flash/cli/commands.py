@@ -117,6 +117,8 @@ def run_train(args, extra: list[str]) -> int:
     if metrics:
         print("Validation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     print(f"Checkpoint: {checkpoint}")
+    if (report := Path(trainer.log_dir) / "report" / "index.html").is_file():
+        print(f"Report: {report}")
     print(f"Logs: {trainer.log_dir}")
     print(f"Predict with: flash predict --checkpoint {checkpoint} <files or folder>")
     return 0

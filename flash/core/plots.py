@@ -17,7 +17,8 @@ from typing import Any
 from flash.errors import DataError, require
 
 
-def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6.0, 4.0)):
+def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6.0, 4.0)):
+    """A headless matplotlib ``Figure`` and its ``(rows, cols)`` array of axes, ``size`` inches per axis."""
     require("matplotlib", "plot", purpose="plots")
     from matplotlib.figure import Figure
 
@@ -73,7 +74,7 @@ def plot_metrics(source: Any, *, path: str | os.PathLike | None = None, metrics:
         base = name.split("_", 1)[1] if name.split("_", 1)[0] in ("train", "val", "test") else name
         groups[base.removesuffix("_epoch").removesuffix("_step")].append(name)
     cols = min(3, len(groups))
-    figure, axes = _figure(math.ceil(len(groups) / cols), cols, size=(5.0, 3.5))
+    figure, axes = new_figure(math.ceil(len(groups) / cols), cols, size=(5.0, 3.5))
     for ax in axes.flat[len(groups):]:
         ax.set_visible(False)
     for ax, (quantity, names) in zip(axes.flat, groups.items()):
@@ -99,7 +100,7 @@ def plot_confusion_matrix(targets: Sequence[int], predictions: Sequence[int], *,
     if normalize:
         matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     names = list(labels) if labels else [str(i) for i in range(n)]
-    figure, axes = _figure(size=(1.0 + 0.5 * n, 0.8 + 0.5 * n))
+    figure, axes = new_figure(size=(1.0 + 0.5 * n, 0.8 + 0.5 * n))
     ax = axes[0, 0]
     image = ax.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=ax)
@@ -122,7 +123,7 @@ def show_images(images: Sequence[Any], *, titles: Sequence[str] | None = None, p
     if not images:
         raise DataError("show_images got no images.")
     cols = min(cols, len(images))
-    figure, axes = _figure(math.ceil(len(images) / cols), cols, size=(2.5, 2.7))
+    figure, axes = new_figure(math.ceil(len(images) / cols), cols, size=(2.5, 2.7))
     for ax in axes.flat:
         ax.axis("off")
     for i, (ax, image) in enumerate(zip(axes.flat, images)):

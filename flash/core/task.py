@@ -130,18 +130,21 @@ class Task(TrainingModule):
         """What the metrics' ``update`` gets (e.g. probabilities and integer targets)."""
         return outputs, target
 
-    def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
+    def _shared_step(self, batch: dict, stage: str) -> dict[str, Any]:
+        """``{"loss", "preds", "target"}``; ``preds``/``target`` as the metrics take them (None: unused)."""
         target = batch[TARGET]
         outputs = self(batch[INPUT])
         loss = self.compute_loss(outputs, target)
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
-        if len(metrics):
-            preds, target = self.metric_inputs(outputs.detach(), target)
+        preds = None
+        if len(metrics) or stage != "train":  # validation returns them: the run's report reads them
+            detached = outputs.detach() if isinstance(outputs, torch.Tensor) else outputs
+            preds, target = self.metric_inputs(detached, target)
             for metric in metrics.values():
                 metric.update(preds, target)
         batch_size = len(target) if hasattr(target, "__len__") else None
         self.log(f"{stage}_loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=batch_size)
-        return loss
+        return {"loss": loss, "preds": preds, "target": target}
 
     def _log_metrics(self, stage: str) -> None:
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
@@ -151,10 +154,11 @@ class Task(TrainingModule):
             metric.reset()
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        return self._shared_step(batch, "train")
+        return self._shared_step(batch, "train")["loss"]
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._shared_step(batch, "val")
+    def validation_step(self, batch: dict, batch_idx: int) -> dict[str, Any]:
+        """Returns ``{"loss", "preds", "target"}``; the report (``flash.reports``) collects the last pass's."""
+        return self._shared_step(batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._shared_step(batch, "test")

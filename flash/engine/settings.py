@@ -75,6 +75,7 @@ class TrainerSettings:
     enable_progress_bar: bool | None
     enable_checkpointing: bool
     on_nonfinite_loss: str
+    report: bool = True  # write <log_dir>/report/index.html after fit and validate (not with fast_dev_run)
 
     @classmethod
     def build(cls, args: dict[str, Any]) -> TrainerSettings:
@@ -122,6 +123,8 @@ class TrainerSettings:
             raise ConfigurationError(
                 f"num_sanity_val_steps must be an int >= 0, or -1 (all). Received: num_sanity_val_steps={sanity!r}"
             )
+        if not isinstance(args.get("report", True), bool):
+            raise ConfigurationError(f"report must be True or False. Received: report={args['report']!r}")
         sanity = 2 if sanity is None else (math.inf if sanity == -1 else sanity)
         settings = cls(
             precision=args["precision"],
@@ -147,7 +150,7 @@ class TrainerSettings:
             ),
             enable_progress_bar=args["enable_progress_bar"],
             enable_checkpointing=True if args["enable_checkpointing"] is None else bool(args["enable_checkpointing"]),
-            on_nonfinite_loss=args["on_nonfinite_loss"],
+            on_nonfinite_loss=args["on_nonfinite_loss"], report=args.get("report", True) and not fast,
         )
         if fast:
             settings.limit_train_batches = settings.limit_val_batches = fast

@@ -47,7 +47,8 @@ class Trainer:
     """Train, evaluate and predict with any module that implements the step hooks.
 
     Arguments follow Lightning 2 (``accelerator``, ``devices``, ``precision``, ``strategy``,
-    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`.
+    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`. ``report=True`` writes
+    ``<log_dir>/report/index.html`` after ``fit``/``finetune``/``validate`` (see :mod:`flash.reports`).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class Trainer:
         enable_checkpointing: bool | None = None,
         default_root_dir: str | os.PathLike | None = None,
         on_nonfinite_loss: Literal["raise", "skip"] = "raise",
+        report: bool = True,
     ) -> None:
         s = self.settings = TrainerSettings.build(locals())
         self.accelerator = resolve_accelerator(accelerator)
@@ -95,6 +97,11 @@ class Trainer:
             user_callbacks.append(ModelCheckpoint())
         if not any(isinstance(c, ProgressBar) for c in user_callbacks):
             user_callbacks.append(ProgressBar(enable=s.enable_progress_bar))
+        if s.report:  # the run's HTML report (flash.reports works through the Task API; imported only when on)
+            from flash.reports.callback import ReportCallback
+
+            if not any(isinstance(c, ReportCallback) for c in user_callbacks):
+                user_callbacks.append(ReportCallback())
         self.callbacks: list[Callback] = user_callbacks
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)

@@ -221,11 +221,13 @@ class SpeechRecognizer(Task):
                 )
 
     # ------------------------------------------------------------------ steps
-    def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
+    def _shared_step(self, batch: dict, stage: str) -> dict[str, Any]:
+        """``{"loss"}``, plus ``"transcripts"`` and ``"references"`` in validation and test (read by the report)."""
         texts, metadata = batch[TARGET], batch[METADATA]
         features = self._features(batch[INPUT], metadata)
         outputs = self.model(**features, labels=self._labels(texts, metadata, features))
         metrics = {"val": self.val_metrics, "test": self.test_metrics}.get(stage)
+        result: dict[str, Any] = {"loss": outputs.loss}
         if metrics:
             predictions = (
                 self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
@@ -233,10 +235,11 @@ class SpeechRecognizer(Task):
             references = [self.transcripts.reference(t) for t in texts]
             for metric in metrics.values():
                 metric.update(predictions, references)
+            result.update(transcripts=predictions, references=references)
         self.log(
             f"{stage}_loss", outputs.loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=len(texts)
         )
-        return outputs.loss
+        return result
 
     def transcribe(
         self, batch_input: dict, metadata: list[dict] | None = None, *, timestamps: bool | None = None

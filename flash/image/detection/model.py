@@ -180,7 +180,7 @@ class ObjectDetector(Task):
             for out, image, meta in zip(outputs, batch[INPUT], metadata)
         ]
 
-    def _evaluate(self, batch: dict, stage: str) -> None:
+    def _evaluate(self, batch: dict, stage: str) -> dict[str, list[dict]]:
         self._log_losses(self.evaluation_losses(batch), stage, len(batch[INPUT]))  # val_loss beside val_map
         detections = self.detect(batch)
         targets = [
@@ -193,9 +193,11 @@ class ObjectDetector(Task):
             for t, image, meta in zip(batch[TARGET], batch[INPUT], batch[METADATA])
         ]
         self.map_metrics[stage].update(detections, targets)
+        return {"detections": detections, "targets": targets}
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+    def validation_step(self, batch: dict, batch_idx: int) -> dict[str, list[dict]]:
+        """Returns ``{"detections", "targets"}`` in original-image pixels; the run's report collects them."""
+        return self._evaluate(batch, "val")
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, "test")

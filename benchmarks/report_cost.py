@@ -1,0 +1,98 @@
+"""What the run report costs against the fit it reports on: the four built-in demos (``flash train <task>``).
+
+For each task this fits the demo (its model, data and epochs, ``--epochs`` to shorten) with the default
+report on, and reads from the ``ReportCallback`` in the same process: the fit's seconds, the seconds
+spent keeping the validation outputs (every validation pass), and the seconds writing the report
+(matplotlib figures, PIL grids, tables). Prints ``report / fit`` per task; the target is under 5 %.
+Fewer epochs than the demo's make the ratio larger (the report is written once): an upper bound.
+
+    python benchmarks/report_cost.py                       # the demos as `flash train` runs them
+    python benchmarks/report_cost.py --epochs 1 --tasks image_classification speech_recognition
+    python benchmarks/report_cost.py --quick               # seconds: every task runs, numbers meaningless
+
+Results, 2026-11-30, 2 CPU cores shared with other jobs (load average 18-20, so every second here is
+~10x an idle machine's; the ratios are what to read):
+
+    task                      fit s  collect s  write s  report/fit
+    speech_recognition        86.31      0.000     2.91       3.4%   (--epochs 1; the demo runs 3)
+    image_classification    1416.35      0.424     7.07       0.5%   (--epochs 1; the demo runs 4)
+    text_classification      405.84      0.032     0.82       0.2%   (--epochs 1, MiniLM)
+    digits + tiny CNN, 4 epochs  451.74  3.866    17.54       4.7%   (the README picture's run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import os
+import sys
+import tempfile
+import time
+
+TASKS = ("image_classification", "text_classification", "speech_recognition", "object_detection")
+
+
+def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, float]:
+    import flash
+    from flash.cli.tasks import get_task
+    from flash.reports import ReportCallback
+
+    entry = get_task(task)
+    demo = importlib.import_module(entry.demo)
+    datamodule = demo.demo_datamodule()
+    demo_model = getattr(demo, "DEMO_MODEL", {})  # the text demo names only its backbone
+    model_kwargs = {"backbone": demo_model} if isinstance(demo_model, str) else dict(demo_model)
+    params = inspect.signature(entry.load("model")).parameters
+    for name in ("labels", "num_classes"):
+        if name in params and name not in model_kwargs and getattr(datamodule, name, None) is not None:
+            model_kwargs[name] = getattr(datamodule, name)
+    if task == "text_classification" and quick:
+        model_kwargs = {"backbone": _tiny_bert(root), "labels": datamodule.labels}
+    model = entry.load("model")(**model_kwargs)
+    trainer_kwargs = {**getattr(demo, "DEMO_TRAINER", {}), "enable_progress_bar": False, "default_root_dir": root}
+    if epochs is not None or quick:
+        trainer_kwargs["max_epochs"] = 1 if quick else epochs
+    if quick:
+        trainer_kwargs.update(limit_train_batches=2, limit_val_batches=2, num_sanity_val_steps=0)
+    trainer = flash.Trainer(**trainer_kwargs)
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    total = time.perf_counter() - start
+    callback = next(c for c in trainer.callbacks if isinstance(c, ReportCallback))
+    if callback.path is None or not callback.path.is_file():
+        raise SystemExit(f"{task}: no report was written")
+    return {"total": total, **callback.seconds}
+
+
+def _tiny_bert(root: str) -> str:
+    """The text tests' tiny BERT (the demo's MiniLM takes minutes per epoch on 2 cores): for --quick only."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from pathlib import Path
+
+    from tests.text.helpers import build_tiny_bert
+
+    return build_tiny_bert(Path(root) / "tiny_bert")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--epochs", type=int, default=None, help="override the demo's epochs")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="2 batches, 1 epoch: checks the script runs")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"{'task':22} {'fit s':>8} {'collect s':>10} {'write s':>8} {'report/fit':>11}")
+    for task in args.tasks:
+        with tempfile.TemporaryDirectory() as root:
+            seconds = run(task, epochs=args.epochs, quick=args.quick, root=root)
+        ratio = (seconds["collect"] + seconds["write"]) / seconds["fit"]
+        print(f"{task:22} {seconds['fit']:8.2f} {seconds['collect']:10.3f} {seconds['write']:8.2f} {ratio:10.1%}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

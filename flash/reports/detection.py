@@ -1,0 +1,136 @@
+"""Detection sections: average precision per class at IoU 0.5, precision-recall curves, boxes on images.
+
+AP here is the area under the all-point interpolated precision-recall curve at IoU >= 0.5 (Pascal VOC);
+the COCO mAP the task logs (``val_map``) averages over ten IoU thresholds and is lower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from flash.reports.collect import Collected
+from flash.reports.html import Page, Section
+
+IOU = 0.5
+SHOWN_SCORE = 0.3  # predicted boxes drawn on the validation images
+TILE = 256
+
+
+def precision_recall(detections: list[dict], targets: list[dict], label: int, *, iou: float = IOU):
+    """``(precision, recall, num_true)`` arrays along the detections of class ``label``, best score first.
+
+    A detection is a true positive when it overlaps a not-yet-matched true box of its class by ``iou``.
+
+    Example:
+        >>> box = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+        >>> p, r, n = precision_recall([{"boxes": box, "labels": torch.tensor([1]), "scores": torch.tensor([0.9])}],
+        ...                            [{"boxes": box, "labels": torch.tensor([1])}], 1)
+        >>> p.tolist(), r.tolist(), n
+        ([1.0], [1.0], 1)
+    """
+    from torchvision.ops import box_iou
+
+    scored: list[tuple[float, bool]] = []
+    num_true = 0
+    for detection, target in zip(detections, targets):
+        truth = target["boxes"][target["labels"] == label].float()
+        num_true += len(truth)
+        keep = detection["labels"] == label
+        boxes, scores = detection["boxes"][keep].float(), detection["scores"][keep].float()
+        order = torch.argsort(scores, descending=True)
+        overlaps = box_iou(boxes[order], truth) if len(truth) and len(boxes) else torch.zeros(len(boxes), 0)
+        matched = torch.zeros(len(truth), dtype=torch.bool)
+        for row, index in enumerate(order.tolist()):
+            candidates = overlaps[row].clone() if overlaps.shape[1] else overlaps[row]
+            if candidates.numel():
+                candidates[matched] = -1.0
+            best = int(candidates.argmax()) if candidates.numel() else -1
+            hit = best >= 0 and float(candidates[best]) >= iou
+            if hit:
+                matched[best] = True
+            scored.append((float(scores[index]), hit))
+    scored.sort(key=lambda item: -item[0])
+    hits = np.array([hit for _, hit in scored], dtype=float)
+    tp, fp = np.cumsum(hits), np.cumsum(1.0 - hits)
+    precision = tp / np.maximum(tp + fp, 1e-12)
+    recall = tp / num_true if num_true else np.zeros_like(tp)
+    return precision, recall, num_true
+
+
+def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Area under the all-point interpolated precision-recall curve (0 with no detections)."""
+    if not len(precision):
+        return 0.0
+    r = np.concatenate([[0.0], recall, [recall[-1]]])
+    p = np.concatenate([[1.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]  # precision envelope: best precision at any higher recall
+    return float(np.sum((r[1:] - r[:-1]) * p[1:]))
+
+
+def detection_sections(page: Page, collected: Collected, *, labels: Sequence[Any] | None) -> None:
+    """Add per-class AP, precision-recall curves and an image grid for one validation pass to ``page``."""
+    present = {int(label) for t in collected.box_targets for label in t["labels"].tolist()}
+    present |= {int(label) for d in collected.detections for label in d["labels"].tolist()}
+    curves = {}
+    for label in sorted(present):
+        precision, recall, num_true = precision_recall(collected.detections, collected.box_targets, label)
+        curves[label] = (precision, recall, num_true, average_precision(precision, recall))
+    names = {label: _name(labels, label) for label in curves}
+    section = page.section("Average precision per class")
+    true_classes = [c for c in curves.values() if c[2]]
+    mean_ap = float(np.mean([c[3] for c in true_classes])) if true_classes else 0.0
+    section.text(f"{len(collected.box_targets)} validation images; mAP@0.5 {mean_ap:.4f} over the classes with true "
+                 "boxes. A detection counts when it overlaps an unmatched true box of its class by IoU >= 0.5.")
+    rows = [[names[label], ap, num_true, len(precision)] for label, (precision, _, num_true, ap) in curves.items()]
+    section.table(["class", "AP@0.5", "true boxes", "detections"], rows, csv_name="per_class_ap.csv")
+    if curves:
+        _pr_figure(section, curves, names)
+    if collected.images:
+        _image_grid(page.section("Validation images"), collected.images, labels)
+
+
+def _name(labels: Sequence[Any] | None, label: int) -> str:
+    return str(labels[label]) if labels and 0 <= label < len(labels) else str(label)
+
+
+def _pr_figure(section: Section, curves: dict, names: dict) -> None:
+    from flash.core.plots import new_figure
+
+    figure, axes = new_figure(size=(5.5, 4.0))
+    ax = axes[0, 0]
+    for label, (precision, recall, _, ap) in curves.items():
+        ax.plot(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]),
+                label=f"{names[label]} AP {ap:.2f}")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title="precision-recall, IoU 0.5")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    section.figure(figure, "pr_curves.png", alt="precision-recall curves")
+
+
+def _image_grid(section: Section, images: list[tuple[torch.Tensor, dict, dict]], labels: Sequence[Any] | None) -> None:
+    from torchvision.utils import draw_bounding_boxes
+
+    from flash.reports.grid import save_grid, to_uint8
+
+    section.text(f"True boxes in green, predicted boxes (score >= {SHOWN_SCORE}) in red.", note=True)
+    drawn, captions = [], []
+    for image, detection, target in images:
+        scale = TILE / max(image.shape[-2:])  # draw on the tile-sized image: thin lines, readable names
+        size = [round(image.shape[-2] * scale), round(image.shape[-1] * scale)]
+        canvas = torch.nn.functional.interpolate(image[None, :3].float(), size=size, mode="bilinear")[0]
+        canvas = torch.from_numpy(to_uint8(canvas)).permute(2, 0, 1).contiguous()  # (H, W, 3) -> (3, H, W)
+        keep = detection["scores"] >= SHOWN_SCORE
+        for boxes, names, colour in (
+            (target["boxes"], [_name(labels, int(i)) for i in target["labels"]], "lime"),
+            (detection["boxes"][keep], [_name(labels, int(i)) for i in detection["labels"][keep]], "red"),
+        ):
+            if len(boxes):
+                canvas = draw_bounding_boxes(canvas, boxes.reshape(-1, 4).float() * scale, labels=names, colors=colour)
+        drawn.append(canvas.permute(1, 2, 0).numpy())
+        captions.append(f"{len(target['boxes'])} true, {int(keep.sum())} predicted")
+    save_grid(drawn, captions, section.folder / "val_images.png", cols=4, tile=TILE)
+    section.picture("val_images.png", alt="validation images with true and predicted boxes")
