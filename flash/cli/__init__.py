@@ -7,6 +7,7 @@ Examples::
     flash predict --checkpoint image_classification_model.pt data/test/
     flash list backbones image_classification "resnet*"
     flash export --checkpoint image_classification_model.pt --format onnx
+    flash serve --checkpoint image_classification_model.pt --port 8000
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -25,6 +26,7 @@ EXAMPLES = {
     "predict": "flash predict --checkpoint image_classification_model.pt data/test/ --output preds.csv",
     "list": 'flash list backbones image_classification "resnet*"',
     "export": "flash export --checkpoint image_classification_model.pt --format onnx",
+    "serve": "flash serve --checkpoint image_classification_model.pt --port 8000",
 }
 
 
@@ -34,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Examples:\n  " + "\n  ".join(EXAMPLES.values()), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,serve}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -75,7 +77,23 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
+    _add_serve_parser(commands)
     return parser
+
+
+def _add_serve_parser(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve a checkpoint or an exported .onnx model over HTTP (a page at /, the API at /predict)",
+        epilog=f"Example:\n  {EXAMPLES['serve']}\n  curl -F files=@cat.png http://127.0.0.1:8000/predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--checkpoint", required=True, help="a checkpoint saved by flash, or a .onnx file from flash export")
+    serve.add_argument("--host", default="127.0.0.1", help="where to listen (0.0.0.0: reachable from other machines)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1 | mps")
+    serve.add_argument("--max-batch-size", type=int, default=16, help="the most inputs one forward pass takes")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
+    serve.add_argument("--max-request-bytes", type=int, default=10 * 1024 * 1024, help="larger requests get 413")
+    serve.add_argument("--allow-urls", action="store_true", help="fetch http(s) URLs named in JSON requests")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        from flash.cli import commands
+        from flash.cli import commands, serve
 
-        code = getattr(commands, f"run_{args.command}")(args, extra)
+        code = getattr(serve if args.command == "serve" else commands, f"run_{args.command}")(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code
     except (FlashError, FileNotFoundError) as err:
