@@ -6,8 +6,6 @@ Example:
     >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import json
@@ -145,8 +143,8 @@ def _predict_grouped(predictor: Any, items: list[tuple[Any, str | None]]) -> lis
 async def _read_inputs(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: int) -> list[tuple[str, Any]]:
     """``[(name, decoded input)]`` from a multipart or JSON request."""
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        raw = await _multipart(request)
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raw = await _form(request)
     elif content_type.startswith("application/json"):
         raw = await _json(request, predictor, allow_urls=allow_urls, max_bytes=max_bytes)
     else:
@@ -162,20 +160,22 @@ async def _read_inputs(request: Any, predictor: Any, *, allow_urls: bool, max_by
             for name, value in raw]
 
 
-async def _multipart(request: Any) -> list[tuple[str, bytes | str]]:
+async def _form(request: Any) -> list[tuple[str, bytes | str]]:
     raw: list[tuple[str, bytes | str]] = []
     try:
         form = await request.form(max_files=MAX_INPUTS, max_fields=MAX_INPUTS)
     except RequestError:
         raise
     except Exception as err:  # noqa: BLE001 - starlette raises HTTPException/MultiPartException on a broken body
-        raise RequestError(f"The multipart body cannot be read: {getattr(err, 'detail', err)}.") from None
-    async with form:
+        raise RequestError(f"The form cannot be read: {getattr(err, 'detail', err)}.") from None
+    try:
         for field, value in form.multi_items():
             if isinstance(value, str):
                 raw.append((field, decode_text(value, name=field)))
             else:
                 raw.append((value.filename or field, await value.read()))
+    finally:
+        await form.close()  # spooled upload files (over 1 MB) are removed here
     return raw
 
 

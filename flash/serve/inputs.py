@@ -42,9 +42,9 @@ def decode_image(data: bytes, *, name: str) -> Any:
     except Image.DecompressionBombError as err:
         raise RequestError(f"Image '{name}' has too many pixels ({err}). Send a smaller image.", status=413) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        reason = "unknown format" if isinstance(err, UnidentifiedImageError) else str(err).split("\n")[0]
         raise RequestError(f"'{name}' is not an image flash can read (PNG, JPEG, BMP, GIF, TIFF, WebP): "
-                           f"{str(err).splitlines()[0] if str(err) else type(err).__name__}. "
-                           f"Received: {len(data)} bytes", status=415) from None
+                           f"{reason or type(err).__name__}. Received: {len(data)} bytes", status=415) from None
 
 
 def decode_audio(data: bytes, *, name: str, sampling_rate: int) -> Any:

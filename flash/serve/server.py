@@ -8,8 +8,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from typing import Any
+import threading
+from typing import Any, Iterator
 
 from flash.errors import ConfigurationError, require
 from flash.serve.app import DEFAULT_MAX_BYTES, create_app
@@ -38,4 +41,21 @@ def serve(source: Any, *, host: str = "127.0.0.1", port: int = 8000, device: str
                      max_request_bytes=max_request_bytes, allow_urls=allow_urls)
     print(f"Serving a {predictor.task} model on http://{host}:{port}  (page: /, API docs: /docs, Ctrl+C to stop)",
           file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    with _quiet_stop():
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    print("Server stopped.", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet_stop() -> Iterator[None]:
+    """Ctrl+C / SIGTERM end the server cleanly: uvicorn shuts down gracefully, then re-raises the signal to the
+    handler that was installed before it; a no-op one here, so ``serve`` returns and the process exits with 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -126,7 +126,8 @@ def free_port() -> int:
 class Server:
     """``flash serve`` in a subprocess; its cwd and TMPDIR are empty folders we can inspect afterwards."""
 
-    def __init__(self, checkpoint: Path, root: Path, *args: str) -> None:
+    def __init__(self, checkpoint: Path, root: Path, *args: str, api: bool = False) -> None:
+        """``api=True``: start it as ``Task.load_from_checkpoint(checkpoint).serve(port=...)`` instead of the CLI."""
         self.port, self.cwd, self.tmp = free_port(), root / "cwd", root / "tmp"
         self.cwd.mkdir(parents=True)
         self.tmp.mkdir(parents=True)
@@ -134,9 +135,13 @@ class Server:
         env = {**os.environ, "TMPDIR": str(self.tmp), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         self.log = open(root / "server.log", "w+")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flash", "serve", "--checkpoint", str(checkpoint), "--port", str(self.port), *args],
-            cwd=self.cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        command = ["-m", "flash", "serve", "--checkpoint", str(checkpoint), "--port", str(self.port), *args]
+        if api:
+            command = ["-c", "import sys; from flash.core.task import Task; "
+                             "Task.load_from_checkpoint(sys.argv[1]).serve(port=int(sys.argv[2]))", str(checkpoint),
+                       str(self.port)]
+        self.process = subprocess.Popen([sys.executable, *command], cwd=self.cwd, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
 
     def wait(self, timeout: float = 300) -> "Server":
         deadline = time.monotonic() + timeout  # a safety net for a very slow machine, not a timing assertion
@@ -145,10 +150,15 @@ class Server:
                 raise RuntimeError(f"flash serve exited with {self.process.returncode}:\n{self.output()}")
             try:
                 self.get("/health")
+                self.files_at_start = self.files_at_start if hasattr(self, "files_at_start") else self.files()
                 return self
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"flash serve did not answer within {timeout} s:\n{self.output()}")
+
+    def files(self) -> list[str]:
+        """What is in the server's working folder and TMPDIR (onnxruntime writes a ``.ses`` id file at start-up)."""
+        return sorted(str(p.relative_to(self.cwd.parent)) for folder in (self.cwd, self.tmp) for p in folder.rglob("*"))
 
     def output(self) -> str:
         self.log.flush()
@@ -162,9 +172,7 @@ class Server:
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.terminate()
-        code = self.process.wait(timeout=300)
-        self.log.close()
-        return code
+        return self.process.wait(timeout=300)
 
 
 @pytest.fixture(scope="session")
@@ -172,10 +180,11 @@ def start_server(tmp_path_factory):
     """``start_server(checkpoint, *flags)`` -> a started (not yet waited for) Server; all stop at the end."""
     started: list[Server] = []
 
-    def start(checkpoint: Path, *args: str) -> Server:
-        started.append(Server(checkpoint, tmp_path_factory.mktemp("server"), *args))
+    def start(checkpoint: Path, *args: str, api: bool = False) -> Server:
+        started.append(Server(checkpoint, tmp_path_factory.mktemp("server"), *args, api=api))
         return started[-1]
 
     yield start
     for server in started:
         server.stop()
+        server.log.close()
