@@ -47,3 +47,14 @@ def test_a_failing_input_fails_alone():
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Batcher(lambda xs: xs, **kwargs)
+
+
+def test_importing_flash_serve_loads_no_heavy_library():
+    import json
+    import subprocess
+    import sys
+
+    heavy = ("torch", "fastapi", "uvicorn", "onnxruntime", "onnx", "transformers", "PIL")
+    code = f"import json, sys, flash.serve, flash.cli.serve; print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(result.stdout) == []
