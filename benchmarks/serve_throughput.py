@@ -10,7 +10,6 @@ flash's requests/s as a ratio of the hand-written endpoint's, measured side by s
 ``--quick`` also checks that both servers give the same answers for the same images.
 """
 
-from __future__ import annotations
 
 import argparse
 import io
