@@ -106,6 +106,11 @@ def create_app(predictor: Any, *, max_batch_size: int = 16, max_wait_ms: float =
     async def request_error(request: Any, err: RequestError) -> Any:
         return JSONResponse({"detail": str(err)}, status_code=err.status)
 
+    @app.exception_handler(Exception)
+    async def server_error(request: Any, err: Exception) -> Any:  # still JSON, and the server keeps serving
+        return JSONResponse({"detail": f"The model failed on this request: {type(err).__name__}: {err}"},
+                            status_code=500)
+
     @app.get("/", response_class=HTMLResponse, summary="A page to try the model in a browser")
     async def page() -> str:
         return resources.files("flash.serve").joinpath("static/index.html").read_text(encoding="utf-8")
