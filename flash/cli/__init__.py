@@ -9,6 +9,7 @@ Examples (``flash list tasks`` names the tasks; the help texts are built from ``
     flash export --checkpoint <task>_model.pt --format onnx
     flash tune <task> --data data/train --trials 20 --time 30m
     flash data inspect data/ --task <task> --report inspect_report/
+    flash serve --checkpoint <task>_model.pt --port 8000
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
 """
@@ -35,6 +36,7 @@ def _examples() -> dict[str, str]:
         "export": f"flash export --checkpoint {first}_model.pt --format onnx",
         "tune": f"flash tune {first} --data data/train --trials 20 --time 30m",
         "data": f"flash data inspect data/ --task {first} --report inspect_report/",
+        "serve": f"flash serve --checkpoint {first}_model.pt --port 8000",
     }
 
 
@@ -46,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,tune,data}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,serve,tune,data}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -107,7 +109,25 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--report", help="also write the findings as HTML with pictures into this folder")
     inspect.add_argument("--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens "
                                              "(default: words)")
+    _add_serve_parser(commands)
     return parser
+
+
+def _add_serve_parser(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve a checkpoint or an exported .onnx model over HTTP (a page at /, the API at /predict)",
+        epilog=f"Example:\n  {_examples()['serve']}\n  curl -F files=@cat.png http://127.0.0.1:8000/predict",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument(
+        "--checkpoint", required=True, help="a checkpoint saved by flash, or a .onnx file from flash export"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="where to listen (0.0.0.0: reachable from other machines)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1 | mps")
+    serve.add_argument("--max-batch-size", type=int, default=16, help="the most inputs one forward pass takes")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
+    serve.add_argument("--max-request-bytes", type=int, default=10 * 1024 * 1024, help="larger requests get 413")
+    serve.add_argument("--allow-urls", action="store_true", help="fetch http(s) URLs named in JSON requests")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "data":
             from flash.cli.inspect import run_inspect as run
         else:
-            from flash.cli import commands, tune
+            from flash.cli import commands, serve, tune
 
-            run = getattr(tune if args.command == "tune" else commands, f"run_{args.command}")
+            module = {"tune": tune, "serve": serve}.get(args.command, commands)
+            run = getattr(module, f"run_{args.command}")
         code = run(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code

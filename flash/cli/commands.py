@@ -180,6 +180,10 @@ def _show(value: Any) -> str:
 
 
 def run_predict(args, extra: list[str]) -> int:
+    if Path(args.checkpoint).suffix.lower() == ".onnx":
+        from flash.cli.serve import run_predict_exported
+
+        return run_predict_exported(args)
     import torch
 
     entry, model = _load_task(args.checkpoint)
@@ -200,6 +204,11 @@ def run_predict(args, extra: list[str]) -> int:
             chunk = items[start : start + args.batch_size]
             results += model.predict(chunk, batch_size=args.batch_size, **kwargs)
             bar.update(len(chunk))
+    return _emit(args, items, results)
+
+
+def _emit(args, items: list, results: list) -> int:
+    """Write predictions to ``--output`` or print them, one ``input<TAB>prediction`` line each."""
     if args.output:
         _write(args.output, items, results)
         print(f"Wrote {len(results)} predictions to {args.output}")

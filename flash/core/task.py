@@ -230,6 +230,18 @@ class Task(TrainingModule):
         self.train(was_training)
         return results[0] if single else results
 
+    def serve(self, *, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
+        """Serve this model over HTTP until stopped: a page at ``/``, ``POST /predict``, docs at ``/docs``.
+
+        Other keyword arguments go to :func:`flash.serve.serve` (``device``, ``max_batch_size``, ...).
+
+        Example:
+            >>> model.serve(port=8000)  # then open http://127.0.0.1:8000  # doctest: +SKIP
+        """
+        from flash.serve import serve
+
+        serve(self, host=host, port=port, **kwargs)
+
     # ------------------------------------------------------------------ checkpoints
     def on_fit_start(self) -> None:
         self._adopt_datamodule_transform()

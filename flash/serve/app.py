@@ -1,0 +1,207 @@
+"""The FastAPI app: ``POST /predict`` (batched), ``GET /health``, ``GET /`` (a small page), OpenAPI at ``/docs``.
+
+Example:
+    >>> from flash.serve import create_app, load_predictor
+    >>> app = create_app(load_predictor("model.pt"), max_batch_size=16)  # doctest: +SKIP
+    >>> import uvicorn; uvicorn.run(app, port=8000)  # doctest: +SKIP
+"""
+
+import asyncio
+import contextlib
+import json
+from importlib import resources
+from typing import Any
+
+from flash.errors import ConfigurationError, DataError, require
+from flash.serve.batching import Batcher
+from flash.serve.inputs import RequestError, decode, decode_text, json_item_bytes
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+MAX_INPUTS = 64  # inputs in one request
+
+PREDICT_DOC = """Predict on one or more inputs; one answer per input, as `flash predict --output x.json` writes them.
+
+* **multipart/form-data**: files (any field name, e.g. `files`); text models also take `text` fields.
+* **application/json**: `{"inputs": [...]}` (or `{"input": ...}`): texts for text models; base64 (or `data:` URLs)
+  for image and audio models; http(s) URLs when the server runs with `--allow-urls`.
+
+Returns `[{"input": name, "prediction": ...}]`. Errors are 4xx JSON `{"detail": "..."}` that name the problem.
+"""
+_REQUEST_BODY = {"content": {
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "text": {"type": "array", "items": {"type": "string"}}}}},
+    "application/json": {"schema": {"type": "object", "properties": {
+        "inputs": {"type": "array", "items": {"type": "string"}}, "input": {"type": "string"}}},
+        "example": {"inputs": ["a wonderful film"]}},
+}, "required": True}
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets 413 (by Content-Length, or while it streams)."""
+
+    def __init__(self, app: Any, *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return await _too_large(send, int(length), self.max_bytes)
+        received = 0
+
+        async def limited() -> dict:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise RequestError(_too_large_message(received, self.max_bytes), status=413)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large_message(size: int, limit: int) -> str:
+    return (f"The request is larger than this server's limit of {limit} bytes. Send smaller files or fewer at a "
+            f"time, or start the server with a larger --max-request-bytes. Received: {size} bytes")
+
+
+async def _too_large(send: Any, size: int, limit: int) -> None:
+    body = json.dumps({"detail": _too_large_message(size, limit)}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(predictor: Any, *, max_batch_size: int = 16, max_wait_ms: float = 5.0,
+               max_request_bytes: int = DEFAULT_MAX_BYTES, allow_urls: bool = False) -> Any:
+    """Build the FastAPI app serving ``predictor`` (see :func:`flash.serve.load_predictor`).
+
+    Args:
+        predictor: a :class:`~flash.serve.TorchPredictor` or :class:`~flash.serve.OnnxPredictor`.
+        max_batch_size: the most inputs one forward pass takes.
+        max_wait_ms: how long a request waits for others to share its forward pass.
+        max_request_bytes: larger requests get 413.
+        allow_urls: fetch http(s) URLs given in JSON requests (off: the server reaches nothing on its own).
+    """
+    fastapi = require("fastapi", "serve", purpose="flash serve")
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    batcher = Batcher(lambda items: _predict_grouped(predictor, items), max_batch_size=max_batch_size,
+                      max_wait_ms=max_wait_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = fastapi.FastAPI(title=f"flash {predictor.task}", lifespan=lifespan,
+                          description=f"A flash {predictor.task.replace('_', ' ')} model served over HTTP.")
+    settings = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
+                "max_request_bytes": max_request_bytes, "allow_urls": allow_urls}
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Any, err: RequestError) -> Any:
+        return JSONResponse({"detail": str(err)}, status_code=err.status)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Any, err: Exception) -> Any:  # still JSON, and the server keeps serving
+        return JSONResponse({"detail": f"The model failed on this request: {type(err).__name__}: {err}"},
+                            status_code=500)
+
+    @app.get("/", response_class=HTMLResponse, summary="A page to try the model in a browser")
+    async def page() -> str:
+        return resources.files("flash.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @app.get("/health", summary="Liveness, the task, and batching counters")
+    async def health() -> dict:
+        return {"status": "ok", **predictor.describe(), **settings, **batcher.stats}
+
+    @app.post("/predict", summary="Predict on uploaded files, texts or base64 data", description=PREDICT_DOC,
+              openapi_extra={"requestBody": _REQUEST_BODY})
+    async def predict(request: fastapi.Request, output: str | None = None) -> Any:
+        """``output``: as ``flash predict --output-type`` (e.g. ``probabilities``); default: the task's."""
+        named = await _read_inputs(request, predictor, allow_urls=allow_urls, max_bytes=max_request_bytes)
+        results = await asyncio.gather(*(batcher.submit((value, output)) for _, value in named), return_exceptions=True)
+        for (name, _), result in zip(named, results):
+            if isinstance(result, (DataError, ConfigurationError, RequestError)):
+                raise RequestError(f"Cannot predict on '{name}': {result}", status=422)
+            if isinstance(result, BaseException):
+                raise result
+        return [{"input": name, "prediction": result} for (name, _), result in zip(named, results)]
+
+    return BodyLimit(app, max_bytes=max_request_bytes) if max_request_bytes else app
+
+
+def _predict_grouped(predictor: Any, items: list[tuple[Any, str | None]]) -> list:
+    """Predict on ``(input, output type)`` pairs: one ``predict`` call per output type (usually one)."""
+    results: list = [None] * len(items)
+    for output in dict.fromkeys(output for _, output in items):
+        indices = [i for i, (_, o) in enumerate(items) if o == output]
+        for i, result in zip(indices, predictor.predict([items[i][0] for i in indices], output=output)):
+            results[i] = result
+    return results
+
+
+async def _read_inputs(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: int) -> list[tuple[str, Any]]:
+    """``[(name, decoded input)]`` from a multipart or JSON request."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raw = await _form(request)
+    elif content_type.startswith("application/json"):
+        raw = await _json(request, predictor, allow_urls=allow_urls, max_bytes=max_bytes)
+    else:
+        raise RequestError("Send multipart/form-data (file uploads) or application/json ({\"inputs\": [...]}). "
+                           f"Received: Content-Type={content_type or 'none'!r}", status=415)
+    if not raw:
+        raise RequestError("The request holds no inputs: upload files (multipart) or send {\"inputs\": [...]} as JSON.")
+    if len(raw) > MAX_INPUTS:
+        raise RequestError(f"At most {MAX_INPUTS} inputs per request. Received: {len(raw)} inputs", status=413)
+    kind, rate = predictor.input_kind, predictor.sampling_rate
+    return [(name, value if isinstance(value, str) and kind == "text" else
+             decode(value if isinstance(value, bytes) else value.encode(), kind=kind, name=name, sampling_rate=rate))
+            for name, value in raw]
+
+
+async def _form(request: Any) -> list[tuple[str, bytes | str]]:
+    raw: list[tuple[str, bytes | str]] = []
+    try:
+        form = await request.form(max_files=MAX_INPUTS, max_fields=MAX_INPUTS)
+    except RequestError:
+        raise
+    except Exception as err:  # noqa: BLE001 - starlette raises HTTPException/MultiPartException on a broken body
+        raise RequestError(f"The form cannot be read: {getattr(err, 'detail', err)}.") from None
+    try:
+        for field, value in form.multi_items():
+            if isinstance(value, str):
+                raw.append((field, decode_text(value, name=field)))
+            else:
+                raw.append((value.filename or field, await value.read()))
+    finally:
+        await form.close()  # spooled upload files (over 1 MB) are removed here
+    return raw
+
+
+async def _json(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: int) -> list[tuple[str, bytes | str]]:
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RequestError(f"The body is not valid JSON: {err}. Send {{\"inputs\": [...]}}.") from None
+    if not isinstance(body, dict) or not ({"inputs", "input"} & set(body)):
+        keys = sorted(body) if isinstance(body, dict) else type(body).__name__
+        raise RequestError(f"JSON requests are {{\"inputs\": [...]}} or {{\"input\": ...}}. Received: {keys}")
+    items = body["inputs"] if "inputs" in body else [body["input"]]
+    if not isinstance(items, list):
+        raise RequestError(f"\"inputs\" must be a list. Received: inputs={type(items).__name__}")
+    if predictor.input_kind == "text":
+        return [(f"inputs[{i}]", _text(item, i)) for i, item in enumerate(items)]
+    return [json_item_bytes(item, index=i, allow_urls=allow_urls, max_bytes=max_bytes) for i, item in enumerate(items)]
+
+
+def _text(item: Any, index: int) -> str:
+    if not isinstance(item, str):
+        raise RequestError(f"inputs[{index}] must be a string. Received: inputs[{index}]={item!r}", status=422)
+    return decode_text(item, name=f"inputs[{index}]")
+
