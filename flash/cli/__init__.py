@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import traceback
+from typing import Any
 
 from flash._version import __version__
 from flash.cli.tune import add_parser as add_tune_parser
@@ -99,25 +100,33 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", help="the output file (default: next to the checkpoint)")
     add_tune_parser(commands)
 
-    example = {"epilog": f"Example:\n  {examples['data']}", "formatter_class": argparse.RawDescriptionHelpFormatter}
+    example: dict[str, Any] = {
+        "epilog": f"Example:\n  {examples['data']}",
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
     data = commands.add_parser("data", help="look at a data set before training (flash data inspect PATH)", **example)
     inspect = data.add_subparsers(dest="action", required=True, metavar="{inspect}").add_parser(
-        "inspect", help="formats, counts, sizes, unreadable files, duplicates, leaks; exit status 1 when training "
-                        "would fail", **example)
+        "inspect",
+        help="formats, counts, sizes, unreadable files, duplicates, leaks; exit status 1 when training would fail",
+        **example,
+    )
     inspect.add_argument("path", help="a data folder or file; train/val/test sub-folders or files are splits")
     inspect.add_argument("--task", help="the task (default: guessed from the data)")
     inspect.add_argument("--report", help="also write the findings as HTML with pictures into this folder")
-    inspect.add_argument("--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens "
-                                             "(default: words)")
+    inspect.add_argument(
+        "--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens (default: words)"
+    )
     _add_serve_parser(commands)
     return parser
 
 
 def _add_serve_parser(commands) -> None:
     serve = commands.add_parser(
-        "serve", help="serve a checkpoint or an exported .onnx model over HTTP (a page at /, the API at /predict)",
+        "serve",
+        help="serve a checkpoint or an exported .onnx model over HTTP (a page at /, the API at /predict)",
         epilog=f"Example:\n  {_examples()['serve']}\n  curl -F files=@cat.png http://127.0.0.1:8000/predict",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument(
         "--checkpoint", required=True, help="a checkpoint saved by flash, or a .onnx file from flash export"
     )

@@ -96,10 +96,11 @@ def _stop_on_signal(trainer, stop: StopRequest) -> None:
     """Save ``last.ckpt`` where the loop stopped (every process takes part), tell how to resume, and exit."""
     path = save_last(trainer)
     message = stop_message(trainer, stop, path)
+    number = stop.signum or 0
     if trainer.is_global_zero:
-        message += requeue_if_slurm(stop.signum)
+        message += requeue_if_slurm(number)
         print_stop_message(message)
-    signum = stop.signum if stop.signum > 0 else signal.SIGTERM
+    signum = number if number > 0 else signal.SIGTERM
     raise TrainingInterrupted(message, signal_name=stop.signal_name, checkpoint=path, code=exit_code(signum))
 
 

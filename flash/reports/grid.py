@@ -40,7 +40,7 @@ def save_grid(images: Sequence[np.ndarray], captions: Sequence[str], path: str |
         picture = Image.fromarray(array)
         scale = tile / max(picture.size)
         size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-        resample = Image.NEAREST if scale >= 2 else Image.BILINEAR  # tiny digits stay crisp
+        resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.BILINEAR  # tiny digits stay crisp
         x, y = (i % cols) * (tile + 6) + 3, (i // cols) * cell_h + 3
         sheet.paste(picture.resize(size, resample), (x, y))
         for k, text in enumerate(captions[i].split("\n") if i < len(captions) else []):

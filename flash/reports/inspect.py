@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -171,7 +171,7 @@ def _rows(path: Path) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------ checking
 def inspect_data(task: str, items: dict[str, list[Item]], *, tokenizer: Callable[[str], list] | None = None,
-                 findings: list[Finding] = ()) -> Inspection:
+                 findings: Sequence[Finding] = ()) -> Inspection:
     """Measure ``items`` (``{split: [Item]}``) for ``task`` and list what is wrong; see the module docstring."""
     from flash.reports.inspect_checks import check_files, check_labels
 

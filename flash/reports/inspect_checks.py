@@ -77,7 +77,7 @@ def _measure_file(result: Inspection, item: Item) -> bool:
     """Record the file's measurements; an unreadable file is an error (False)."""
     from flash.audio.speech_recognition.io import is_audio_file
 
-    if not item.path.is_file():
+    if item.path is None or not item.path.is_file():
         result.add("error", f"Missing file '{item.path}' ({item.split}). Fix the path or remove the entry.")
         return False
     if is_audio_file(item.path):
@@ -90,6 +90,7 @@ def _measure_image(result: Inspection, item: Item) -> bool:
 
     from flash.image.io import check_image
 
+    assert item.path is not None  # _measure_file checked it
     problem = check_image(item.path)
     if problem:
         result.add("error", problem)
@@ -104,6 +105,8 @@ def _measure_image(result: Inspection, item: Item) -> bool:
 
 
 def _measure_boxes(result: Inspection, item: Item, width: int, height: int) -> None:
+    if item.boxes is None:
+        return
     result.measures.setdefault("boxes per image", []).append(len(item.boxes))
     for box in item.boxes:
         x1, y1, x2, y2 = (float(v) for v in box)

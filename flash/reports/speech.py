@@ -28,7 +28,7 @@ def align(reference: list[str], hypothesis: list[str]) -> list[tuple[str, str, s
     ops: list[tuple[str, str, str]] = []
     i, j = rows - 1, cols - 1
     while i or j:
-        same = i and j and reference[i - 1] == hypothesis[j - 1]
+        same = bool(i and j and reference[i - 1] == hypothesis[j - 1])
         diagonal = cost[i - 1][j - 1] if i and j else None
         if diagonal is not None and cost[i][j] == (diagonal[0] + (not same), diagonal[1] + (not same)):
             ops.append(("=" if same else "sub", reference[i - 1], hypothesis[j - 1]))

@@ -121,7 +121,7 @@ def create_app(predictor: Any, *, max_batch_size: int = 16, max_wait_ms: float =
 
     @app.post("/predict", summary="Predict on uploaded files, texts or base64 data", description=PREDICT_DOC,
               openapi_extra={"requestBody": _REQUEST_BODY})
-    async def predict(request: fastapi.Request, output: str | None = None) -> Any:
+    async def predict(request: fastapi.Request, output: str | None = None) -> Any:  # type: ignore[name-defined]
         """``output``: as ``flash predict --output-type`` (e.g. ``probabilities``); default: the task's."""
         named = await _read_inputs(request, predictor, allow_urls=allow_urls, max_bytes=max_request_bytes)
         results = await asyncio.gather(*(batcher.submit((value, output)) for _, value in named), return_exceptions=True)

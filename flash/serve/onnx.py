@@ -69,7 +69,7 @@ class OnnxPredictor:
         if self.input_kind == "audio":
             from flash.audio.speech_recognition.io import read_audio
 
-            return read_audio(item, sampling_rate=self.sampling_rate)
+            return read_audio(item, sampling_rate=self.sampling_rate)  # type: ignore[arg-type]  # set for audio
         from flash.image.io import load_image
 
         return load_image(item)

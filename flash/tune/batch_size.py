@@ -145,8 +145,9 @@ class MemoryProbe(Callback):
         self.close()
         self._parameters = {p.untyped_storage().data_ptr() for p in module.parameters()}
         self._storages = {}
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda tensor: tensor)
-        self._hooks.__enter__()
+        hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda tensor: tensor)
+        hooks.__enter__()
+        self._hooks = hooks  # type: ignore[assignment]
 
     def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
         self.close()  # the backward pass is done: gradients exist, activations are counted

@@ -79,9 +79,9 @@ class LRFinderResult:
 
     def plot(self, path: str | os.PathLike | None = None):
         """Draw loss against learning rate (log scale), the suggestion marked; save a PNG when ``path`` is given."""
-        from flash.core.plots import _figure, _save
+        from flash.core.plots import _save, new_figure
 
-        figure, axes = _figure(size=(6.0, 4.0))
+        figure, axes = new_figure(size=(6.0, 4.0))
         ax = axes[0, 0]
         ax.plot(self.lrs, self.raw_losses, color="0.75", linewidth=1, label="loss")
         ax.plot(self.lrs, self.losses, color="C0", label="smoothed loss")

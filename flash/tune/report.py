@@ -60,9 +60,9 @@ def write_best_config(path: str | os.PathLike, config: dict[str, dict[str, Any]]
 
 def plot_search(study: Any, metric: str, *, path: str | os.PathLike | None = None):
     """Left: each trial's result and the best so far. Right: the metric per epoch of every trial, pruned ones grey."""
-    from flash.core.plots import _figure, _save
+    from flash.core.plots import _save, new_figure
 
-    figure, axes = _figure(1, 2, size=(5.5, 4.0))
+    figure, axes = new_figure(1, 2, size=(5.5, 4.0))
     history, curves = axes[0, 0], axes[0, 1]
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     done = [t for t in trials if t.state.name == "COMPLETE"]

@@ -74,7 +74,7 @@ def restored(model: torch.nn.Module, *, optimizers: Sequence[torch.optim.Optimiz
         if learning_rate is not None:
             model.learning_rate = learning_rate
         if "_frozen_bn_eval" in vars(model):
-            model._frozen_bn_eval = frozen_bn
+            model._frozen_bn_eval = frozen_bn  # type: ignore[assignment]  # nn.Module attribute typing
         for optimizer, state in zip(optimizers, optimizer_states):
             optimizer.load_state_dict(state)
         _reset_metrics(model)

@@ -197,11 +197,12 @@ def _open_study(storage: Any, *, name: str, metric: str | None, direction: str |
         if stored is not None:
             return study
     guessed = default_metric(probe()) if metric is None or direction is None else None
-    metric = metric or guessed[0]
+    metric = metric or guessed[0]  # type: ignore[index]  # guessed is set whenever metric is None
     direction = direction or _direction(metric, guessed)
     if direction not in ("minimize", "maximize"):
         raise ConfigurationError(f"direction must be 'minimize' or 'maximize'. Received: direction={direction!r}")
-    study = optuna.create_study(study_name=name, storage=storage, direction=direction, sampler=sampler,
+    study = optuna.create_study(study_name=name, storage=storage, direction=direction,  # type: ignore[arg-type]
+                                sampler=sampler,
                                 pruner=pruner, load_if_exists=True)
     study.set_user_attr("metric", metric)
     return study

@@ -71,7 +71,7 @@ def set_learning_rate(model: torch.nn.Module, learning_rate: float) -> None:
     if not hasattr(model, "learning_rate"):
         raise ConfigurationError(f"{type(model).__name__} has no `learning_rate` attribute to update; read "
                                  f"the suggestion from the result instead. Received: update_attr=True")
-    model.learning_rate = learning_rate
+    model.learning_rate = learning_rate  # type: ignore[assignment]  # nn.Module attribute typing
     hparams = getattr(model, "hparams", None)
     if isinstance(hparams, dict):
         hparams["learning_rate"] = learning_rate
@@ -91,7 +91,8 @@ class Tuner:
         return Trainer(accelerator=accelerator, devices=devices, precision=settings.precision, max_epochs=-1,
                        accumulate_grad_batches=settings.accumulate_grad_batches,
                        gradient_clip_val=settings.gradient_clip_val,
-                       gradient_clip_algorithm=settings.gradient_clip_algorithm if settings.gradient_clip_val else None,
+                       gradient_clip_algorithm=(settings.gradient_clip_algorithm  # type: ignore[arg-type]
+                                                if settings.gradient_clip_val else None),
                        limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
                        enable_progress_bar=False, on_nonfinite_loss="skip",
                        default_root_dir=self.trainer.default_root_dir, **kwargs)
