@@ -7,6 +7,7 @@
     ├── DataError                   (also ValueError) bad user data: names the file / row and the fix
     ├── CheckpointError             a checkpoint that cannot be read, is unsafe, or is from another version/task
     ├── MissingDependencyError      (also ImportError) an optional package is missing: gives the pip line
+    ├── DownloadError               (also OSError) a URL could not be fetched or failed its checksum
     └── NonFiniteLossError          (also FloatingPointError) training produced NaN/inf
 
 Messages follow one pattern: the problem, the value (``Received: arg=value``), the fix.
@@ -36,6 +37,10 @@ class CheckpointError(FlashError):
 
 class MissingDependencyError(FlashError, ImportError):
     """An optional dependency is not installed."""
+
+
+class DownloadError(FlashError, OSError):
+    """A URL could not be downloaded (offline, not found) or the file failed its checksum."""
 
 
 class NonFiniteLossError(FlashError, FloatingPointError):

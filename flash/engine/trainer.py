@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 import torch
+from torch.utils.data import DataLoader
 
 from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
@@ -49,11 +50,22 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def _datamodule_first(loaders: Any, datamodule: Any) -> tuple[Any, Any]:
+    """Lightning accepts a DataModule where loaders go (``trainer.fit(model, dm)``): move it to ``datamodule``."""
+    is_datamodule = not isinstance(loaders, DataLoader) and any(
+        callable(getattr(loaders, hook, None)) for hook in ("train_dataloader", "predict_dataloader"))
+    if is_datamodule and datamodule is None:
+        return None, loaders
+    return loaders, datamodule
+
+
 class Trainer:
     """Train, evaluate and predict with any module that implements the step hooks.
 
     Arguments follow Lightning 2 (``accelerator``, ``devices``, ``precision``, ``strategy``,
-    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`.
+    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`. Lightning 1.x
+    spellings (``gpus=``, ``num_devices=``, ...) are translated with a warning (``flash.engine.lightning1``).
+    A DataModule may be passed positionally, as in Lightning: ``trainer.fit(model, datamodule)``.
     """
 
     def __init__(
@@ -87,7 +99,14 @@ class Trainer:
         enable_checkpointing: bool | None = None,
         default_root_dir: str | os.PathLike | None = None,
         on_nonfinite_loss: Literal["raise", "skip"] = "raise",
+        **lightning1: Any,
     ) -> None:
+        if lightning1:  # Lightning 1.x spellings (gpus=, ...): warn, translate, start again
+            given = {k: v for k, v in locals().items() if k not in ("self", "lightning1")}
+            from flash.engine.lightning1 import upgrade_arguments
+
+            self.__init__(**upgrade_arguments(lightning1, given))
+            return
         s = self.settings = TrainerSettings.build(locals())
         self.accelerator = resolve_accelerator(accelerator)
         self.device_indices = resolve_devices(devices, self.accelerator)
@@ -192,6 +211,7 @@ class Trainer:
         """Train ``model``; resume everything from ``ckpt_path`` (a path or ``"last"``) if given."""
         from flash.engine.loops import run_fit
 
+        train_dataloaders, datamodule = _datamodule_first(train_dataloaders, datamodule)
         self.datamodule = datamodule
         self._run("fit", model, lambda: run_fit(self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path))
 
@@ -203,6 +223,7 @@ class Trainer:
         The model turns ``strategy`` into a callback through ``configure_finetune_callback``;
         a Callback object is used as it is.
         """
+        train_dataloaders, datamodule = _datamodule_first(train_dataloaders, datamodule)
         if isinstance(strategy, Callback):
             callback = strategy
         elif hasattr(model, "configure_finetune_callback"):
@@ -224,6 +245,7 @@ class Trainer:
         from flash.engine.evaluation import run_evaluate
 
         model = model or self._model
+        dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("validate", model,
                          lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
@@ -234,6 +256,7 @@ class Trainer:
         from flash.engine.evaluation import run_evaluate
 
         model = model or self._model
+        dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("test", model, lambda: run_evaluate(self, model, "test", dataloaders, datamodule, ckpt_path))
 
@@ -247,6 +270,7 @@ class Trainer:
         from flash.engine.predict_loop import run_predict
 
         model = model or self._model
+        dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("predict", model, lambda: run_predict(self, model, dataloaders, datamodule, output,
                                                                return_predictions, ckpt_path))

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
+from flash.core.download import local_file
 from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
 from flash.core.tables import Table, hf_class_names, is_hf_dataset, table_from_data_frame
 from flash.errors import ConfigurationError, DataError, invalid_choice
@@ -45,7 +46,7 @@ class ImageFilesInput(Input):
         if isinstance(files, (str, os.PathLike)):
             raise ConfigurationError(f"Pass a list of image paths for the {self.stage} files (or use from_folders). "
                                      f"Received: {self.stage}_files={files!r}")
-        files = [os.fspath(f) for f in files]
+        files = [local_file(f) for f in files]  # URLs are downloaded to the cache
         if targets is not None and len(targets) != len(files):
             raise DataError(f"The {self.stage} data has {len(files)} files but {len(targets)} targets; "
                             "give one target per file.")

@@ -116,7 +116,8 @@ class TextClassifier(ClassificationMixin, Task):
                 f"The data has {num_classes} classes but the model was built for {self.num_classes}. "
                 "Build it with TextClassifier(num_classes=datamodule.num_classes, labels=datamodule.labels, ...)."
             )
-        if multi_label is not None and bool(multi_label) != self.multi_label:
+        # A predict-only DataModule has no targets (num_classes None): neither single- nor multi-label.
+        if num_classes is not None and multi_label is not None and bool(multi_label) != self.multi_label:
             raise ConfigurationError(f"The data is {'multi' if multi_label else 'single'}-label but the model has "
                                      f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label.")
         if self.labels is None and getattr(datamodule, "labels", None):
