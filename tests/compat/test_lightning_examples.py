@@ -83,6 +83,28 @@ def test_image_classification_multi_label(tmp_path, monkeypatch):
     assert Path("image_classification_multi_label_model.pt").is_file()
 
 
+def tiny_efficientdet():
+    """EfficientDet's layout on a small timm trunk with a narrow pyramid (random weights)."""
+    from effdet import get_efficientdet_config
+
+    config = get_efficientdet_config("efficientdet_d0")
+    config.update(backbone_name="mobilenetv3_small_050", fpn_channels=16, fpn_cell_repeats=1, box_class_repeats=1, url="")
+    return config
+
+
+def test_object_detection(tmp_path, monkeypatch):
+    pytest.importorskip("effdet")
+    from flash.image.detection.efficientdet import EFFICIENTDET_CONFIGS
+
+    with registered(EFFICIENTDET_CONFIGS, "d0", tiny_efficientdet):
+        ns = run_example("object_detection.py", tmp_path, monkeypatch, datasets.coco128)
+    found = [row for batch in ns["predictions"] for row in batch]  # no output=: the model's raw detections
+    assert len(found) == 3 and all(set(row) == {"boxes", "labels", "scores"} for row in found)
+    assert all(set(row["labels"].tolist()) <= {1, 2} for row in found), "class 0 is the background"
+    assert ns["model"].labels == ["background", "bicycle", "person"] or len(ns["model"].labels) == 3
+    assert Path("object_detection_model.pt").is_file()
+
+
 @pytest.mark.parametrize("example, backbone, build, labels", [
     ("text_classification.py", "prajjwal1/bert-medium", datasets.imdb, None),
     ("text_classification_multi_label.py", "unitary/toxic-bert", datasets.jigsaw, datasets.TOXIC),

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from flash.errors import ConfigurationError
+from flash.image.detection.efficientdet import EFFICIENTDET_BACKBONES, efficientdet
 from flash.image.detection.backbones import FPN_BACKBONES, Norm, feature_strides, fpn_backbone, trunk_weights
 from flash.registry import Registry
 
@@ -95,6 +96,9 @@ def ssdlite(backbone: str, *, num_classes: int, pretrained: bool | str, norm: No
     model.transform.fixed_size = (image_size, image_size)
     model.transform.min_size, model.transform.max_size = (image_size,), image_size
     return model
+
+
+HEADS.register(efficientdet, name="efficientdet", backbones=EFFICIENTDET_BACKBONES, background=True, coco_weights={})
 
 
 def _trunk_pretrained(head: str, backbone: str, pretrained: bool | str) -> bool | str:

@@ -56,7 +56,8 @@ class ObjectDetector(Task):
     Args:
         num_classes: classes including the background (``datamodule.num_classes``); or pass ``labels``.
         labels: class names, ``labels[0]`` the background (added when missing): ``datamodule.labels``.
-        head: ``"faster_rcnn"``, ``"retinanet"``, ``"fcos"`` or ``"ssdlite"`` (see :meth:`available_heads`).
+        head: ``"faster_rcnn"``, ``"retinanet"``, ``"fcos"``, ``"ssdlite"`` or ``"efficientdet"`` (backbones
+            ``"d0"``..``"d7"``, needs ``pip install "flash[efficientdet]"``); see :meth:`available_heads`.
         backbone: e.g. ``"resnet18_fpn"``, ``"resnet50_fpn"``, ``"mobilenet_v3_large_fpn"``
             (see :meth:`available_backbones`).
         pretrained: ``True`` loads torchvision's COCO detector where the pair has one, else ImageNet weights
@@ -72,7 +73,7 @@ class ObjectDetector(Task):
     heads = HEADS
 
     def __init__(self, num_classes: int | None = None, *, labels: Sequence[Any] | None = None,
-                 head: Literal["faster_rcnn", "retinanet", "fcos", "ssdlite"] = "retinanet",
+                 head: Literal["faster_rcnn", "retinanet", "fcos", "ssdlite", "efficientdet"] = "retinanet",
                  backbone: str = "resnet18_fpn", pretrained: bool | str = True, image_size: int = 512,
                  norm: Literal["frozen_bn", "bn"] | None = None, threshold: float = 0.5,
                  learning_rate: float | None = None, optimizer: Any = "adam", lr_scheduler: Any = None,
@@ -109,7 +110,10 @@ class ObjectDetector(Task):
     def backbone(self) -> torch.nn.Module:
         """The trunk (what ``trainer.finetune(strategy="freeze")`` freezes), without the FPN and the head."""
         backbone = self.model.backbone
-        return backbone.body if hasattr(backbone, "body") else backbone.features
+        for part in ("body", "features"):  # torchvision's FPN trunk / SSDLite's features; EfficientDet's as is
+            if hasattr(backbone, part):
+                return getattr(backbone, part)
+        return backbone
 
     # ------------------------------------------------------------------ steps
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
