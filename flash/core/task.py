@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torchmetrics
 
+from flash.core.download import local_file
 from flash.core.data import INPUT, TARGET, InputTransform
 from flash.core.finetuning import get_finetuning_strategy
 from flash.core.nested import NotPlainError, apply_to_tensors, to_plain
@@ -238,9 +239,13 @@ class Task(TrainingModule):
     def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> "Task":
         """Rebuild the task from a checkpoint alone: no user code, no internet.
 
+        ``checkpoint_path`` may be an ``http(s)://`` or ``file://`` URL: it is downloaded once to the cache
+        (``$FLASH_CACHE``, default ``~/.cache/flash``).
+
         Example:
             >>> model = ImageClassifier.load_from_checkpoint("image_classification_model.pt")  # doctest: +SKIP
         """
+        checkpoint_path = local_file(checkpoint_path)
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
         info = checkpoint.get("task")
         if not info:

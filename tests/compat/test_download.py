@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -15,31 +12,6 @@ import pytest
 from flash.core.data.utils import download_data
 from flash.core.download import local_file
 from flash.errors import DownloadError
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture()
-def server(tmp_path):
-    """Serve ``tmp_path/www`` on 127.0.0.1; yields (base URL, folder, list of requested paths)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    _Handler.requests = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(www)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", www, _Handler.requests
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _make_zip(path: Path) -> Path:
@@ -107,3 +79,25 @@ def test_local_file_caches_urls_once(server, tmp_path, monkeypatch):
     assert str(tmp_path / "cache") in first
     assert local_file(f"{base}/ant_1.jpg") == first and requests == ["/ant_1.jpg"]
     assert local_file("relative/path.jpg") == "relative/path.jpg"
+
+
+def test_checkpoint_url_loads_in_python_and_on_the_command_line(server, tmp_path, monkeypatch, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from flash.cli import main
+    from flash.image import ImageClassifier
+    from tests.cli.test_checkpoint_versions import FIXTURES, VERSIONED
+
+    base, www, requests = server
+    monkeypatch.setenv("FLASH_CACHE", str(tmp_path / "cache"))
+    (www / "model.pt").write_bytes(VERSIONED[0].read_bytes())
+    probe = np.load(FIXTURES / "probe_images.npy")
+    model = ImageClassifier.load_from_checkpoint(f"{base}/model.pt")
+    expected = ImageClassifier.load_from_checkpoint(VERSIONED[0]).predict(probe, output="probabilities")
+    np.testing.assert_allclose(model.predict(probe, output="probabilities"), expected, atol=1e-6)
+    Image.fromarray(probe[0]).save(tmp_path / "x.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "--checkpoint", f"{base}/model.pt", "x.png"]) in (0, None)
+    assert capsys.readouterr().out.split("\t")[1].strip() in ("a", "b")
+    assert requests == ["/model.pt"], "downloaded once, then read from the cache"
