@@ -6,7 +6,8 @@ Every factory has the signature ``factory(*, pretrained=True, **kwargs) -> Backb
 
 Names:
 - ``"resnet18"`` or ``"timm:convnext_tiny"``: any timm model (the default provider);
-- ``"torchvision:mobilenet_v2"``: any torchvision classification model, with its DEFAULT weights, or
+- ``"mobilenet_v2"`` (a name timm lacks) or ``"torchvision:mobilenet_v2"``: any torchvision classification
+  model, with its DEFAULT weights, or
   named weights with a tag: ``"torchvision:mobilenet_v2.imagenet1k_v1"``;
 - ``"path/to/folder"``: a folder with a timm-style ``config.json`` (``{"architecture": ...}``)
   and ``model.safetensors`` / ``pytorch_model.bin`` / ``*.pth`` weights.
@@ -235,5 +236,8 @@ def _is_folder(name: str) -> bool:
 
 
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("timm", _timm_factory, _timm_list, _timm_has, default=True))
-IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has))
+# Un-prefixed names: timm first, then torchvision (``"mobilenet_v2"``, which timm spells ``mobilenetv2_100``), as
+# Lightning Flash's registry did; ``"timm:"`` / ``"torchvision:"`` pick one explicitly.
+IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has,
+                                                 default=True))
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("folder", _folder_factory, list, _is_folder, default=True))

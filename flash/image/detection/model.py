@@ -20,6 +20,7 @@ import torch
 
 from flash.core.classification import resolve_num_classes
 from flash.core.data import INPUT, METADATA, TARGET
+from flash.core.outputs import output_name
 from flash.core.task import Task
 from flash.errors import ConfigurationError, invalid_choice, require
 from flash.image.detection.data import label_map
@@ -27,7 +28,7 @@ from flash.image.detection.heads import HEADS, build_detector
 from flash.image.detection.transforms import ObjectDetectionInputTransform
 from flash.image.io import image_from_array, is_image_file, load_image
 
-OUTPUTS = ("preds", "labels")
+OUTPUTS = ("preds", "labels", "raw")
 MAP_KEYS = ("map", "map_50", "map_75", "mar_100")
 
 
@@ -98,6 +99,10 @@ class ObjectDetector(Task):
     @classmethod
     def available_heads(cls) -> list[str]:
         return HEADS.available_keys()
+
+    @classmethod
+    def available_outputs(cls) -> list[str]:
+        return list(OUTPUTS)
 
     @classmethod
     def available_backbones(cls, head: str | None = None) -> list[str] | dict[str, list[str]]:
@@ -189,9 +194,13 @@ class ObjectDetector(Task):
 
     # ------------------------------------------------------------------ predictions
     def format_predictions(self, outputs: list[dict], output: str) -> list:
-        """``"preds"``: ``[{"boxes": [[x1, y1, x2, y2]], "labels": [name], "scores": [s]}]``; ``"labels"``: names."""
+        """``"preds"``: ``[{"boxes": [[x1, y1, x2, y2]], "labels": [name], "scores": [s]}]``; ``"labels"``: names;
+        ``"raw"``: the detections as tensors (every score)."""
+        output = output_name(output)
         if output not in OUTPUTS:
             raise invalid_choice("output", output, OUTPUTS)
+        if output == "raw":
+            return list(outputs)
         formatted = []
         for out in outputs:
             keep = out["scores"] >= self.threshold
