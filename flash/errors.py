@@ -63,6 +63,16 @@ def invalid_choice(arg: str, value: object, choices: Iterable[str]) -> Configura
     )
 
 
+def weights_unavailable(weights: str, err: BaseException, *, cache: str, fix: str) -> ConfigurationError:
+    """The error for pretrained weights that cannot be downloaded (offline): what, where cached, and the fix."""
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return ConfigurationError(
+        f"Cannot download the pretrained weights {weights} ({type(err).__name__}: {reason}). Is the machine "
+        f"offline? Downloaded weights are cached under '{cache}', so copying the file there works offline; "
+        f"or {fix}. Received: pretrained=True"
+    )
+
+
 def require(module: str, extra: str, *, purpose: str = ""):
     """Import an optional module, or raise MissingDependencyError with the exact pip line."""
     import importlib

@@ -52,3 +52,45 @@ def test_output_object_through_the_trainer(classifier, tmp_path):
     batches = trainer.predict(classifier, datamodule, output=ProbabilitiesOutput())
     rows = [row for batch in batches for row in batch]
     assert len(rows) == 3 and all(abs(sum(row) - 1) < 1e-5 for row in rows)
+
+
+def test_offline_pretrained_weights_are_named_with_the_cache_and_the_fix(monkeypatch, tmp_path):
+    import urllib.error
+
+    from flash.errors import ConfigurationError
+    from flash.image import ObjectDetector
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ConfigurationError, match=r"timm model 'resnet18'.*hf.*pretrained=False"):
+        ImageClassifier(num_classes=2, backbone="resnet18")
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ConfigurationError, match=r"'fcos' detector on 'resnet18_fpn'.*checkpoints.*pretrained=False"):
+        ObjectDetector(num_classes=3, head="fcos", backbone="resnet18_fpn")
+
+
+def test_constant_schedule_and_unknown_target_formatter():
+    from flash.core.optimizers import build_scheduler
+    from flash.errors import ConfigurationError
+    from flash.image import ImageClassificationData
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = build_scheduler("constant_schedule", optimizer, num_training_steps=10)
+    assert scheduler is not None
+    with pytest.raises(ConfigurationError, match=r"TargetFormatter.*Received: target_formatter=<object"):
+        ImageClassificationData.from_numpy(train_data=IMAGES, train_targets=[0, 1, 0], target_formatter=object())
+
+
+def test_show_train_batch(tmp_path):
+    pytest.importorskip("matplotlib")
+    from flash.image import ImageClassificationData
+
+    datamodule = ImageClassificationData.from_numpy(train_data=IMAGES, train_targets=[0, 1, 0], val_data=IMAGES,
+                                                    val_targets=[1, 0, 1], batch_size=3)
+    datamodule.show_train_batch(path=str(tmp_path / "train.png"))
+    datamodule.show_val_batch(path=str(tmp_path / "val.png"))
+    assert (tmp_path / "train.png").stat().st_size > 0 and (tmp_path / "val.png").stat().st_size > 0

@@ -183,6 +183,11 @@ class DataModule:
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.transform = self._make_transform(transform, transform_kwargs or {})
+        if target_formatter is not None and not isinstance(target_formatter, TargetFormatter):
+            raise ConfigurationError(
+                "target_formatter must be a flash.core.targets.TargetFormatter, or None to infer it from the targets "
+                "(flash infers what Lightning Flash's formatter classes declared; pass labels= and multi_label= "
+                f"to fix the label set). Received: target_formatter={target_formatter!r}")
         self.target_formatter = target_formatter
         self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
         if self.formats_targets:
@@ -312,6 +317,11 @@ class DataModule:
             titles = [self._label_text(t) for t in targets[:n]]
         settings = self.transform.settings() if hasattr(self.transform, "settings") else self.transform.kwargs
         return show_images(images, titles=titles, path=path, mean=settings.get("mean"), std=settings.get("std"))
+
+    show_train_batch = partialmethod(show_batch, "train")  # Lightning Flash's names
+    show_val_batch = partialmethod(show_batch, "val")
+    show_test_batch = partialmethod(show_batch, "test")
+    show_predict_batch = partialmethod(show_batch, "predict")
 
     def _label_text(self, target: torch.Tensor) -> str:
         names = self.labels

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import torch
 
-from flash.errors import ConfigurationError, require
+from flash.errors import ConfigurationError, require, weights_unavailable
 from flash.registry import Provider, Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -101,13 +101,28 @@ def load_weights_file(module: torch.nn.Module, path: str | os.PathLike) -> None:
     module.load_state_dict(state, strict=False)
 
 
+def _hf_cache() -> str:
+    return os.path.join(os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub")
+
+
+def _torch_cache() -> str:
+    return os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
 # ---------------------------------------------------------------------------------------- timm
 def _timm_factory(name: str) -> Callable[..., Backbone]:
     def build(*, pretrained: Any = True, **kwargs: Any) -> Backbone:
         timm = require("timm", "image", purpose=f"the backbone {name!r}")
         from timm.data import resolve_data_config
 
-        module = timm.create_model(name, pretrained=pretrained is True, num_classes=0, **kwargs)
+        try:
+            module = timm.create_model(name, pretrained=pretrained is True, num_classes=0, **kwargs)
+        except (OSError, RuntimeError, ValueError) as err:  # URLError, LocalEntryNotFoundError, HTTP errors
+            if pretrained is not True:
+                raise
+            raise weights_unavailable(f"of timm model {name!r}", err, cache=_hf_cache(),
+                                      fix="pass pretrained='path/to/weights.safetensors' (or .pth), or "
+                                          "pretrained=False for random weights") from None
         if _weights_path(pretrained):
             load_weights_file(module, pretrained)
         config = resolve_data_config({}, model=module)
@@ -168,7 +183,13 @@ def _torchvision_factory(name: str) -> Callable[..., Backbone]:
         chosen = tagged or weights_enum.DEFAULT
         if architecture in ("inception_v3", "googlenet"):
             kwargs.setdefault("aux_logits", False)  # one output tensor, not (logits, aux_logits)
-        module = torchvision.models.get_model(architecture, weights=chosen if pretrained is True else None, **kwargs)
+        try:
+            module = torchvision.models.get_model(architecture, weights=chosen if pretrained is True else None, **kwargs)
+        except (OSError, RuntimeError) as err:  # URLError and friends
+            if pretrained is not True:
+                raise
+            raise weights_unavailable(f"{chosen} of torchvision's {architecture!r}", err, cache=_torch_cache(),
+                                      fix="pass pretrained='path/to/weights.pth', or pretrained=False") from None
         num_features = _strip_classifier(module)
         if _weights_path(pretrained):
             load_weights_file(module, pretrained)
