@@ -27,10 +27,24 @@ class InputTransform:
     """Per-sample transforms and the collate function, per stage. Override the hooks you need.
 
     ``transform_kwargs`` given to a DataModule become this object's constructor arguments.
+    Lightning Flash's hooks (zero-argument ``per_sample_transform()``, ``train_per_batch_transform()``,
+    ``collate()``, ... and ``@dataclass`` fields) work too: see :mod:`flash.core.data.hooks`.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from flash.core.data.hooks import adapt
+
+        adapt(cls)
+
+    def __post_init__(self) -> None:
+        """A ``@dataclass`` subclass (Lightning Flash's style): its fields are the constructor arguments."""
+        import dataclasses
+
+        self.kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
     def per_sample_transform(self, stage: str) -> Callable[[dict], dict] | None:
         """A callable applied to each sample dict of ``stage`` (None: no transform)."""
