@@ -10,7 +10,15 @@ from typing import Sequence
 import torch
 
 from flash.core.outputs import (  # noqa: F401 - Lightning Flash's import path for the output classes
-    CLASSIFICATION_OUTPUTS, ClassesOutput, LabelsOutput, LogitsOutput, Output, PredsOutput, ProbabilitiesOutput, classification_output)
+    CLASSIFICATION_OUTPUTS,
+    ClassesOutput,
+    LabelsOutput,
+    LogitsOutput,
+    Output,
+    PredsOutput,
+    ProbabilitiesOutput,
+    classification_output,
+)
 from flash.errors import ConfigurationError
 
 

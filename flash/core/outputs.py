@@ -1,4 +1,5 @@
-"""How predictions are presented: ``"preds"``, ``"logits"``, ``"probabilities"``, ``"classes"``, ``"labels"``, ``"raw"``.
+"""How predictions are presented: ``"preds"``, ``"logits"``, ``"probabilities"``, ``"classes"``, ``"labels"``,
+``"raw"`` (the model's own output tensors).
 
 Lightning Flash's output objects (``LabelsOutput()``, ``ProbabilitiesOutput()``, ...) name the same choices and are
 accepted wherever a name is: ``trainer.predict(model, datamodule=dm, output=LabelsOutput())``.
@@ -59,7 +60,8 @@ def output_name(output: str | Output) -> str:
     return output.name if isinstance(output, Output) else output
 
 
-def classification_output(logits: torch.Tensor, output: str | Output, *, multi_label: bool, labels: Sequence[str] | None,
+def classification_output(logits: torch.Tensor, output: str | Output, *, multi_label: bool,
+                          labels: Sequence[str] | None,
                           threshold: float = 0.5) -> list:
     """Turn a batch of logits ``(B, C)`` into one Python value per sample (``"raw"``: the logits tensors)."""
     if isinstance(output, Output):

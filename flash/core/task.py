@@ -15,6 +15,7 @@ import torch
 import torchmetrics
 
 from flash.core.download import local_file
+from flash.core.lightning_checkpoint import is_lightning_checkpoint, lightning_checkpoint_hint
 from flash.core.data import INPUT, TARGET, InputTransform
 from flash.core.finetuning import get_finetuning_strategy
 from flash.core.nested import NotPlainError, apply_to_tensors, to_plain
@@ -246,6 +247,8 @@ class Task(TrainingModule):
             >>> model = ImageClassifier.load_from_checkpoint("image_classification_model.pt")  # doctest: +SKIP
         """
         checkpoint_path = local_file(checkpoint_path)
+        if is_lightning_checkpoint(checkpoint_path):
+            raise CheckpointError(lightning_checkpoint_hint(checkpoint_path))
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
         info = checkpoint.get("task")
         if not info:

@@ -80,7 +80,8 @@ def upgrade_arguments(legacy: dict[str, Any], given: dict[str, Any]) -> dict[str
         if name not in TRANSLATED:
             hint = close_matches(name, list(given) + list(TRANSLATED), n=1)
             did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigurationError(f"Trainer got an unknown argument {name!r}.{did_you_mean} Received: {name}={value!r}")
+            raise ConfigurationError(
+                f"Trainer got an unknown argument {name!r}.{did_you_mean} Received: {name}={value!r}")
         translate, spelling = TRANSLATED[name]
         warnings.warn(f"Trainer({name}={value!r}) is Lightning 1.x's spelling; flash follows Lightning 2: write "
                       f"{spelling}.", FutureWarning, stacklevel=4)

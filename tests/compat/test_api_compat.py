@@ -16,7 +16,8 @@ def test_torchvision_name_that_timm_lacks_resolves_to_torchvision():
     torchvision = pytest.importorskip("torchvision")
     model = ImageClassifier(num_classes=2, backbone="mobilenet_v2", pretrained=False)
     assert isinstance(model.backbone, torchvision.models.MobileNetV2)
-    assert type(ImageClassifier(num_classes=2, backbone="resnet18", pretrained=False).backbone).__module__.startswith("timm")
+    timm_model = ImageClassifier(num_classes=2, backbone="resnet18", pretrained=False)
+    assert type(timm_model.backbone).__module__.startswith("timm"), "names timm has stay timm's"
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,24 @@ def test_show_train_batch(tmp_path):
     datamodule.show_train_batch(path=str(tmp_path / "train.png"))
     datamodule.show_val_batch(path=str(tmp_path / "val.png"))
     assert (tmp_path / "train.png").stat().st_size > 0 and (tmp_path / "val.png").stat().st_size > 0
+
+
+def test_lightning_format_checkpoint_is_refused_with_a_trusted_one_liner(tmp_path):
+    """A pickle naming Lightning (built here without Lightning: a class whose module is pytorch_lightning)."""
+    import subprocess
+    import sys
+
+    from flash.errors import CheckpointError
+
+    script = (
+        "import sys, types, torch\n"
+        "module = types.ModuleType('pytorch_lightning'); sys.modules['pytorch_lightning'] = module\n"
+        "class AttributeDict(dict): pass\n"
+        "AttributeDict.__module__ = 'pytorch_lightning'; module.AttributeDict = AttributeDict\n"
+        "torch.save({'state_dict': {'w': torch.zeros(1)}, 'pytorch-lightning_version': '1.8.6',\n"
+        "            'hyper_parameters': AttributeDict(num_classes=2)}, sys.argv[1])\n"
+    )
+    path = tmp_path / "image_classification_model.pt"
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=300)
+    with pytest.raises(CheckpointError, match=r"Lightning-format.*weights_only=False.*state_dict.*weights_only=True"):
+        ImageClassifier.load_from_checkpoint(str(path))

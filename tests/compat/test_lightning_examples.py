@@ -88,7 +88,8 @@ def tiny_efficientdet():
     from effdet import get_efficientdet_config
 
     config = get_efficientdet_config("efficientdet_d0")
-    config.update(backbone_name="mobilenetv3_small_050", fpn_channels=16, fpn_cell_repeats=1, box_class_repeats=1, url="")
+    config.update(backbone_name="mobilenetv3_small_050", fpn_channels=16, fpn_cell_repeats=1, box_class_repeats=1,
+                  url="")
     return config
 
 

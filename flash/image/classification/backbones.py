@@ -184,7 +184,8 @@ def _torchvision_factory(name: str) -> Callable[..., Backbone]:
         if architecture in ("inception_v3", "googlenet"):
             kwargs.setdefault("aux_logits", False)  # one output tensor, not (logits, aux_logits)
         try:
-            module = torchvision.models.get_model(architecture, weights=chosen if pretrained is True else None, **kwargs)
+            weights = chosen if pretrained is True else None
+            module = torchvision.models.get_model(architecture, weights=weights, **kwargs)
         except (OSError, RuntimeError) as err:  # URLError and friends
             if pretrained is not True:
                 raise
@@ -259,6 +260,6 @@ def _is_folder(name: str) -> bool:
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("timm", _timm_factory, _timm_list, _timm_has, default=True))
 # Un-prefixed names: timm first, then torchvision (``"mobilenet_v2"``, which timm spells ``mobilenetv2_100``), as
 # Lightning Flash's registry did; ``"timm:"`` / ``"torchvision:"`` pick one explicitly.
-IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has,
-                                                 default=True))
+IMAGE_CLASSIFIER_BACKBONES.add_provider(
+    Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has, default=True))
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("folder", _folder_factory, list, _is_folder, default=True))
