@@ -116,3 +116,11 @@ def test_lightning_format_checkpoint_is_refused_with_a_trusted_one_liner(tmp_pat
     subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=300)
     with pytest.raises(CheckpointError, match=r"Lightning-format.*weights_only=False.*state_dict.*weights_only=True"):
         ImageClassifier.load_from_checkpoint(str(path))
+
+
+def test_available_heads_and_pretrained_weights():
+    pytest.importorskip("timm")
+    assert ImageClassifier.available_heads() == ["linear"]
+    assert "a1_in1k" in ImageClassifier.available_pretrained_weights("resnet18")
+    assert ImageClassifier.available_pretrained_weights("mobilenet_v2") == ["IMAGENET1K_V1", "IMAGENET1K_V2"]
+    assert ImageClassifier.available_pretrained_weights(TINY) == []

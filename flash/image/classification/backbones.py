@@ -263,3 +263,24 @@ IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("timm", _timm_factory, _timm_li
 IMAGE_CLASSIFIER_BACKBONES.add_provider(
     Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has, default=True))
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("folder", _folder_factory, list, _is_folder, default=True))
+
+
+def pretrained_weights(name: str) -> list[str]:
+    """The weight tags ``name`` can load: timm's (``"a1_in1k"``, use ``"resnet18.a1_in1k"``) or torchvision's
+    (``"IMAGENET1K_V1"``); empty for registered and folder backbones.
+
+    Example:
+        >>> pretrained_weights("torchvision:mobilenet_v2")
+        ['IMAGENET1K_V1', 'IMAGENET1K_V2']
+    """
+    provider = IMAGE_CLASSIFIER_BACKBONES.metadata(name).get("provider")
+    key = name.partition(":")[2] if ":" in name else name
+    if provider == "timm":
+        import timm
+
+        return [tag.partition(".")[2] for tag in timm.list_pretrained(f"{key.partition('.')[0]}.*")]
+    if provider == "torchvision":
+        from torchvision.models import get_model_weights
+
+        return [weights.name for weights in get_model_weights(key.partition(".")[0])]
+    return []
