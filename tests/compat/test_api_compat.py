@@ -124,3 +124,24 @@ def test_available_heads_and_pretrained_weights():
     assert "a1_in1k" in ImageClassifier.available_pretrained_weights("resnet18")
     assert ImageClassifier.available_pretrained_weights("mobilenet_v2") == ["IMAGENET1K_V1", "IMAGENET1K_V2"]
     assert ImageClassifier.available_pretrained_weights(TINY) == []
+
+
+def test_from_csv_ids_next_to_the_csv_and_resolver_gets_its_folder(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from flash.image import ImageClassificationData
+
+    folder = tmp_path / "posters" / "train"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(IMAGES[i]).save(folder / f"tt{i}.jpg")
+    (folder / "metadata.csv").write_text("Id,label\ntt0,cat\ntt1,dog\n")
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    resolver = lambda root, file_id: seen.append(root) or f"{root}/{file_id}.jpg"  # noqa: E731 - Flash's example
+    by_resolver = ImageClassificationData.from_csv("Id", "label", train_file="posters/train/metadata.csv",
+                                                   train_resolver=resolver, batch_size=2)
+    assert seen[0] == str(folder) and len(by_resolver.train_dataset) == 2
+    (folder / "plain.csv").write_text("Id,label\ntt0.jpg,cat\ntt1,dog\n")
+    plain = ImageClassificationData.from_csv("Id", "label", train_file="posters/train/plain.csv", batch_size=2)
+    assert len(plain.train_dataset) == 2 and plain.labels == ["cat", "dog"]

@@ -125,6 +125,17 @@ def default_resolver(root: str | os.PathLike | None, file_id: Any) -> str:
     return matches[0] if matches else path
 
 
+def csv_folder_resolver(csv_file: str | os.PathLike) -> Callable[[Any, Any], str]:
+    """Lightning Flash's lookup for a CSV without an images root: as given (working directory), else next to the CSV."""
+    folder = os.path.dirname(os.path.abspath(csv_file))
+
+    def resolve(root: Any, file_id: Any) -> str:
+        path = default_resolver(None, file_id)
+        return path if os.path.isfile(path) else default_resolver(folder, file_id)
+
+    return resolve
+
+
 class ImageDataFrameInput(ImageFilesInput):
     """Rows of a table (a pandas DataFrame, or a CSV file read by ``read_table``): an image path column and
     one target column (or several multi-hot columns)."""
