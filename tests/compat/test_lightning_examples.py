@@ -72,6 +72,18 @@ def test_image_classification(tmp_path, monkeypatch):
     assert Path("image_classification_model.pt").is_file()
 
 
+def test_reference_page_custom_transforms(tmp_path, monkeypatch):
+    """The image classification reference page's "Custom Transformations" snippet (Lightning-style hooks)."""
+    from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
+
+    with registered(IMAGE_CLASSIFIER_BACKBONES, "resnet18", tiny_cnn):
+        ns = run_example("reference_image_classification_transforms.py", tmp_path, monkeypatch, datasets.hymenoptera)
+    assert ns["datamodule"].transform.image_size == (128, 128)
+    batch = next(iter(ns["datamodule"].train_dataloader()))
+    assert batch["input"].shape == (1, 3, 128, 128)
+    assert ns["trainer"].global_step == 8, "one epoch of 8 images, batch_size=1"
+
+
 def test_image_classification_multi_label(tmp_path, monkeypatch):
     from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
 
