@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     # core
     "Task": "flash.core.task",
     "DataModule": "flash.core.data",
+    "InputTransform": "flash.core.data",
     "Registry": "flash.registry",
     "plot_metrics": "flash.core.plots",
     # tuning

@@ -7,6 +7,7 @@
     ├── DataError                   (also ValueError) bad user data: names the file / row and the fix
     ├── CheckpointError             a checkpoint that cannot be read, is unsafe, or is from another version/task
     ├── MissingDependencyError      (also ImportError) an optional package is missing: gives the pip line
+    ├── DownloadError               (also OSError) a URL could not be fetched or failed its checksum
     └── NonFiniteLossError          (also FloatingPointError) training produced NaN/inf
 
 Messages follow one pattern: the problem, the value (``Received: arg=value``), the fix.
@@ -39,6 +40,10 @@ class MissingDependencyError(FlashError, ImportError):
     """An optional dependency is not installed."""
 
 
+class DownloadError(FlashError, OSError):
+    """A URL could not be downloaded (offline, not found) or the file failed its checksum."""
+
+
 class NonFiniteLossError(FlashError, FloatingPointError):
     """The training loss became NaN or infinite."""
 
@@ -56,6 +61,16 @@ def invalid_choice(arg: str, value: object, choices: Iterable[object]) -> Config
     return ConfigurationError(
         f"Invalid {arg}={value!r}.{did_you_mean} Valid values: {', '.join(repr(c) for c in names)}. "
         f"Received: {arg}={value!r}"
+    )
+
+
+def weights_unavailable(weights: str, err: BaseException, *, cache: str, fix: str) -> ConfigurationError:
+    """The error for pretrained weights that cannot be downloaded (offline): what, where cached, and the fix."""
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return ConfigurationError(
+        f"Cannot download the pretrained weights {weights} ({type(err).__name__}: {reason}). Is the machine "
+        f"offline? Downloaded weights are cached under '{cache}', so copying the file there works offline; "
+        f"or {fix}. Received: pretrained=True"
     )
 
 

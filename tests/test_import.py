@@ -23,6 +23,7 @@ def test_import_flash_loads_no_heavy_library():
 def test_public_api_is_pinned():
     assert flash.__all__ == [
         "CSVLogger", "Callback", "DataModule", "EarlyStopping", "ImageClassificationData", "ImageClassifier",
+        "InputTransform",
         "LearningRateMonitor", "ModelCheckpoint", "ObjectDetectionData", "ObjectDetector", "ProgressBar", "Registry",
         "SpeechRecognition", "SpeechRecognitionData", "SpeechRecognizer", "Task", "TensorBoardLogger",
         "TextClassificationData", "TextClassifier", "Trainer", "TrainingModule", "Tuner", "plot_metrics", "report",

@@ -126,8 +126,13 @@ def run_train(args, extra: list[str]) -> int:
 
 # ---------------------------------------------------------------------------------------- predict
 def _load_task(path: str):
+    from flash.core.download import local_file
+    from flash.core.lightning_checkpoint import is_lightning_checkpoint, lightning_checkpoint_hint
     from flash.engine.checkpoint import load_checkpoint
 
+    path = local_file(path)  # a URL is downloaded once to the cache
+    if is_lightning_checkpoint(path):
+        raise CheckpointError(lightning_checkpoint_hint(path))
     checkpoint = load_checkpoint(path)
     info = checkpoint.get("task") or {}
     entry = task_for_model_class(info.get("class", ""))

@@ -9,7 +9,16 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from flash.core.outputs import classification_output
+from flash.core.outputs import (  # noqa: F401 - Lightning Flash's import path for the output classes
+    CLASSIFICATION_OUTPUTS,
+    ClassesOutput,
+    LabelsOutput,
+    LogitsOutput,
+    Output,
+    PredsOutput,
+    ProbabilitiesOutput,
+    classification_output,
+)
 from flash.errors import ConfigurationError
 
 
@@ -59,6 +68,11 @@ class ClassificationMixin:
         if self.multi_label:
             return torch.sigmoid(outputs), target.int()
         return torch.softmax(outputs, dim=-1), target
+
+    @classmethod
+    def available_outputs(cls) -> list[str]:
+        """The ``output=`` names ``predict`` takes (or their classes: ``LabelsOutput()``, ...)."""
+        return list(CLASSIFICATION_OUTPUTS)
 
     def format_predictions(self, outputs: torch.Tensor, output: str) -> list:
         return classification_output(outputs, output, multi_label=self.multi_label, labels=self.labels)

@@ -45,6 +45,7 @@ def _warmup(kind: str):
 
 
 _WARMUP = {f"{k}_schedule_with_warmup": _warmup(k) for k in ("linear", "cosine", "constant")}
+_WARMUP["constant_schedule"] = _warmup("constant")  # transformers' / Lightning Flash's name: no warmup, factor 1
 
 
 def _schedulers() -> dict[str, Callable]:

@@ -18,7 +18,9 @@ import torch
 import torchmetrics
 
 from flash.core.data import INPUT, TARGET, InputTransform
+from flash.core.download import local_file
 from flash.core.finetuning import get_finetuning_strategy
+from flash.core.lightning_checkpoint import is_lightning_checkpoint, lightning_checkpoint_hint
 from flash.core.nested import NotPlainError, apply_to_tensors, to_plain
 from flash.core.optimizers import build_optimizer, build_scheduler
 from flash.engine.checkpoint import load_checkpoint
@@ -272,9 +274,15 @@ class Task(TrainingModule):
     def load_from_checkpoint(cls, checkpoint_path: str, *, map_location: Any = "cpu", **overrides: Any) -> Task:
         """Rebuild the task from a checkpoint alone: no user code, no internet.
 
+        ``checkpoint_path`` may be an ``http(s)://`` or ``file://`` URL: it is downloaded once to the cache
+        (``$FLASH_CACHE``, default ``~/.cache/flash``).
+
         Example:
             >>> model = ImageClassifier.load_from_checkpoint("image_classification_model.pt")  # doctest: +SKIP
         """
+        checkpoint_path = local_file(checkpoint_path)
+        if is_lightning_checkpoint(checkpoint_path):
+            raise CheckpointError(lightning_checkpoint_hint(checkpoint_path))
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location)
         info = checkpoint.get("task")
         if not info:

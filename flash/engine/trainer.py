@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from torch.utils.data import DataLoader
 
 from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
@@ -43,12 +44,24 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return apply_to_tensors(batch, lambda tensor: tensor.to(device, non_blocking=True), other=other)
 
 
+def _datamodule_first(loaders: Any, datamodule: Any) -> tuple[Any, Any]:
+    """Lightning accepts a DataModule where loaders go (``trainer.fit(model, dm)``): move it to ``datamodule``."""
+    is_datamodule = not isinstance(loaders, DataLoader) and any(
+        callable(getattr(loaders, hook, None)) for hook in ("train_dataloader", "predict_dataloader"))
+    if is_datamodule and datamodule is None:
+        return None, loaders
+    return loaders, datamodule
+
+
 class Trainer:
     """Train, evaluate and predict with any module that implements the step hooks.
 
     Arguments follow Lightning 2 (``accelerator``, ``devices``, ``precision``, ``strategy``,
     ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`. ``report=True`` writes
     ``<log_dir>/report/index.html`` after ``fit``/``finetune``/``validate`` (see :mod:`flash.reports`).
+    Lightning 1.x spellings (``gpus=``, ``num_devices=``, ...) are translated with a warning
+    (``flash.engine.lightning1``). A DataModule may be passed positionally, as in Lightning:
+    ``trainer.fit(model, datamodule)``.
     """
 
     def __init__(
@@ -83,7 +96,14 @@ class Trainer:
         default_root_dir: str | os.PathLike | None = None,
         on_nonfinite_loss: Literal["raise", "skip"] = "raise",
         report: bool = True,
+        **lightning1: Any,
     ) -> None:
+        if lightning1:  # Lightning 1.x spellings (gpus=, ...): warn, translate, start again
+            given = {k: v for k, v in locals().items() if k not in ("self", "lightning1")}
+            from flash.engine.lightning1 import upgrade_arguments
+
+            Trainer.__init__(self, **upgrade_arguments(lightning1, given))
+            return
         s = self.settings = TrainerSettings.build(locals())
         self.accelerator = resolve_accelerator(accelerator)
         self.device_indices = resolve_devices(devices, self.accelerator)
@@ -195,6 +215,7 @@ class Trainer:
         """Train ``model``; resume everything from ``ckpt_path`` (a path or ``"last"``) if given."""
         from flash.engine.loops import run_fit
 
+        train_dataloaders, datamodule = _datamodule_first(train_dataloaders, datamodule)
         self.datamodule = datamodule
         self._run("fit", model, lambda: run_fit(self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path))
 
@@ -206,6 +227,7 @@ class Trainer:
         The model turns ``strategy`` into a callback through ``configure_finetune_callback``;
         a Callback object is used as it is.
         """
+        train_dataloaders, datamodule = _datamodule_first(train_dataloaders, datamodule)
         if isinstance(strategy, Callback):
             callback = strategy
         elif hasattr(model, "configure_finetune_callback"):
@@ -227,6 +249,7 @@ class Trainer:
         from flash.engine.evaluation import run_evaluate
 
         model = model or self._model
+        dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("validate", model,
                          lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
@@ -237,6 +260,7 @@ class Trainer:
         from flash.engine.evaluation import run_evaluate
 
         model = model or self._model
+        dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("test", model, lambda: run_evaluate(self, model, "test", dataloaders, datamodule, ckpt_path))
 
@@ -250,6 +274,7 @@ class Trainer:
         from flash.engine.predict_loop import run_predict
 
         model = model or self._model
+        dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("predict", model, lambda: run_predict(self, model, dataloaders, datamodule, output,
                                                                return_predictions, ckpt_path))

@@ -16,6 +16,7 @@ import torch
 
 from flash.audio.speech_recognition.io import audio_from_array, read_audio
 from flash.core.data import INPUT, METADATA, TARGET, Input, InputTransform, skip_or_raise
+from flash.core.download import is_url, local_file
 from flash.core.tables import is_hf_dataset, read_table, table_format
 from flash.errors import DataError
 
@@ -28,7 +29,7 @@ class SpeechRecognitionInput(Input):
     def load_data(self, sources: Sequence, targets: Sequence[str] | None = None, *,
                   names: Sequence[str | None] | None = None, sampling_rate: int = DEFAULT_SAMPLING_RATE) -> list[dict]:
         self.sampling_rate = int(sampling_rate)
-        sources = list(sources)
+        sources = [local_file(s) if is_url(s) else s for s in sources]  # URLs are downloaded to the cache
         if targets is not None and len(targets) != len(sources):
             raise DataError(f"{len(sources)} {self.stage} inputs but {len(targets)} {self.stage} targets; "
                             "give one transcript per input.")

@@ -6,7 +6,8 @@ Every factory has the signature ``factory(*, pretrained=True, **kwargs) -> Backb
 
 Names:
 - ``"resnet18"`` or ``"timm:convnext_tiny"``: any timm model (the default provider);
-- ``"torchvision:mobilenet_v2"``: any torchvision classification model, with its DEFAULT weights, or
+- ``"mobilenet_v2"`` (a name timm lacks) or ``"torchvision:mobilenet_v2"``: any torchvision classification
+  model, with its DEFAULT weights, or
   named weights with a tag: ``"torchvision:mobilenet_v2.imagenet1k_v1"``;
 - ``"path/to/folder"``: a folder with a timm-style ``config.json`` (``{"architecture": ...}``)
   and ``model.safetensors`` / ``pytorch_model.bin`` / ``*.pth`` weights.
@@ -32,7 +33,7 @@ from typing import Any
 
 import torch
 
-from flash.errors import ConfigurationError, require
+from flash.errors import ConfigurationError, require, weights_unavailable
 from flash.registry import Provider, Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -101,13 +102,28 @@ def load_weights_file(module: torch.nn.Module, path: str | os.PathLike) -> None:
     module.load_state_dict(state, strict=False)
 
 
+def _hf_cache() -> str:
+    return os.path.join(os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub")
+
+
+def _torch_cache() -> str:
+    return os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
 # ---------------------------------------------------------------------------------------- timm
 def _timm_factory(name: str) -> Callable[..., Backbone]:
     def build(*, pretrained: Any = True, **kwargs: Any) -> Backbone:
         timm = require("timm", "image", purpose=f"the backbone {name!r}")
         from timm.data import resolve_data_config
 
-        module = timm.create_model(name, pretrained=pretrained is True, num_classes=0, **kwargs)
+        try:
+            module = timm.create_model(name, pretrained=pretrained is True, num_classes=0, **kwargs)
+        except (OSError, RuntimeError, ValueError) as err:  # URLError, LocalEntryNotFoundError, HTTP errors
+            if pretrained is not True:
+                raise
+            raise weights_unavailable(f"of timm model {name!r}", err, cache=_hf_cache(),
+                                      fix="pass pretrained='path/to/weights.safetensors' (or .pth), or "
+                                          "pretrained=False for random weights") from None
         if _weights_path(pretrained):
             load_weights_file(module, pretrained)
         config = resolve_data_config({}, model=module)
@@ -168,7 +184,14 @@ def _torchvision_factory(name: str) -> Callable[..., Backbone]:
         chosen = tagged or weights_enum.DEFAULT
         if architecture in ("inception_v3", "googlenet"):
             kwargs.setdefault("aux_logits", False)  # one output tensor, not (logits, aux_logits)
-        module = torchvision.models.get_model(architecture, weights=chosen if pretrained is True else None, **kwargs)
+        try:
+            weights = chosen if pretrained is True else None
+            module = torchvision.models.get_model(architecture, weights=weights, **kwargs)
+        except (OSError, RuntimeError) as err:  # URLError and friends
+            if pretrained is not True:
+                raise
+            raise weights_unavailable(f"{chosen} of torchvision's {architecture!r}", err, cache=_torch_cache(),
+                                      fix="pass pretrained='path/to/weights.pth', or pretrained=False") from None
         num_features = _strip_classifier(module)
         if _weights_path(pretrained):
             load_weights_file(module, pretrained)
@@ -237,7 +260,29 @@ def _is_folder(name: str) -> bool:
 
 
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("timm", _timm_factory, _timm_list, _timm_has, default=True))
+# Un-prefixed names: timm first, then torchvision (``"mobilenet_v2"``, which timm spells ``mobilenetv2_100``), as
+# Lightning Flash's registry did; ``"timm:"`` / ``"torchvision:"`` pick one explicitly.
 IMAGE_CLASSIFIER_BACKBONES.add_provider(
-    Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has)
-)
+    Provider("torchvision", _torchvision_factory, _torchvision_list, _torchvision_has, default=True))
 IMAGE_CLASSIFIER_BACKBONES.add_provider(Provider("folder", _folder_factory, list, _is_folder, default=True))
+
+
+def pretrained_weights(name: str) -> list[str]:
+    """The weight tags ``name`` can load: timm's (``"a1_in1k"``, use ``"resnet18.a1_in1k"``) or torchvision's
+    (``"IMAGENET1K_V1"``); empty for registered and folder backbones.
+
+    Example:
+        >>> pretrained_weights("torchvision:mobilenet_v2")
+        ['IMAGENET1K_V1', 'IMAGENET1K_V2']
+    """
+    provider = IMAGE_CLASSIFIER_BACKBONES.metadata(name).get("provider")
+    key = name.partition(":")[2] if ":" in name else name
+    if provider == "timm":
+        import timm
+
+        return [tag.partition(".")[2] for tag in timm.list_pretrained(f"{key.partition('.')[0]}.*")]
+    if provider == "torchvision":
+        from torchvision.models import get_model_weights
+
+        return [weights.name for weights in get_model_weights(key.partition(".")[0])]
+    return []

@@ -27,6 +27,7 @@ from flash.image.classification.input import (
     ImageFilesInput,
     ImageFolderInput,
     OnBadFile,
+    csv_folder_resolver,
 )
 from flash.image.classification.transforms import ImageClassificationInputTransform
 
@@ -106,11 +107,24 @@ class ImageClassificationData(DataModule):
                  on_bad_file: OnBadFile = "raise", **data_module_kwargs: Any) -> ImageClassificationData:
         """CSV files with an image column and target column(s); see :meth:`from_data_frame`.
 
+        A ``*_resolver`` given without ``*_images_root`` is called as ``resolver(<the CSV's folder>, id)``; with
+        neither, an id is found as given (from the working directory), else next to the CSV.
+
         Example:
             >>> ImageClassificationData.from_csv("image", "label", train_file="train.csv",  # doctest: +SKIP
             ...                                  train_images_root="images/")
         """
         train, val, test, predict = (_read_csv(path) for path in (train_file, val_file, test_file, predict_file))
+        # Without an images root, as in Lightning Flash: a resolver gets the CSV's folder; ids are looked up as
+        # given, then next to the CSV.
+        stages = ((train_file, train_images_root, train_resolver), (val_file, val_images_root, val_resolver),
+                  (test_file, test_images_root, test_resolver), (predict_file, predict_images_root, predict_resolver))
+        train_images_root, val_images_root, test_images_root, predict_images_root = (
+            os.path.dirname(os.path.abspath(path)) if root is None and resolver is not None and path else root
+            for path, root, resolver in stages)
+        train_resolver, val_resolver, test_resolver, predict_resolver = (
+            csv_folder_resolver(path) if root is None and resolver is None and path else resolver
+            for path, root, resolver in stages)
         return cls.from_data_frame(input_field, target_fields, train, train_images_root, train_resolver, val,
                                    val_images_root, val_resolver, test, test_images_root, test_resolver, predict,
                                    predict_images_root, predict_resolver, on_bad_file=on_bad_file,

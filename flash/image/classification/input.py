@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from flash.core.data import INPUT, METADATA, TARGET, Input, skip_or_raise
+from flash.core.download import local_file
 from flash.core.tables import Table, hf_class_names, is_hf_dataset, table_from_data_frame
 from flash.core.validate import check_cells, walk_files
 from flash.errors import ConfigurationError, DataError, invalid_choice
@@ -47,7 +48,7 @@ class ImageFilesInput(Input):
         if isinstance(files, (str, os.PathLike)):
             raise ConfigurationError(f"Pass a list of image paths for the {self.stage} files (or use from_folders). "
                                      f"Received: {self.stage}_files={files!r}")
-        paths = [os.fspath(f) for f in files]
+        paths = [local_file(f) for f in files]  # URLs are downloaded to the cache
         if targets is not None and len(targets) != len(paths):
             raise DataError(f"The {self.stage} data has {len(paths)} files but {len(targets)} targets; "
                             "give one target per file.")
@@ -120,6 +121,17 @@ def default_resolver(root: str | os.PathLike | None, file_id: Any) -> str:
         return path
     matches = [m for m in sorted(glob.glob(glob.escape(path) + ".*")) if is_image_file(m)]
     return matches[0] if matches else path
+
+
+def csv_folder_resolver(csv_file: str | os.PathLike) -> Callable[[Any, Any], str]:
+    """Lightning Flash's lookup for a CSV without an images root: as given (working directory), else next to the CSV."""
+    folder = os.path.dirname(os.path.abspath(csv_file))
+
+    def resolve(root: Any, file_id: Any) -> str:
+        path = default_resolver(None, file_id)
+        return path if os.path.isfile(path) else default_resolver(folder, file_id)
+
+    return resolve
 
 
 class ImageDataFrameInput(ImageFilesInput):

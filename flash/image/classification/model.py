@@ -133,6 +133,18 @@ class ImageClassifier(ClassificationMixin, Task):
         """Backbone names, filtered by a wildcard: ``available_backbones("*resnet1*")``."""
         return cls.backbones.available_keys(pattern)
 
+    @classmethod
+    def available_heads(cls) -> list[str]:
+        """Named heads; an ``nn.Module`` or a ``(num_features, num_classes) -> nn.Module`` callable works too."""
+        return ["linear"]
+
+    @classmethod
+    def available_pretrained_weights(cls, backbone: str) -> list[str]:
+        """Weight tags of ``backbone`` (timm: ``backbone="resnet18.a1_in1k"``; torchvision: ``"...:name.tag"``)."""
+        from flash.image.classification.backbones import pretrained_weights
+
+        return pretrained_weights(backbone)
+
     # ------------------------------------------------------------------ forward & steps
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.backbone(x)  # (B, 3, H, W) -> (B, num_features)

@@ -12,12 +12,14 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 
-from flash.errors import ConfigurationError
+from flash.errors import ConfigurationError, weights_unavailable
 from flash.image.detection.backbones import FPN_BACKBONES, Norm, feature_strides, fpn_backbone, trunk_weights
+from flash.image.detection.efficientdet import EFFICIENTDET_BACKBONES, efficientdet
 from flash.registry import Registry
 
 HEADS = Registry("detection heads")
@@ -118,6 +120,9 @@ def ssdlite(
     return model
 
 
+HEADS.register(efficientdet, name="efficientdet", backbones=EFFICIENTDET_BACKBONES, background=True, coco_weights={})
+
+
 def _trunk_pretrained(head: str, backbone: str, pretrained: bool | str) -> bool | str:
     """Load ImageNet weights into the trunk only when no full COCO detector will be loaded afterwards."""
     has_coco = backbone in HEADS.metadata(head)["coco_weights"]
@@ -132,13 +137,18 @@ def build_detector(
     if backbone not in meta["backbones"]:
         raise ConfigurationError(
             f"The {head!r} head does not take backbone {backbone!r}. Valid backbones for {head!r}: "
-            f"{', '.join(repr(b) for b in meta['backbones'])}. Received: backbone={backbone!r}"
-        )
-    model = HEADS.get(head)(
-        backbone, num_classes=num_classes, pretrained=pretrained, norm=norm, image_size=image_size, **kwargs
-    )
-    if pretrained is True and backbone in meta["coco_weights"]:
-        load_coco_weights(model, meta["coco_weights"][backbone])
+            f"{', '.join(repr(b) for b in meta['backbones'])}. Received: backbone={backbone!r}")
+    try:
+        model = HEADS.get(head)(backbone, num_classes=num_classes, pretrained=pretrained, norm=norm,
+                                image_size=image_size, **kwargs)
+        if pretrained is True and backbone in meta["coco_weights"]:
+            load_coco_weights(model, meta["coco_weights"][backbone])
+    except OSError as err:  # URLError and friends: torchvision's weight download
+        if pretrained is False:
+            raise
+        raise weights_unavailable(f"of the {head!r} detector on {backbone!r} (torchvision)", err,
+                                  cache=os.path.join(torch.hub.get_dir(), "checkpoints"),
+                                  fix="pass pretrained=False for random weights") from None
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return model

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
+from flash.core.download import is_url, local_file
 from flash.errors import ConfigurationError, DataError
 from flash.image.io import image_from_array, is_image_file, load_image, upright_size
 
@@ -158,6 +159,7 @@ class FilesInput(DetectionInput):
         *,
         bad_boxes: BadBoxes = "fix",
     ) -> list[dict]:
+        files = [local_file(f) if is_url(f) else f for f in files]  # URLs are downloaded to the cache
         if targets is None and bboxes is None:
             return [{INPUT: f, METADATA: _file_meta(f)} for f in files]
         if targets is None or bboxes is None or not (len(files) == len(targets) == len(bboxes)):

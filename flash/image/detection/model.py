@@ -24,6 +24,7 @@ import torch
 
 from flash.core.classification import resolve_num_classes
 from flash.core.data import INPUT, METADATA, TARGET
+from flash.core.outputs import output_name
 from flash.core.task import Task, temporarily
 from flash.errors import ConfigurationError, invalid_choice, require
 from flash.image.detection.data import label_map
@@ -31,7 +32,7 @@ from flash.image.detection.heads import HEADS, build_detector
 from flash.image.detection.transforms import ObjectDetectionInputTransform
 from flash.image.io import image_from_array, is_image_file, load_image
 
-OUTPUTS = ("preds", "labels")
+OUTPUTS = ("preds", "labels", "raw")
 MAP_KEYS = ("map", "map_50", "map_75", "mar_100")
 
 
@@ -62,7 +63,8 @@ class ObjectDetector(Task):
     Args:
         num_classes: classes including the background (``datamodule.num_classes``); or pass ``labels``.
         labels: class names, ``labels[0]`` the background (added when missing): ``datamodule.labels``.
-        head: ``"faster_rcnn"``, ``"retinanet"``, ``"fcos"`` or ``"ssdlite"`` (see :meth:`available_heads`).
+        head: ``"faster_rcnn"``, ``"retinanet"``, ``"fcos"``, ``"ssdlite"`` or ``"efficientdet"`` (backbones
+            ``"d0"``..``"d7"``, needs ``pip install "flash[efficientdet]"``); see :meth:`available_heads`.
         backbone: e.g. ``"resnet18_fpn"``, ``"resnet50_fpn"``, ``"mobilenet_v3_large_fpn"``
             (see :meth:`available_backbones`).
         pretrained: ``True`` loads torchvision's COCO detector where the pair has one, else ImageNet weights
@@ -80,7 +82,7 @@ class ObjectDetector(Task):
     heads = HEADS
 
     def __init__(self, num_classes: int | None = None, *, labels: Sequence[Any] | None = None,
-                 head: Literal["faster_rcnn", "retinanet", "fcos", "ssdlite"] = "retinanet",
+                 head: Literal["faster_rcnn", "retinanet", "fcos", "ssdlite", "efficientdet"] = "retinanet",
                  backbone: str = "resnet18_fpn", pretrained: bool | str = True, image_size: int = 512,
                  norm: Literal["frozen_bn", "bn"] | None = None, threshold: float = 0.5,
                  learning_rate: float | None = None, optimizer: Any = "adam", lr_scheduler: Any = None,
@@ -107,6 +109,10 @@ class ObjectDetector(Task):
         return HEADS.available_keys()
 
     @classmethod
+    def available_outputs(cls) -> list[str]:
+        return list(OUTPUTS)
+
+    @classmethod
     def available_backbones(cls, head: str | None = None) -> list[str] | dict[str, list[str]]:
         """The backbones ``head`` takes; without a head, ``{head: backbones}`` for all."""
         if head is None:
@@ -116,8 +122,11 @@ class ObjectDetector(Task):
     @property
     def backbone(self) -> torch.nn.Module:
         """The trunk (what ``trainer.finetune(strategy="freeze")`` freezes), without the FPN and the head."""
-        backbone: Any = self.model.backbone  # an FPN wrapper (.body) or torchvision's SSD trunk (.features)
-        return backbone.body if hasattr(backbone, "body") else backbone.features
+        backbone: Any = self.model.backbone
+        for part in ("body", "features"):  # torchvision's FPN trunk / SSDLite's features; EfficientDet's as is
+            if hasattr(backbone, part):
+                return getattr(backbone, part)
+        return backbone
 
     # ------------------------------------------------------------------ steps
     def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
@@ -240,9 +249,13 @@ class ObjectDetector(Task):
 
     # ------------------------------------------------------------------ predictions
     def format_predictions(self, outputs: list[dict], output: str) -> list:
-        """``"preds"``: ``[{"boxes": [[x1, y1, x2, y2]], "labels": [name], "scores": [s]}]``; ``"labels"``: names."""
+        """``"preds"``: ``[{"boxes": [[x1, y1, x2, y2]], "labels": [name], "scores": [s]}]``; ``"labels"``: names;
+        ``"raw"``: the detections as tensors (every score)."""
+        output = output_name(output)
         if output not in OUTPUTS:
             raise invalid_choice("output", output, OUTPUTS)
+        if output == "raw":
+            return list(outputs)
         formatted: list = []
         for out in outputs:
             keep = out["scores"] >= self.threshold

@@ -89,6 +89,26 @@ def load_backbone(name: str, *, pretrained: bool = True) -> tuple[torch.nn.Modul
     return encoder, tokenizer
 
 
+def load_sequence_classifier(name: str, *, num_classes: int, pretrained: bool = True) -> tuple[Any, Any] | None:
+    """``(AutoModelForSequenceClassification, tokenizer)`` when ``name`` is a checkpoint with a classification head
+    for ``num_classes`` labels (e.g. ``"unitary/toxic-bert"``, 6 labels); None otherwise (or when unreadable).
+
+    Its trained head (and pooler) is then kept, as ``AutoModelForSequenceClassification`` does.
+    """
+    transformers = require("transformers", "text", purpose="TextClassifier")
+    location = resolve_backbone(name)
+    try:
+        config = transformers.AutoConfig.from_pretrained(location)
+    except (OSError, ValueError):
+        return None  # load_backbone raises the clear error
+    heads = [a for a in (getattr(config, "architectures", None) or []) if a.endswith("ForSequenceClassification")]
+    if not heads or config.num_labels != num_classes:
+        return None
+    auto = transformers.AutoModelForSequenceClassification
+    model = auto.from_pretrained(location) if pretrained else auto.from_config(config)
+    return model, load_backbone(name, pretrained=False)[1]
+
+
 def usable_max_length(max_length: int, encoder: torch.nn.Module, tokenizer: Any) -> int:
     """``max_length`` capped at what the encoder's position embeddings and the tokenizer allow."""
     if not isinstance(max_length, int) or max_length < 2:

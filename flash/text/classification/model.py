@@ -1,5 +1,8 @@
 """``TextClassifier``: a Hugging Face encoder (``self.backbone``) + mean pooling + a linear ``self.head``.
 
+A backbone that already has a sequence-classification head for as many labels (e.g. ``"unitary/toxic-bert"``)
+keeps that trained head and pooler: ``self.head`` is then the ``AutoModelForSequenceClassification``.
+
 Example:
     >>> import flash
     >>> from flash.text import TextClassifier, TextClassificationData
@@ -29,6 +32,7 @@ from flash.text.classification.backbones import (
     TEXT_CLASSIFIER_BACKBONES,
     backbone_files,
     load_backbone,
+    load_sequence_classifier,
     usable_max_length,
     write_backbone_files,
 )
@@ -80,12 +84,16 @@ class TextClassifier(ClassificationMixin, Task):
         )
         self.save_hyperparameters(ignore=("metrics", "loss_fn"))
         self.num_classes, self.labels, self.multi_label = num_classes, labels, multi_label
-        self.backbone, self.tokenizer = load_backbone(backbone, pretrained=pretrained)
+        with_head = load_sequence_classifier(backbone, num_classes=num_classes, pretrained=pretrained)
+        if with_head is not None:  # the checkpoint's trained head (and pooler) fit the labels: keep them
+            self.head, self.tokenizer = with_head
+            self.backbone = self.head.base_model  # shared: what finetuning strategies freeze
+        else:
+            self.backbone, self.tokenizer = load_backbone(backbone, pretrained=pretrained)
+            hidden = self.backbone.config.hidden_size
+            dropout = getattr(self.backbone.config, "hidden_dropout_prob", 0.1)
+            self.head = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden, num_classes))
         self.max_length = usable_max_length(max_length, self.backbone, self.tokenizer)
-        config: Any = self.backbone.config  # a transformers PretrainedConfig: its fields are dynamic
-        hidden = config.hidden_size
-        dropout = getattr(config, "hidden_dropout_prob", 0.1)
-        self.head = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(hidden, num_classes))
         self.input_transform = self.input_transform  # now that the tokenizer exists, hand it over
 
     @classmethod
@@ -123,11 +131,10 @@ class TextClassifier(ClassificationMixin, Task):
                 f"The data has {num_classes} classes but the model was built for {self.num_classes}. "
                 "Build it with TextClassifier(num_classes=datamodule.num_classes, labels=datamodule.labels, ...)."
             )
-        if multi_label is not None and bool(multi_label) != self.multi_label:
-            raise ConfigurationError(
-                f"The data is {'multi' if multi_label else 'single'}-label but the model has "
-                f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label."
-            )
+        # A predict-only DataModule has no targets (num_classes None): neither single- nor multi-label.
+        if num_classes is not None and multi_label is not None and bool(multi_label) != self.multi_label:
+            raise ConfigurationError(f"The data is {'multi' if multi_label else 'single'}-label but the model has "
+                                     f"multi_label={self.multi_label}. Pass multi_label=datamodule.multi_label.")
         if self.labels is None and getattr(datamodule, "labels", None):
             self.labels = list(datamodule.labels)
             self.hparams["labels"] = self.labels
@@ -135,6 +142,8 @@ class TextClassifier(ClassificationMixin, Task):
     # ------------------------------------------------------------------ forward & steps
     def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         """Tokenized batch ``{"input_ids": (B, T), "attention_mask": (B, T), ...}`` -> logits ``(B, C)``."""
+        if not isinstance(self.head, torch.nn.Sequential):  # a checkpoint's own sequence-classification head
+            return self.head(**x).logits
         hidden = self.backbone(**x).last_hidden_state  # (B, T, H)
         mask = x["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H): mean over real tokens

@@ -40,7 +40,7 @@ def test_each_head_trains_one_step(head, backbone):
 
 
 def test_available_heads_and_backbones():
-    assert ObjectDetector.available_heads() == ["faster_rcnn", "fcos", "retinanet", "ssdlite"]
+    assert ObjectDetector.available_heads() == ["efficientdet", "faster_rcnn", "fcos", "retinanet", "ssdlite"]
     assert ObjectDetector.available_backbones("ssdlite") == ["mobilenet_v3_large"]
     assert "resnet50_fpn" in ObjectDetector.available_backbones("fcos")
     assert set(ObjectDetector.available_backbones()) == set(HEADS.available_keys())

@@ -28,10 +28,24 @@ class InputTransform:
     """Per-sample transforms and the collate function, per stage. Override the hooks you need.
 
     ``transform_kwargs`` given to a DataModule become this object's constructor arguments.
+    Lightning Flash's hooks (zero-argument ``per_sample_transform()``, ``train_per_batch_transform()``,
+    ``collate()``, ... and ``@dataclass`` fields) work too: see :mod:`flash.core.data.hooks`.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from flash.core.data.hooks import adapt
+
+        adapt(cls)
+
+    def __post_init__(self) -> None:
+        """A ``@dataclass`` subclass (Lightning Flash's style): its fields are the constructor arguments."""
+        import dataclasses
+
+        self.kwargs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}  # type: ignore[arg-type]
 
     def per_sample_transform(self, stage: str) -> Callable[[dict], dict] | None:
         """A callable applied to each sample dict of ``stage`` (None: no transform)."""
@@ -187,6 +201,11 @@ class DataModule:
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.transform = self._make_transform(transform, transform_kwargs or {})
+        if target_formatter is not None and not isinstance(target_formatter, TargetFormatter):
+            raise ConfigurationError(
+                "target_formatter must be a flash.core.targets.TargetFormatter, or None to infer it from the targets "
+                "(flash infers what Lightning Flash's formatter classes declared; pass labels= and multi_label= "
+                f"to fix the label set). Received: target_formatter={target_formatter!r}")
         self.target_formatter = target_formatter
         self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
         if self.formats_targets:
@@ -317,6 +336,11 @@ class DataModule:
             titles = [self._label_text(t) for t in targets[:n]]
         settings = self.transform.settings() if hasattr(self.transform, "settings") else self.transform.kwargs
         return show_images(images, titles=titles, path=path, mean=settings.get("mean"), std=settings.get("std"))
+
+    show_train_batch = partialmethod(show_batch, "train")  # Lightning Flash's names
+    show_val_batch = partialmethod(show_batch, "val")
+    show_test_batch = partialmethod(show_batch, "test")
+    show_predict_batch = partialmethod(show_batch, "predict")
 
     def _label_text(self, target: torch.Tensor) -> str:
         names = self.labels
