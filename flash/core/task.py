@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torchmetrics
 
-from flash.core.data import INPUT, TARGET, InputTransform
+from flash.core.data import FEATURES, INPUT, TARGET, InputTransform
 from flash.core.finetuning import get_finetuning_strategy
 from flash.core.nested import NotPlainError, apply_to_tensors, to_plain
 from flash.core.optimizers import build_optimizer, build_scheduler
@@ -112,9 +112,12 @@ class Task(TrainingModule):
         """What the metrics' ``update`` gets (e.g. probabilities and integer targets)."""
         return outputs, target
 
+    forward_features: Callable[[Any], torch.Tensor] | None = None  # tasks whose features can be cached split
+    forward_head: Callable[[torch.Tensor], Any] | None = None  # forward into these two (flash.core.feature_cache)
+
     def _shared_step(self, batch: dict, stage: str) -> torch.Tensor:
         target = batch[TARGET]
-        outputs = self(batch[INPUT])
+        outputs = self.forward_head(batch[FEATURES]) if FEATURES in batch else self(batch[INPUT])
         loss = self.compute_loss(outputs, target)
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
         if len(metrics):
@@ -178,8 +181,8 @@ class Task(TrainingModule):
         by_epochs = int(per_epoch * max(1, s.max_epochs) // s.accumulate_grad_batches)
         return min(by_epochs, s.max_steps) if s.max_steps != -1 else max(1, by_epochs)
 
-    def configure_finetune_callback(self, strategy: Any, *, train_bn: bool = True):
-        return get_finetuning_strategy(strategy, train_bn=train_bn)
+    def configure_finetune_callback(self, strategy: Any, *, train_bn: bool = False, cache_features: bool | None = None):
+        return get_finetuning_strategy(strategy, train_bn=train_bn, cache_features=cache_features)
 
     # ------------------------------------------------------------------ outputs & prediction
     def format_predictions(self, outputs: Any, output: str) -> list:

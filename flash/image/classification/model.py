@@ -110,11 +110,17 @@ class ImageClassifier(ClassificationMixin, Task):
 
     # ------------------------------------------------------------------ forward & steps
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(x)  # (B, 3, H, W) -> (B, num_features)
+        return self.forward_head(self.forward_features(x))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's output, ``(B, 3, H, W) -> (B, num_features)``."""
+        features = self.backbone(x)
         features = getattr(features, "logits", features)
-        if features.ndim > 2:
-            features = torch.flatten(features, 1)
-        return self.head(features)  # (B, num_features) -> (B, num_classes)
+        return torch.flatten(features, 1) if features.ndim > 2 else features
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, num_features) -> (B, num_classes)``."""
+        return self.head(features)
 
     # ------------------------------------------------------------------ transforms follow the backbone
     def setup(self, stage: str) -> None:
