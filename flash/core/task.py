@@ -9,10 +9,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
-import torchmetrics
 
 from flash.core.data import FEATURES, INPUT, TARGET, InputTransform
 from flash.core.finetuning import get_finetuning_strategy
@@ -22,10 +21,14 @@ from flash.engine.checkpoint import load_checkpoint
 from flash.engine.module import TrainingModule
 from flash.errors import CheckpointError, ConfigurationError
 
-MetricsSpec = Any  # a Metric, a list of Metrics, or {name: Metric}
+if TYPE_CHECKING:
+    import torchmetrics
+
+MetricsSpec = Any  # a Metric, a list of Metrics, {name: Metric}, or a function returning one of these
+STAGE_METRICS = ("train_metrics", "val_metrics", "test_metrics")
 
 
-def metric_name(metric: torchmetrics.Metric) -> str:
+def metric_name(metric: "torchmetrics.Metric") -> str:
     """``MulticlassF1Score`` -> ``"f1score"``; ``Accuracy`` -> ``"accuracy"``."""
     name = re.sub(r"^(Multiclass|Multilabel|Binary)", "", type(metric).__name__)
     return name.lower()
@@ -67,9 +70,8 @@ class Task(TrainingModule):
         self.learning_rate = learning_rate if learning_rate is not None else self.default_learning_rate
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
-        self.train_metrics = self._metrics(metrics)
-        self.val_metrics = self._metrics(metrics)
-        self.test_metrics = self._metrics(metrics)
+        self.__dict__["_metrics_spec"] = metrics  # not a submodule; {stage}_metrics are built from it on first use,
+        # so prediction never imports torchmetrics
         self.input_transform: InputTransform = self.input_transform_cls()
         self._frozen_bn_eval: list[torch.nn.Module] = []
 
@@ -90,11 +92,22 @@ class Task(TrainingModule):
         self.hparams = hparams
 
     # ------------------------------------------------------------------ metrics & steps
+    def __getattr__(self, name: str) -> Any:
+        if name in STAGE_METRICS and "_metrics_spec" in self.__dict__ and name not in self._modules:
+            metrics = self._metrics(self._metrics_spec)
+            parameter = next(self.parameters(), None)
+            metrics = metrics if parameter is None else metrics.to(parameter.device)
+            self._modules[name] = metrics  # not add_module: its hasattr() check would come back here
+            return metrics
+        return super().__getattr__(name)
+
     @staticmethod
     def _metrics(metrics: MetricsSpec) -> torch.nn.ModuleDict:
+        if callable(metrics) and not isinstance(metrics, torch.nn.Module):
+            metrics = metrics()  # a factory, e.g. a task's default metrics
         if metrics is None:
             return torch.nn.ModuleDict()
-        if isinstance(metrics, torchmetrics.Metric):
+        if isinstance(metrics, torch.nn.Module) and not isinstance(metrics, torch.nn.ModuleDict):
             metrics = [metrics]
         if isinstance(metrics, (list, tuple)):
             metrics = {metric_name(m): m for m in metrics}

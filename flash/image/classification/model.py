@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import torch
-import torchmetrics
 
 from flash.core.data import INPUT
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
@@ -70,7 +70,9 @@ class ImageClassifier(ClassificationMixin, Task):
         num_classes = resolve_num_classes(num_classes, labels, owner="ImageClassifier")
         if loss_fn is None:
             loss_fn = default_loss(multi_label)
-        super().__init__(loss_fn=loss_fn, metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
+        if metrics is None:  # built on first use (torchmetrics is not imported for prediction)
+            metrics = partial(self._default_metrics, num_classes, multi_label)
+        super().__init__(loss_fn=loss_fn, metrics=metrics,
                          learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
         self.save_hyperparameters(ignore=("loss_fn", "metrics"))  # a head module/factory is not stored: pass it again
         self.num_classes, self.multi_label = num_classes, multi_label
@@ -95,7 +97,9 @@ class ImageClassifier(ClassificationMixin, Task):
         return factory(pretrained=pretrained, **backbone_kwargs)
 
     @staticmethod
-    def _default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Metric]:
+    def _default_metrics(num_classes: int, multi_label: bool) -> list:
+        import torchmetrics  # here, not at import: prediction does not use it
+
         if multi_label:
             return [torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
                     torchmetrics.F1Score(task="multilabel", num_labels=num_classes)]
