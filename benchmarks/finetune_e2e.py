@@ -12,6 +12,8 @@ validation). flash runs with default arguments: ``from_folders`` + ``ImageClassi
 Modes (``--modes``):
 - ``freeze``: ``strategy="freeze"`` vs the hand loop with ``model.features`` frozen and in eval mode.
 - ``no_freeze``: both train the whole network.
+- ``freeze_bn``: ``strategy="freeze", train_bn=True`` (the default before this change: frozen BatchNorm layers keep
+  training their affine parameters, so backward runs through the whole backbone) vs the same hand freeze loop.
 - ``cache``: ``strategy="freeze", cache_features=True`` (the frozen backbone's features are computed once,
   before the first epoch) vs the same hand freeze loop; compares epochs after the first.
 
@@ -79,7 +81,7 @@ class EpochTimer(flash.Callback):
         self.marks: list[float] = []
 
     def on_train_epoch_start(self, trainer, module) -> None:
-        if self.marks:
+        if trainer.current_epoch > 0:
             self.marks.append(time.perf_counter())
 
     def on_train_end(self, trainer, module) -> None:
@@ -89,7 +91,8 @@ class EpochTimer(flash.Callback):
         return [b - a for a, b in zip(self.marks, self.marks[1:])]
 
 
-def run_flash(train_dir: Path, val_dir: Path, *, mode: str, epochs: int, root: Path) -> tuple[list[float], float]:
+def run_flash(train_dir: Path, val_dir: Path, *, mode: str, epochs: int, root: Path, device: str = "cpu",
+              precision: str = "32-true") -> tuple[list[float], float]:
     from flash.image import ImageClassificationData, ImageClassifier
 
     torch.manual_seed(0)
@@ -97,16 +100,20 @@ def run_flash(train_dir: Path, val_dir: Path, *, mode: str, epochs: int, root: P
                                               transform_kwargs={"image_size": IMAGE_SIZE})
     model = ImageClassifier(labels=dm.labels, backbone="torchvision:mobilenet_v2.imagenet1k_v1", pretrained=True)
     timer = EpochTimer()
-    trainer = flash.Trainer(max_epochs=epochs, callbacks=[timer], default_root_dir=root)
+    accelerator = {"accelerator": "gpu", "devices": 1} if device == "cuda" else {}
+    trainer = flash.Trainer(max_epochs=epochs, callbacks=[timer], default_root_dir=root, precision=precision,
+                            **accelerator)
     strategy = "no_freeze" if mode == "no_freeze" else "freeze"
-    extra = {"cache_features": True} if mode == "cache" else {}
+    extra = {"cache_features": True} if mode == "cache" else {"train_bn": True} if mode == "freeze_bn" else {}
     timer.marks.append(time.perf_counter())
     trainer.finetune(model, datamodule=dm, strategy=strategy, **extra)
     return timer.epochs(), float(trainer.callback_metrics["val_accuracy"])
 
 
-def run_hand(train_dir: Path, val_dir: Path, *, mode: str, epochs: int) -> tuple[list[float], float]:
-    """What a user writes by hand with torchvision: ImageFolder, DataLoader, a frozen (eval) features block."""
+def run_hand(train_dir: Path, val_dir: Path, *, mode: str, epochs: int, device: str = "cpu",
+             precision: str = "32-true") -> tuple[list[float], float]:
+    """What a user writes by hand with torchvision: ImageFolder, DataLoader, a frozen (eval) features block
+    (on CUDA with ``bf16-mixed``: the usual ``torch.autocast`` loop)."""
     from torchvision import datasets, models, transforms
 
     torch.manual_seed(0)
@@ -119,6 +126,8 @@ def run_hand(train_dir: Path, val_dir: Path, *, mode: str, epochs: int) -> tuple
     val_loader = torch.utils.data.DataLoader(datasets.ImageFolder(val_dir, val_tf), batch_size=BATCH_SIZE)
     model = models.mobilenet_v2(weights="IMAGENET1K_V1")
     model.classifier[1] = torch.nn.Linear(model.last_channel, 10)
+    model.to(device)
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16-mixed")
     frozen = mode != "no_freeze"
     if frozen:
         model.features.requires_grad_(False)
@@ -130,7 +139,9 @@ def run_hand(train_dir: Path, val_dir: Path, *, mode: str, epochs: int) -> tuple
         if frozen:
             model.features.eval()
         for images, targets in train_loader:
-            loss = torch.nn.functional.cross_entropy(model(images), targets)
+            images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            with autocast:
+                loss = torch.nn.functional.cross_entropy(model(images), targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -138,7 +149,8 @@ def run_hand(train_dir: Path, val_dir: Path, *, mode: str, epochs: int) -> tuple
         correct = total = 0
         with torch.no_grad():
             for images, targets in val_loader:
-                correct += int((model(images).argmax(1) == targets).sum())
+                with autocast:
+                    correct += int((model(images.to(device)).argmax(1).cpu() == targets).sum())
                 total += len(targets)
         accuracy = correct / total
         times.append(time.perf_counter() - start)
@@ -163,9 +175,15 @@ def main() -> None:
     parser.add_argument("--modes", default="freeze,no_freeze,cache")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default 2; cache: 3)")
+    parser.add_argument("--train", type=int, default=1297, help="training images (at most 1297; val: 500)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--precision", default="32-true", help="32-true | bf16-mixed (both sides)")
     parser.add_argument("--quick", action="store_true", help="64 train / 32 val images, 1 repeat, 2 epochs")
     args = parser.parse_args()
-    train, val, repeats = (64, 32, 1) if args.quick else (1297, 500, args.repeats)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train, val, repeats = (64, 32, 1) if args.quick else (min(args.train, 1297), 500, args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         place_weights(tmp_path / "torch_home")
@@ -178,9 +196,12 @@ def main() -> None:
                 result = {}
                 for side in order:
                     if side == "flash":
-                        result["flash"] = run_flash(train_dir, val_dir, mode=mode, epochs=epochs, root=tmp_path / "logs")
+                        result["flash"] = run_flash(train_dir, val_dir, mode=mode, epochs=epochs,
+                                                    root=tmp_path / "logs", device=args.device,
+                                                    precision=args.precision)
                     else:
-                        result["hand"] = run_hand(train_dir, val_dir, mode=mode, epochs=epochs)
+                        result["hand"] = run_hand(train_dir, val_dir, mode=mode, epochs=epochs, device=args.device,
+                                                  precision=args.precision)
                 (f_times, f_acc), (h_times, h_acc) = result["flash"], result["hand"]
                 row = {"flash": statistics.mean(f_times), "hand": statistics.mean(h_times), "flash_acc": f_acc,
                        "hand_acc": h_acc, "first_ratio": f_times[0] / h_times[0],
