@@ -5,7 +5,8 @@ for a sample never changes, so computing it every epoch is wasted work. The cach
 once, in eval mode and without gradients, over the training and validation data with the
 **evaluation** transforms, before the first epoch; every epoch then trains the head on those feature
 vectors (no image decoding, no backbone). The results equal a run whose training transforms are the
-evaluation ones (same sample order, same head updates), which is why the cache is automatic only when
+evaluation ones and whose backbone runs in eval mode (same sample order, same head updates; a dropout layer
+inside the backbone is off, as in evaluation), which is why the cache is automatic only when
 the training transforms are deterministic (``InputTransform.deterministic("train")``) and otherwise
 an explicit opt-in (``cache_features=True``: random augmentation is then not applied).
 
