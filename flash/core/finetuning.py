@@ -35,7 +35,7 @@ def _layers(backbone: torch.nn.Module) -> list[torch.nn.Module]:
 class FinetuningStrategy(Callback):
     """Freeze the backbone except its last ``trainable_layers(epoch)`` blocks (-1: all)."""
 
-    def __init__(self, train_bn: bool = True) -> None:
+    def __init__(self, train_bn: bool = False) -> None:
         self.train_bn = train_bn
 
     def trainable_layers(self, epoch: int) -> int:
@@ -78,12 +78,43 @@ class NoFreeze(FinetuningStrategy):
 
 
 class Freeze(FinetuningStrategy):
+    """The backbone frozen for the whole run; ``cache_features`` computes its outputs once (see feature_cache).
+
+    ``cache_features=None`` caches when it changes nothing (deterministic training transforms, ``train_bn=False``).
+    """
+
+    def __init__(self, train_bn: bool = False, cache_features: bool | None = None) -> None:
+        super().__init__(train_bn)
+        self.cache_features = cache_features
+        self._cache: dict | None = None
+
     def trainable_layers(self, epoch):
         return 0
 
+    def finetune_loaders(self, module: torch.nn.Module, train_loaders: Any, val_loaders: Any, datamodule: Any) -> Any:
+        """Loaders of cached features in place of the datamodule's, or None to train on the data as it is."""
+        from flash.core import feature_cache
+
+        self._cache = None
+        loaders_given = train_loaders is not None or val_loaders is not None
+        if not feature_cache.cache_applies(self.cache_features, module=module, datamodule=datamodule,
+                                           loaders_given=loaders_given, train_bn=self.train_bn):
+            return None
+        self._cache, train, val = feature_cache.feature_loaders(datamodule)
+        return train, val
+
+    def on_fit_start(self, trainer, module) -> None:
+        if self._cache is not None:
+            from flash.core.feature_cache import fill_cache
+
+            fill_cache(self._cache, module, datamodule=trainer.datamodule)
+
+    def teardown(self, trainer, module, stage: str) -> None:
+        self._cache = None
+
 
 class FreezeUnfreeze(FinetuningStrategy):
-    def __init__(self, unfreeze_epoch: int, train_bn: bool = True) -> None:
+    def __init__(self, unfreeze_epoch: int, train_bn: bool = False) -> None:
         super().__init__(train_bn)
         self.unfreeze_epoch = int(unfreeze_epoch)
 
@@ -92,7 +123,7 @@ class FreezeUnfreeze(FinetuningStrategy):
 
 
 class UnfreezeMilestones(FinetuningStrategy):
-    def __init__(self, milestones: tuple[int, int], num_layers: int = 1, train_bn: bool = True) -> None:
+    def __init__(self, milestones: tuple[int, int], num_layers: int = 1, train_bn: bool = False) -> None:
         super().__init__(train_bn)
         if len(milestones) != 2 or milestones[0] > milestones[1]:
             raise ConfigurationError(
@@ -107,17 +138,20 @@ class UnfreezeMilestones(FinetuningStrategy):
         return self.num_layers if epoch >= self.milestones[0] else 0
 
 
-def get_finetuning_strategy(strategy: Any, *, train_bn: bool = True) -> Callback:
-    """Resolve a strategy name / tuple / Callback."""
+def get_finetuning_strategy(strategy: Any, *, train_bn: bool = False, cache_features: bool | None = None) -> Callback:
+    """Resolve a strategy name / tuple / Callback (``cache_features``: see :class:`Freeze`)."""
     if isinstance(strategy, Callback):
         return strategy
     name, arg = (
         (strategy[0], strategy[1]) if isinstance(strategy, (tuple, list)) and len(strategy) == 2 else (strategy, None)
     )
+    if cache_features and name != "freeze":
+        raise ConfigurationError("cache_features=True needs the backbone frozen for the whole run: strategy='freeze'. "
+                                 f"Received: strategy={strategy!r}")
     if name == "no_freeze":
         return NoFreeze(train_bn)
     if name == "freeze":
-        return Freeze(train_bn)
+        return Freeze(train_bn, cache_features)
     if name == "freeze_unfreeze":
         if not isinstance(arg, int):
             raise ConfigurationError(f"Use ('freeze_unfreeze', unfreeze_epoch). Received: strategy={strategy!r}")

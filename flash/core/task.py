@@ -12,12 +12,11 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
-import torchmetrics
 
-from flash.core.data import INPUT, TARGET, InputTransform
+from flash.core.data import FEATURES, INPUT, TARGET, InputTransform
 from flash.core.download import local_file
 from flash.core.finetuning import get_finetuning_strategy
 from flash.core.lightning_checkpoint import is_lightning_checkpoint, lightning_checkpoint_hint
@@ -27,7 +26,11 @@ from flash.engine.checkpoint import load_checkpoint
 from flash.engine.module import TrainingModule
 from flash.errors import CheckpointError, ConfigurationError
 
-MetricsSpec = Any  # a Metric, a list of Metrics, or {name: Metric}
+if TYPE_CHECKING:
+    import torchmetrics
+
+MetricsSpec = Any  # a Metric, a list of Metrics, {name: Metric}, or a function returning one of these
+STAGE_METRICS = ("train_metrics", "val_metrics", "test_metrics")
 
 
 def metric_name(metric: torchmetrics.Metric) -> str:
@@ -88,9 +91,8 @@ class Task(TrainingModule):
         self.learning_rate = learning_rate if learning_rate is not None else self.default_learning_rate
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
-        self.train_metrics = self._metrics(metrics)
-        self.val_metrics = self._metrics(metrics)
-        self.test_metrics = self._metrics(metrics)
+        self.__dict__["_metrics_spec"] = metrics  # not a submodule; {stage}_metrics are built from it on first use,
+        # so prediction never imports torchmetrics
         self.input_transform: InputTransform = self.input_transform_cls()
         self._frozen_bn_eval: list[torch.nn.Module] = []
 
@@ -110,11 +112,22 @@ class Task(TrainingModule):
         self.hparams = hparams
 
     # ------------------------------------------------------------------ metrics & steps
+    def __getattr__(self, name: str) -> Any:
+        if name in STAGE_METRICS and "_metrics_spec" in self.__dict__ and name not in self._modules:
+            metrics = self._metrics(self._metrics_spec)
+            parameter = next(self.parameters(), None)
+            metrics = metrics if parameter is None else metrics.to(parameter.device)
+            self._modules[name] = metrics  # not add_module: its hasattr() check would come back here
+            return metrics
+        return super().__getattr__(name)
+
     @staticmethod
     def _metrics(metrics: MetricsSpec) -> torch.nn.ModuleDict:
+        if callable(metrics) and not isinstance(metrics, torch.nn.Module):
+            metrics = metrics()  # a factory, e.g. a task's default metrics
         if metrics is None:
             return torch.nn.ModuleDict()
-        if isinstance(metrics, torchmetrics.Metric):
+        if isinstance(metrics, torch.nn.Module) and not isinstance(metrics, torch.nn.ModuleDict):
             metrics = [metrics]
         if isinstance(metrics, (list, tuple)):
             metrics = {metric_name(m): m for m in metrics}
@@ -132,10 +145,16 @@ class Task(TrainingModule):
         """What the metrics' ``update`` gets (e.g. probabilities and integer targets)."""
         return outputs, target
 
+    forward_features: Callable[[Any], torch.Tensor] | None = None  # tasks whose features can be cached split
+    forward_head: Callable[[torch.Tensor], Any] | None = None  # forward into these two (flash.core.feature_cache)
+
     def _shared_step(self, batch: dict, stage: str) -> dict[str, Any]:
         """``{"loss", "preds", "target"}``; ``preds``/``target`` as the metrics take them (None: unused)."""
         target = batch[TARGET]
-        outputs = self(batch[INPUT])
+        if FEATURES in batch and self.forward_head is not None:  # a cached backbone's features
+            outputs = self.forward_head(batch[FEATURES])
+        else:
+            outputs = self(batch[INPUT])
         loss = self.compute_loss(outputs, target)
         metrics = {"train": self.train_metrics, "val": self.val_metrics, "test": self.test_metrics}[stage]
         preds = None
@@ -202,8 +221,8 @@ class Task(TrainingModule):
         by_epochs = int(per_epoch * max(1, s.max_epochs) // s.accumulate_grad_batches)
         return min(by_epochs, s.max_steps) if s.max_steps != -1 else max(1, by_epochs)
 
-    def configure_finetune_callback(self, strategy: Any, *, train_bn: bool = True):
-        return get_finetuning_strategy(strategy, train_bn=train_bn)
+    def configure_finetune_callback(self, strategy: Any, *, train_bn: bool = False, cache_features: bool | None = None):
+        return get_finetuning_strategy(strategy, train_bn=train_bn, cache_features=cache_features)
 
     # ------------------------------------------------------------------ outputs & prediction
     def format_predictions(self, outputs: Any, output: str) -> list:

@@ -220,24 +220,32 @@ class Trainer:
         self._run("fit", model, lambda: run_fit(self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path))
 
     def finetune(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None, *,
-                 datamodule: Any = None, strategy: Any = "no_freeze", train_bn: bool = True,
-                 ckpt_path: str | os.PathLike | None = None) -> None:
+                 datamodule: Any = None, strategy: Any = "no_freeze", train_bn: bool = False,
+                 cache_features: bool | None = None, ckpt_path: str | os.PathLike | None = None) -> None:
         """Fit with a finetuning strategy (``"no_freeze"``, ``"freeze"``, ``("freeze_unfreeze", 2)``, ...).
 
         The model turns ``strategy`` into a callback through ``configure_finetune_callback``;
-        a Callback object is used as it is.
+        a Callback object is used as it is. A callback with ``finetune_loaders(model, train_dataloaders,
+        val_dataloaders, datamodule)`` may return ``(train, val)`` loaders to train on instead (e.g. a frozen
+        backbone's cached features: ``cache_features``, see ``flash.core.feature_cache``).
         """
         train_dataloaders, datamodule = _datamodule_first(train_dataloaders, datamodule)
         if isinstance(strategy, Callback):
             callback = strategy
         elif hasattr(model, "configure_finetune_callback"):
-            callback = model.configure_finetune_callback(strategy, train_bn=train_bn)
+            options = {"train_bn": train_bn} if cache_features is None else {"train_bn": train_bn,
+                                                                               "cache_features": cache_features}
+            callback = model.configure_finetune_callback(strategy, **options)
         else:
             raise ConfigurationError(
                 f"{type(model).__name__} does not define configure_finetune_callback(strategy, train_bn), so "
                 f"strategy={strategy!r} cannot be applied. Pass a Callback, or use trainer.fit(...)."
             )
         self._extra_callbacks = [callback] if callback is not None else []
+        replaced = getattr(callback, "finetune_loaders", lambda *args: None)(model, train_dataloaders, val_dataloaders,
+                                                                          datamodule)
+        if replaced is not None:
+            train_dataloaders, val_dataloaders = replaced
         try:
             self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
         finally:

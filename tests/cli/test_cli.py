@@ -198,3 +198,18 @@ def test_a_closed_pipe_ends_quietly(args, tmp_path):
     os.close(write_end)
     assert result.returncode == 141, result.stderr
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+def test_model_file_holds_what_prediction_needs_and_the_resume_checkpoint_the_rest(trained_checkpoint):
+    from flash.image import ImageClassifier
+
+    model_file = torch.load(trained_checkpoint, map_location="cpu", weights_only=True)
+    assert "optimizer_states" not in model_file and "lr_schedulers" not in model_file
+    assert model_file["state_dict"] and model_file["task"]["input_transform"]
+    resume = sorted(trained_checkpoint.parent.rglob("checkpoints/*.ckpt"))
+    assert resume, list(trained_checkpoint.parent.rglob("*"))
+    full = torch.load(resume[-1], map_location="cpu", weights_only=True)
+    assert full["optimizer_states"] and full["state_dict"].keys() == model_file["state_dict"].keys()
+    probe = torch.rand(2, 32, 32, 3).numpy()
+    a, b = ImageClassifier.load_from_checkpoint(trained_checkpoint), ImageClassifier.load_from_checkpoint(resume[-1])
+    assert a.predict(probe, output="logits") == b.predict(probe, output="logits")

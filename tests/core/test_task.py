@@ -102,9 +102,12 @@ def test_strategy_resolution_and_milestones():
     with pytest.raises(ConfigurationError, match="Unknown finetuning strategy"):
         get_finetuning_strategy("freez")
     model = PointsClassifier(2)
-    s.apply(model, 1)  # last backbone block trainable, the others frozen
+    s.apply(model, 1)  # last backbone block trainable, the others frozen (BatchNorm too: train_bn=False by default)
     flags = [all(p.requires_grad for p in layer.parameters()) for layer in model.backbone if list(layer.parameters())]
-    assert flags == [False, True, True]
+    assert flags == [False, False, True]
+    get_finetuning_strategy(("unfreeze_milestones", ((1, 3), 1)), train_bn=True).apply(model, 1)
+    flags = [all(p.requires_grad for p in layer.parameters()) for layer in model.backbone if list(layer.parameters())]
+    assert flags == [False, True, True]  # train_bn=True: the frozen BatchNorm's affine parameters still train
 
 
 def test_optimizers_and_schedulers_by_name():

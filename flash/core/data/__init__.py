@@ -21,6 +21,7 @@ from flash.core.targets import TargetFormatter
 from flash.errors import ConfigurationError, DataError
 
 INPUT, TARGET, METADATA = "input", "target", "metadata"
+FEATURES = "features"  # a batch of a frozen backbone's cached outputs, in place of INPUT (flash.core.feature_cache)
 STAGES = ("train", "val", "test", "predict")
 
 
@@ -53,6 +54,13 @@ class InputTransform:
 
     def collate(self, stage: str) -> Callable[[list[dict]], Any]:
         return collate_samples
+
+    def deterministic(self, stage: str) -> bool:
+        """Whether ``stage``'s per-sample transform gives the same output every time (no random augmentation).
+
+        Unknown transforms count as random; ``finetune(cache_features=None)`` caches only deterministic ones.
+        """
+        return self.per_sample_transform(stage) is None
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint stores to rebuild the evaluation transforms offline."""

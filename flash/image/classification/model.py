@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-import torchmetrics
 
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
 from flash.core.data import INPUT
@@ -84,13 +84,10 @@ class ImageClassifier(ClassificationMixin, Task):
         num_classes = resolve_num_classes(num_classes, labels, owner="ImageClassifier")
         if loss_fn is None:
             loss_fn = default_loss(multi_label)
-        super().__init__(
-            loss_fn=loss_fn,
-            metrics=metrics if metrics is not None else self._default_metrics(num_classes, multi_label),
-            learning_rate=learning_rate,
-            optimizer=optimizer,
-            lr_scheduler=lr_scheduler,
-        )
+        if metrics is None:  # built on first use (torchmetrics is not imported for prediction)
+            metrics = partial(self._default_metrics, num_classes, multi_label)
+        super().__init__(loss_fn=loss_fn, metrics=metrics,
+                         learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
         self.save_hyperparameters(ignore=("loss_fn", "metrics"))  # a head module/factory is not stored: pass it again
         self.num_classes, self.multi_label = num_classes, multi_label
         self.labels = list(labels) if labels is not None else None
@@ -118,7 +115,9 @@ class ImageClassifier(ClassificationMixin, Task):
         return factory(pretrained=pretrained, **backbone_kwargs)
 
     @staticmethod
-    def _default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Metric]:
+    def _default_metrics(num_classes: int, multi_label: bool) -> list:
+        import torchmetrics  # here, not at import: prediction does not use it
+
         if multi_label:
             return [
                 torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
@@ -147,11 +146,17 @@ class ImageClassifier(ClassificationMixin, Task):
 
     # ------------------------------------------------------------------ forward & steps
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(x)  # (B, 3, H, W) -> (B, num_features)
+        return self.forward_head(self.forward_features(x))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's output, ``(B, 3, H, W) -> (B, num_features)``."""
+        features = self.backbone(x)
         features = getattr(features, "logits", features)
-        if features.ndim > 2:
-            features = torch.flatten(features, 1)
-        return self.head(features)  # (B, num_features) -> (B, num_classes)
+        return torch.flatten(features, 1) if features.ndim > 2 else features
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, num_features) -> (B, num_classes)``."""
+        return self.head(features)
 
     # ------------------------------------------------------------------ transforms follow the backbone
     def setup(self, stage: str) -> None:

@@ -115,6 +115,9 @@ class ImageClassificationInputTransform(InputTransform):
     def per_sample_transform(self, stage: str) -> Callable[[dict], dict]:
         return _SampleTransform(self, train=stage == "train")
 
+    def deterministic(self, stage: str) -> bool:
+        return stage != "train"  # training flips at random
+
 
 class _SampleTransform:
     """Applies the transform's current pipeline to a sample's ``"input"`` (picklable for workers)."""

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import torch
-import torchmetrics
 
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
 from flash.core.data import INPUT, InputTransform
@@ -41,7 +41,9 @@ from flash.text.classification.transform import TextClassificationInputTransform
 CHECKPOINT_KEY = "text_backbone_files"
 
 
-def default_metrics(num_classes: int, multi_label: bool) -> list[torchmetrics.Metric]:
+def default_metrics(num_classes: int, multi_label: bool) -> list:
+    import torchmetrics  # here, not at import: prediction does not use it
+
     """Accuracy (micro) and macro F1: logged as ``{stage}_accuracy`` and ``{stage}_f1score``."""
     if multi_label:
         return [torchmetrics.Accuracy(task="multilabel", num_labels=num_classes, average="micro"),
@@ -75,13 +77,10 @@ class TextClassifier(ClassificationMixin, Task):
                  lr_scheduler: Any = None, metrics: MetricsSpec = None, loss_fn: Callable | None = None) -> None:
         num_classes = resolve_num_classes(num_classes, labels, owner="TextClassifier", minimum=1 if multi_label else 2)
         labels = list(labels) if labels is not None else None
-        super().__init__(
-            loss_fn=loss_fn or default_loss(multi_label),
-            metrics=metrics if metrics is not None else default_metrics(num_classes, multi_label),
-            learning_rate=learning_rate,
-            optimizer=optimizer,
-            lr_scheduler=lr_scheduler,
-        )
+        if metrics is None:
+            metrics = partial(default_metrics, num_classes, multi_label)
+        super().__init__(loss_fn=loss_fn or default_loss(multi_label), metrics=metrics,
+                         learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
         self.save_hyperparameters(ignore=("metrics", "loss_fn"))
         self.num_classes, self.labels, self.multi_label = num_classes, labels, multi_label
         with_head = load_sequence_classifier(backbone, num_classes=num_classes, pretrained=pretrained)
