@@ -35,8 +35,8 @@ TASKS = ("image_classification", "text_classification", "speech_recognition", "o
 
 def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, float]:
     import flash
-    from flash.cli.tasks import get_task
     from flash.reports import ReportCallback
+    from flash.tasks import get_task
 
     entry = get_task(task)
     demo = importlib.import_module(entry.demo)

@@ -4,48 +4,36 @@ Exit status 0 when training could start, 1 when a problem would stop it (so it c
 
 Example::
 
-    flash data inspect data/ --task image_classification --report inspect_report/
+    flash data inspect data/ --task <task> --report inspect_report/
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flash.cli.detect import AUDIO_EXT, IMAGE_EXT, TABLE_EXT, _columns_and_rows, _has_class_folders, detect
-from flash.cli.tasks import get_task
+from flash.core.entry import Detected, TaskEntry
+from flash.errors import DataError
+from flash.tasks import ENTRIES, get_task
 
 
-def guess_task(path: Path) -> str:
-    """The task whose data ``path`` (a split's folder or file) looks like."""
-    if path.is_dir():
-        if any(path.rglob("*.xml")) or any(_is_coco(p) for p in path.glob("*.json")):
-            return "object_detection"
-        if _has_class_folders(path):
-            return "image_classification"
-        tables = sorted(p for p in path.iterdir() if p.suffix.lower() in TABLE_EXT)
-        return guess_task(tables[0]) if tables else "image_classification"
-    if _is_coco(path):
-        return "object_detection"
-    _, rows = _columns_and_rows(path)
-    values = [str(v).lower() for row in rows for v in (row.values() if isinstance(row, dict) else ())]
-    if any(v.endswith(AUDIO_EXT) for v in values):
-        return "speech_recognition"
-    if any(v.endswith(IMAGE_EXT) for v in values):
-        return "image_classification"
-    return "text_classification"
+def guess_task(path: Path) -> TaskEntry:
+    """The first task whose entry recognises the data at ``path``: tasks that read files of known kinds (images,
+    audio) are asked before those that take any table (text), which would also accept a table of file paths."""
+    for entry in sorted(ENTRIES, key=lambda entry: not entry.file_extensions()):
+        if _recognise(entry, path) is not None:
+            return entry
+    expected = "; ".join(f"{entry.name}: {entry.expects}" for entry in ENTRIES if entry.detect)
+    raise DataError(f"Cannot tell which task the data at '{path}' is for. Expected one of: {expected}. "
+                    f"Or name it with --task. Received: path='{path}'")
 
 
-def _is_coco(path: Path) -> bool:
-    if path.suffix.lower() != ".json":
-        return False
+def _recognise(entry: TaskEntry, path: Path) -> Detected | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and {"images", "annotations"} <= set(data)
+        return entry.recognise(path, val_split=0.0)
+    except DataError:  # not this task's kind of table or folder
+        return None
 
 
 def _tokenizer(name: str | None) -> Callable[[str], list] | None:
@@ -60,7 +48,6 @@ def _tokenizer(name: str | None) -> Callable[[str], list] | None:
 
 def run_inspect(args: Any, extra: list[str]) -> int:
     """Inspect ``args.path``; print the summary; write ``--report``; 1 when training would fail."""
-    from flash.errors import DataError
     from flash.reports.inspect import inspect_data, read_split, split_paths
     from flash.reports.inspect_view import summary_text, write_inspection_page
 
@@ -68,16 +55,20 @@ def run_inspect(args: Any, extra: list[str]) -> int:
     if not path.exists():
         raise DataError(f"'{path}' does not exist. Give a data folder or file. Received: path={args.path!r}")
     splits = split_paths(path)
-    task = get_task(args.task).name if args.task else guess_task(splits["train"])
-    items, findings, described = {}, [], []
+    entry = get_task(args.task) if args.task else guess_task(splits["train"])
+    items, findings, described, constructor = {}, [], [], ""
     for split, split_path in splits.items():
-        constructor, kwargs, description = detect(task, split_path)
-        items[split], problems = read_split(split, constructor, kwargs)
+        detected = _recognise(entry, split_path)
+        if detected is None:
+            raise DataError(f"Cannot read the {split} split '{split_path}' as {entry.name} data. Expected: "
+                            f"{entry.expects}. Received: path={args.path!r}")
+        constructor = detected.constructor
+        items[split], problems = read_split(split, constructor, detected.kwargs)
         findings += problems
-        described.append(f"{split}: '{split_path}' ({description})")
-    data_class = get_task(task).data.rpartition(":")[2]
-    description = (f"{task} data read by {data_class}.{constructor}(...); " + "; ".join(described) + ".")
-    inspection = inspect_data(task, items, tokenizer=_tokenizer(args.tokenizer), findings=findings)
+        described.append(f"{split}: '{split_path}' ({detected.description})")
+    data_class = entry.data.rpartition(":")[2]
+    description = (f"{entry.name} data read by {data_class}.{constructor}(...); " + "; ".join(described) + ".")
+    inspection = inspect_data(entry.name, items, tokenizer=_tokenizer(args.tokenizer), findings=findings)
     print(summary_text(inspection, description))
     if args.report:
         print(f"Report: {write_inspection_page(inspection, description, args.report)}")
