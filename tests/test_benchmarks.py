@@ -46,3 +46,14 @@ def test_finetune_e2e_quick_run_trains_both_sides(tmp_path):
 def test_predict_cold_start_quick_run_gives_the_hand_scripts_labels(tmp_path):
     out = _quick("predict_cold_start.py", cwd=tmp_path)
     assert "labels equal (8 predictions)" in out and "ratio flash/hand" in out
+
+
+def test_image_data_throughput_quick_run_gives_torchvisions_tensors(tmp_path):
+    """PNGs: the same tensors as torchvision's v2 pipeline; large JPEGs: close (decoded at half scale)."""
+    png = _quick("image_data_throughput.py", "--format", "png", cwd=tmp_path)
+    found = re.search(r"evaluation transforms: max ([\d.e+-]+), mean ([\d.e+-]+) of 255", png)
+    assert found and float(found[1]) < 1e-3, png
+    jpeg = _quick("image_data_throughput.py", "--size", "256", cwd=tmp_path)
+    found = re.search(r"evaluation transforms: max ([\d.e+-]+), mean ([\d.e+-]+) of 255", jpeg)
+    assert found and float(found[2]) < 6.0, jpeg  # measured 2.9 levels on average: JPEG's own noise
+    assert re.search(r"ratio flash/torchvision: [\d.]+", jpeg)

@@ -72,7 +72,8 @@ class OnnxPredictor:
             return read_audio(item, sampling_rate=self.sampling_rate)  # type: ignore[arg-type]  # set for audio
         from flash.image.io import load_image
 
-        return load_image(item)
+        size = self.metadata.get("transform", {}).get("image_size") if self.task == "image_classification" else None
+        return load_image(item, min_size=tuple(size) if size else None)  # decoded as in training
 
     def predict(self, inputs: list, *, output: str | None = None) -> list:
         """One answer per input (RGB PIL images, strings or waveforms), as the task's ``predict`` gives it."""

@@ -61,3 +61,32 @@ def test_show_batch_rejects_non_images_clearly():
     dm = DataModule(PointsInput("train", xs, ys), batch_size=4)
     with pytest.raises(DataError, match="show_batch draws images"):
         dm.show_batch()
+
+
+@pytest.mark.parametrize("cuda, method, cores, expected", [
+    (False, "fork", 16, 0),  # CPU training: the model's threads use the cores (measured: workers gave nothing)
+    (True, "fork", 16, 4),
+    (True, "fork", 2, 1),  # one core left for the main process
+    (True, "fork", 1, 0),
+    (True, "spawn", 16, 0),  # macOS / Windows: workers would re-import the user's script
+])
+def test_default_num_workers(monkeypatch, cuda, method, cores, expected):
+    import multiprocessing
+    import os
+
+    from flash.core.data import default_num_workers
+
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: method)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert default_num_workers(cuda=cuda) == expected
+
+
+def test_workers_persist_across_epochs_unless_asked_not_to():
+    def train(**kwargs):
+        return DataModule(PointsInput("train", *points(8)), **kwargs).train_dataloader()
+
+    assert train(num_workers=2).persistent_workers
+    assert not train(num_workers=2, persistent_workers=False).persistent_workers
+    assert not train(num_workers=0).persistent_workers
+    with pytest.raises(ConfigurationError, match=r"num_workers must be an int >= 0.*num_workers=-1"):
+        train(num_workers=-1)

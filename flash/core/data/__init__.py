@@ -62,9 +62,34 @@ class InputTransform:
         """
         return self.per_sample_transform(stage) is None
 
+    def decode_size(self) -> tuple[int, int] | None:
+        """The smallest ``(height, width)`` image the per-sample transforms need, as they resize to it next.
+
+        Image inputs may then decode large JPEGs at a reduced scale (never below it); None: decode whole.
+        """
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint stores to rebuild the evaluation transforms offline."""
         return {"class": f"{type(self).__module__}:{type(self).__qualname__}", "kwargs": to_plain(self.kwargs)}
+
+
+def default_num_workers(*, cuda: bool) -> int:
+    """DataLoader worker processes when ``num_workers`` is not given.
+
+    On a CUDA machine, one per spare CPU core (at most 4) so images decode while the GPU computes. On CPU-only
+    machines 0: the model's own threads use the cores, and measured on 2 cores (benchmarks/README.md) 1 or 2
+    workers did not shorten an epoch. Also 0 where workers would be spawned (macOS, Windows: they re-import the
+    user's script, and a notebook's classes cannot reach them); pass ``num_workers`` to choose yourself.
+    """
+    import multiprocessing
+    import os
+
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    if not cuda or method != "fork":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(4, cores - 1))
 
 
 def collate_samples(samples: list[dict]) -> dict[str, Any]:
@@ -85,6 +110,7 @@ class Input(Dataset):
     """
 
     label_names: list[str] | None = None
+    input_transform: InputTransform | None = None  # the DataModule's, set when it is built (see decode_size)
 
     def __init__(self, stage: str, *args: Any, **kwargs: Any) -> None:
         if stage not in STAGES:
@@ -185,7 +211,8 @@ class DataModule:
 
     Args:
         train_input, val_input, test_input, predict_input: ``Input`` objects (any may be None).
-        batch_size: samples per batch. num_workers: DataLoader worker processes.
+        batch_size: samples per batch. num_workers: DataLoader worker processes (None: see
+            :func:`default_num_workers`); they persist across epochs unless ``persistent_workers=False``.
         val_split: fraction of the training data held out for validation (seeded by ``seed``).
         transform: an ``InputTransform`` class or instance; ``transform_kwargs`` configure it.
         labels / multi_label: override what is inferred from the training targets.
@@ -196,8 +223,8 @@ class DataModule:
 
     def __init__(self, train_input: Input | None = None, val_input: Input | None = None,
                  test_input: Input | None = None, predict_input: Input | None = None, *,
-                 batch_size: int = 4, num_workers: int = 0, val_split: float | None = None, seed: int = 42,
-                 sampler: Any = None, pin_memory: bool | None = None, persistent_workers: bool = False,
+                 batch_size: int = 4, num_workers: int | None = None, val_split: float | None = None, seed: int = 42,
+                 sampler: Any = None, pin_memory: bool | None = None, persistent_workers: bool | None = None,
                  transform: type[InputTransform] | InputTransform | None = None,
                  transform_kwargs: dict | None = None, labels: Sequence[str] | None = None,
                  multi_label: bool | None = None, target_formatter: TargetFormatter | None = None) -> None:
@@ -205,9 +232,15 @@ class DataModule:
             raise ConfigurationError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         if all(d is None for d in (train_input, val_input, test_input, predict_input)):
             raise ConfigurationError("No data given: pass at least one of train/val/test/predict data.")
-        self.batch_size, self.num_workers, self.sampler = batch_size, num_workers, sampler
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
-        self.persistent_workers = persistent_workers and num_workers > 0
+        if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
+                                        or num_workers < 0):
+            raise ConfigurationError(f"num_workers must be an int >= 0, or None to choose. Received: "
+                                     f"num_workers={num_workers!r}")
+        self.batch_size, self.sampler = batch_size, sampler
+        cuda = torch.cuda.is_available()
+        self.num_workers = default_num_workers(cuda=cuda) if num_workers is None else num_workers
+        self.pin_memory = cuda if pin_memory is None else pin_memory
+        self.persistent_workers = self.num_workers > 0 and (persistent_workers is None or persistent_workers)
         self.transform = self._make_transform(transform, transform_kwargs or {})
         if target_formatter is not None and not isinstance(target_formatter, TargetFormatter):
             raise ConfigurationError(
@@ -225,6 +258,9 @@ class DataModule:
                 if len(dataset) == 0:
                     raise DataError(f"The {stage} data is empty: no samples were found. Check the path or the filter.")
                 dataset.transform = self.transform.per_sample_transform(stage)
+                loader = dataset.source if isinstance(dataset, Subset) else dataset  # a Subset's Input loads
+                if isinstance(loader, Input):
+                    loader.input_transform = self.transform
 
     @classmethod
     def from_stages(cls: type[DataModuleT], input_cls: Callable[..., Input],

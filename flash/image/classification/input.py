@@ -65,7 +65,8 @@ class ImageFilesInput(Input):
         return good
 
     def load_sample(self, sample: dict) -> dict:
-        sample[INPUT] = load_image(sample[INPUT])
+        min_size = self.input_transform.decode_size() if self.input_transform is not None else None
+        sample[INPUT] = load_image(sample[INPUT], min_size=min_size)
         return sample
 
 
