@@ -129,7 +129,9 @@ def _timm_factory(name: str) -> Callable[..., Backbone]:
         config = resolve_data_config({}, model=module)
         data_config = {"image_size": tuple(config["input_size"][1:]), "mean": tuple(config["mean"]),
                        "std": tuple(config["std"])}
-        return Backbone(module, int(module.num_features), data_config)
+        # MobileNetV3 and the like pool, then widen with a conv head: the output is head_hidden_size wide
+        width = getattr(module, "head_hidden_size", None) or module.num_features
+        return Backbone(module, int(width), data_config)
 
     return build
 

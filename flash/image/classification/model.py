@@ -27,6 +27,7 @@ from flash.errors import ConfigurationError
 from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
 from flash.image.classification.transforms import ImageClassificationInputTransform
 from flash.image.io import IMAGE_EXTENSIONS, as_rgb_image, is_image_file
+from flash.image.memory_format import as_layout, prefers_channels_last, to_channels_last
 
 HeadSpec = Any  # None | "linear" | nn.Module | (num_features, num_classes) -> nn.Module
 
@@ -59,6 +60,8 @@ class ImageClassifier(ClassificationMixin, Task):
         pretrained: True (the provider's weights, downloaded or cached), False, or a weights file path.
         loss_fn / metrics / optimizer / lr_scheduler / learning_rate: see :class:`~flash.core.task.Task`.
         multi_label: one sigmoid per class (binary cross-entropy) instead of a softmax.
+        channels_last: run the backbone on channels-last tensors; None: where it is faster (MobileNet/EfficientNet
+            families, see :mod:`flash.image.memory_format`).
     """
 
     backbones = IMAGE_CLASSIFIER_BACKBONES
@@ -80,6 +83,7 @@ class ImageClassifier(ClassificationMixin, Task):
         metrics: Any = None,
         learning_rate: float | None = None,
         multi_label: bool = False,
+        channels_last: bool | None = None,
     ) -> None:
         num_classes = resolve_num_classes(num_classes, labels, owner="ImageClassifier")
         if loss_fn is None:
@@ -96,6 +100,9 @@ class ImageClassifier(ClassificationMixin, Task):
         self.num_features = built.num_features
         self.data_config = dict(built.data_config)
         self.head = build_head(head, self.num_features, num_classes)
+        self.channels_last = prefers_channels_last(self.backbone) if channels_last is None else bool(channels_last)
+        if self.channels_last:
+            to_channels_last(self.backbone)
         self.input_transform = ImageClassificationInputTransform(**self.data_config)
 
     @classmethod
@@ -150,7 +157,7 @@ class ImageClassifier(ClassificationMixin, Task):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The backbone's output, ``(B, 3, H, W) -> (B, num_features)``."""
-        features = self.backbone(x)
+        features = self.backbone(as_layout(x, self.channels_last))
         features = getattr(features, "logits", features)
         return torch.flatten(features, 1) if features.ndim > 2 else features
 
@@ -174,16 +181,17 @@ class ImageClassifier(ClassificationMixin, Task):
     # ------------------------------------------------------------------ predict on raw inputs
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
         """A path, folder, PIL image, array or tensor (or a list of them / a batch) -> image samples."""
+        load = partial(as_rgb_image, min_size=self.input_transform.decode_size())  # decoded as in training
         if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
             files = sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file() and is_image_file(p))
             if not files:
                 raise ConfigurationError(f"Folder '{inputs}' has no images ({', '.join(IMAGE_EXTENSIONS)}).")
-            return False, [{INPUT: as_rgb_image(f)} for f in files]
+            return False, [{INPUT: load(f)} for f in files]
         if isinstance(inputs, (list, tuple)):
-            return False, [{INPUT: as_rgb_image(item)} for item in inputs]
+            return False, [{INPUT: load(item)} for item in inputs]
         if hasattr(inputs, "ndim") and (inputs.ndim == 4 or _is_grey_batch(inputs)):  # (N, C, H, W), (N, H, W[, C])
-            return False, [{INPUT: as_rgb_image(item)} for item in inputs]
-        return True, [{INPUT: as_rgb_image(inputs)}]
+            return False, [{INPUT: load(item)} for item in inputs]
+        return True, [{INPUT: load(inputs)}]
 
 
 def _is_grey_batch(array: Any) -> bool:
