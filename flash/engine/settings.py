@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from flash.engine.compile import compile_options
 from flash.errors import ConfigurationError, invalid_choice
 
 
@@ -76,6 +77,7 @@ class TrainerSettings:
     enable_checkpointing: bool
     on_nonfinite_loss: str
     report: bool = True  # write <log_dir>/report/index.html after fit and validate (not with fast_dev_run)
+    compile: dict[str, Any] | None = None  # torch.compile's arguments (flash.engine.compile); None: not compiled
 
     @classmethod
     def build(cls, args: dict[str, Any]) -> TrainerSettings:
@@ -151,6 +153,7 @@ class TrainerSettings:
             enable_progress_bar=args["enable_progress_bar"],
             enable_checkpointing=True if args["enable_checkpointing"] is None else bool(args["enable_checkpointing"]),
             on_nonfinite_loss=args["on_nonfinite_loss"], report=args.get("report", True) and not fast,
+            compile=compile_options(args.get("compile")),
         )
         if fast:
             settings.limit_train_batches = settings.limit_val_batches = fast

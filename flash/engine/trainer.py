@@ -24,6 +24,7 @@ from flash.engine import data as engine_data
 from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
 from flash.engine.checkpoint import dump_state, save_checkpoint
+from flash.engine.compile import compile_in_place
 from flash.engine.data import apply_to_tensors
 from flash.engine.hooks import HookDispatcher
 from flash.engine.loggers import get_loggers
@@ -57,7 +58,8 @@ class Trainer:
     """Train, evaluate and predict with any module that implements the step hooks.
 
     Arguments follow Lightning 2 (``accelerator``, ``devices``, ``precision``, ``strategy``,
-    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`. ``report=True`` writes
+    ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`. ``compile=True`` runs the
+    model's forward through ``torch.compile`` (off by default: see :mod:`flash.engine.compile`). ``report=True`` writes
     ``<log_dir>/report/index.html`` after ``fit``/``finetune``/``validate`` (see :mod:`flash.reports`).
     Lightning 1.x spellings (``gpus=``, ``num_devices=``, ...) are translated with a warning
     (``flash.engine.lightning1``). A DataModule may be passed positionally, as in Lightning:
@@ -96,6 +98,7 @@ class Trainer:
         default_root_dir: str | os.PathLike | None = None,
         on_nonfinite_loss: Literal["raise", "skip"] = "raise",
         report: bool = True,
+        compile: bool | dict[str, Any] = False,
         **lightning1: Any,
     ) -> None:
         if lightning1:  # Lightning 1.x spellings (gpus=, ...): warn, translate, start again
@@ -328,6 +331,7 @@ class Trainer:
         self._model = model
         self._logging = LogTarget()
         object.__setattr__(model, "_trainer", self)
+        compile_in_place(model, self.settings.compile)
         try:
             return body()
         except BaseException as exc:
