@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from flash.core.data import FEATURES, INPUT, TARGET, collate_samples
+from flash.engine.data import apply_to_tensors
 from flash.errors import ConfigurationError
 
 CACHED_STAGES = ("train", "val")
@@ -62,7 +63,8 @@ class FeatureDataset(Dataset):
         loader = DataLoader(view, batch_size=batch_size, num_workers=num_workers, collate_fn=self.collate)
         features, targets = [], []
         for batch in loader:
-            features.append(module.forward_features(batch[INPUT].to(device)).float().cpu())
+            inputs = apply_to_tensors(batch[INPUT], lambda tensor: tensor.to(device))  # a tensor, or a dict (text)
+            features.append(module.forward_features(inputs).float().cpu())
             targets.append(batch[TARGET])
         self.features = torch.cat(features)
         self.targets = torch.cat(targets) if isinstance(targets[0], torch.Tensor) else [t for b in targets for t in b]

@@ -87,6 +87,8 @@ class TextClassifier(ClassificationMixin, Task):
         if with_head is not None:  # the checkpoint's trained head (and pooler) fit the labels: keep them
             self.head, self.tokenizer = with_head
             self.backbone = self.head.base_model  # shared: what finetuning strategies freeze
+            # its head reads more than the pooled features, so the feature cache (which looks for these) does not apply
+            self.forward_features = self.forward_head = None  # type: ignore[assignment]
         else:
             self.backbone, self.tokenizer = load_backbone(backbone, pretrained=pretrained)
             hidden = self.backbone.config.hidden_size
@@ -143,10 +145,17 @@ class TextClassifier(ClassificationMixin, Task):
         """Tokenized batch ``{"input_ids": (B, T), "attention_mask": (B, T), ...}`` -> logits ``(B, C)``."""
         if not isinstance(self.head, torch.nn.Sequential):  # a checkpoint's own sequence-classification head
             return self.head(**x).logits
+        return self.forward_head(self.forward_features(x))
+
+    # the split the feature cache uses: with finetune(strategy="freeze") a frozen encoder runs once, not every epoch
+    def forward_features(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The encoder's output averaged over the real tokens: ``(B, H)``, what the head reads."""
         hidden = self.backbone(**x).last_hidden_state  # (B, T, H)
         mask = x["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H): mean over real tokens
-        return self.head(pooled)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
 
     # ------------------------------------------------------------------ prediction
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
