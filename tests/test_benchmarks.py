@@ -57,3 +57,18 @@ def test_image_data_throughput_quick_run_gives_torchvisions_tensors(tmp_path):
     found = re.search(r"evaluation transforms: max ([\d.e+-]+), mean ([\d.e+-]+) of 255", jpeg)
     assert found and float(found[2]) < 6.0, jpeg  # measured 2.9 levels on average: JPEG's own noise
     assert re.search(r"ratio flash/torchvision: [\d.]+", jpeg)
+
+
+@pytest.mark.parametrize("mode", [(), ("--freeze", "--epochs", "2")], ids=["fit", "freeze"])
+def test_text_throughput_quick_run_ends_with_the_hand_loops_weights(tmp_path, mode):
+    """Tiny BERT without dropout: the same batches give the same weights (frozen: from the cached features)."""
+    out = _quick("text_throughput.py", *mode, cwd=tmp_path)
+    assert re.search(r"ratio flash/hand [\d.]+", out), out
+    found = re.search(r"final weights flash vs hand: (equal|max abs difference ([\d.e+-]+))", out)
+    assert found and (found[1] == "equal" or float(found[2]) < 1e-6), out
+
+
+def test_speech_predict_quick_run_gives_the_hand_loops_transcripts(tmp_path):
+    out = _quick("speech_predict.py", cwd=tmp_path)
+    assert "identical transcripts one clip at a time: 100%" in out, out
+    assert re.search(r"ratio flash / hand loop = [\d.]+ of medians", out), out
