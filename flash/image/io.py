@@ -112,14 +112,14 @@ def load_image(path: str | os.PathLike, *, min_size: tuple[int, int] | None = No
     try:
         with Image.open(path) as image:
             if min_size is not None:
-                _draft(image, min_size)
+                draft(image, min_size)
             image.load()
             return to_rgb(upright(image))
     except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
         raise DataError(describe_image_error(path, err)) from None
 
 
-def _draft(image: Any, min_size: tuple[int, int]) -> None:
+def draft(image: Any, min_size: tuple[int, int]) -> None:
     """Ask the JPEG decoder for the smallest power-of-two reduction still at least ``min_size`` when upright."""
     if image.format != "JPEG":
         return

@@ -159,9 +159,10 @@ async def _read_inputs(request: Any, predictor: Any, *, allow_urls: bool, max_by
         raise RequestError("The request holds no inputs: upload files (multipart) or send {\"inputs\": [...]} as JSON.")
     if len(raw) > MAX_INPUTS:
         raise RequestError(f"At most {MAX_INPUTS} inputs per request. Received: {len(raw)} inputs", status=413)
-    kind, rate = predictor.input_kind, predictor.sampling_rate
+    kind, rate, size = predictor.input_kind, predictor.sampling_rate, predictor.image_min_size
     return [(name, value if isinstance(value, str) and kind == "text" else
-             decode(value if isinstance(value, bytes) else value.encode(), kind=kind, name=name, sampling_rate=rate))
+             decode(value if isinstance(value, bytes) else value.encode(), kind=kind, name=name, sampling_rate=rate,
+                    image_min_size=size))
             for name, value in raw]
 
 

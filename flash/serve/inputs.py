@@ -31,14 +31,19 @@ class RequestError(FlashError):
         self.status = status
 
 
-def decode_image(data: bytes, *, name: str) -> Any:
-    """Bytes of a PNG/JPEG/... file -> an RGB PIL image (415 when it is not an image)."""
+def decode_image(data: bytes, *, name: str, min_size: tuple[int, int] | None = None) -> Any:
+    """Bytes of a PNG/JPEG/... file -> an upright RGB PIL image, as ``flash predict`` reads the same file
+    (EXIF orientation, transparency on white, JPEG draft decoding to ``min_size``); 415 when it is not an image."""
     from PIL import Image, UnidentifiedImageError
+
+    from flash.image.io import draft, to_rgb, upright
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if min_size is not None:
+                draft(image, min_size)
             image.load()
-            return image.convert("RGB")
+            return to_rgb(upright(image))
     except Image.DecompressionBombError as err:
         raise RequestError(f"Image '{name}' has too many pixels ({err}). Send a smaller image.", status=413) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
@@ -73,12 +78,13 @@ def decode_text(data: bytes | str, *, name: str) -> str:
     return text.strip()
 
 
-def decode(data: bytes, *, kind: str, name: str, sampling_rate: int | None = None) -> Any:
+def decode(data: bytes, *, kind: str, name: str, sampling_rate: int | None = None,
+           image_min_size: tuple[int, int] | None = None) -> Any:
     """Decode one uploaded file for a model whose inputs are ``kind`` (image, text or audio)."""
     if not data:
         raise RequestError(f"Upload '{name}' is empty (0 bytes). Send the file's contents.", status=422)
     if kind == "image":
-        return decode_image(data, name=name)
+        return decode_image(data, name=name, min_size=image_min_size)
     if kind == "audio":
         return decode_audio(data, name=name, sampling_rate=int(sampling_rate or 16000))
     return decode_text(data, name=name)

@@ -59,6 +59,8 @@ class OnnxPredictor:
         self.input_kind = INPUT_KIND[self.task]
         self.labels = self.metadata.get("labels")
         self.sampling_rate = self.metadata.get("sampling_rate")
+        size = self.metadata.get("transform", {}).get("image_size") if self.task == "image_classification" else None
+        self.image_min_size = tuple(size) if size else None  # JPEGs decoded as in training
         self.runner = RUNNERS[self.task](self.session, self.metadata)
         self.forward_calls = 0
 
@@ -72,8 +74,7 @@ class OnnxPredictor:
             return read_audio(item, sampling_rate=self.sampling_rate)  # type: ignore[arg-type]  # set for audio
         from flash.image.io import load_image
 
-        size = self.metadata.get("transform", {}).get("image_size") if self.task == "image_classification" else None
-        return load_image(item, min_size=tuple(size) if size else None)  # decoded as in training
+        return load_image(item, min_size=self.image_min_size)
 
     def predict(self, inputs: list, *, output: str | None = None) -> list:
         """One answer per input (RGB PIL images, strings or waveforms), as the task's ``predict`` gives it."""

@@ -3,7 +3,8 @@
 
 A predictor has ``task`` (``"image_classification"``, ``"object_detection"``, ``"text_classification"``
 or ``"speech_recognition"``), ``input_kind`` (``"image"``, ``"text"`` or ``"audio"``), ``labels``,
-``sampling_rate`` (audio) and ``predict(inputs) -> list``, where inputs are what the server decoded:
+``sampling_rate`` (audio), ``image_min_size`` (the size JPEG uploads may be decoded down to, as in training)
+and ``predict(inputs) -> list``, where inputs are what the server decoded:
 RGB PIL images, strings, or mono float32 waveforms at ``sampling_rate``. Answers have the shape of
 ``flash predict --output x.json``'s ``"prediction"`` values.
 
@@ -53,6 +54,8 @@ class TorchPredictor:
         self.model = model.to(torch.device(device)).eval()
         self.labels = _json_labels(getattr(model, "labels", None))
         self.sampling_rate = getattr(model, "sampling_rate", None) if self.input_kind == "audio" else None
+        decode_size = getattr(getattr(model, "input_transform", None), "decode_size", None)
+        self.image_min_size = decode_size() if callable(decode_size) else None  # JPEGs decoded as in training
         self.forward_calls = 0
         model.register_forward_pre_hook(self._count)
 
