@@ -10,20 +10,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from tests.offline import offline_single_thread  # noqa: F401 - autouse: offline, one thread
+
 ASSETS = Path(__file__).resolve().parents[2] / "flash" / "audio" / "speech_recognition" / "assets"
-
-
-@pytest.fixture(autouse=True)
-def _offline_single_thread(monkeypatch, tmp_path_factory):
-    """No hub access; one intra-op thread (tiny models' ops are too small to gain from more, and a
-    busy machine makes a spinning thread pool 10-50x slower)."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf_home"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _save(backbone, folder: Path) -> Path:

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
+
+from tests.offline import offline_single_thread  # noqa: F401 - autouse: offline, one thread
 
 
 def is_picture(path: Path) -> bool:
@@ -22,14 +22,3 @@ def is_picture(path: Path) -> bool:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(monkeypatch, tmp_path_factory):
-    """Tiny models run fastest on one thread; no hub access."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf_home"))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

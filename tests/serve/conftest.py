@@ -17,20 +17,11 @@ import pytest
 import torch
 
 import flash
+from tests.offline import offline_single_thread  # noqa: F401 - autouse: offline, one thread
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = ["red", "green", "blue", "black", "white"]
 COLORS = [(230, 30, 20), (30, 220, 40), (20, 40, 230), (10, 10, 10), (245, 245, 245)]
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.getbasetemp() / "hf_home"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_images(folder: Path, count: int, *, seed: int = 0, size: int = 24) -> list[Path]:
