@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 import flash
-from tests.audio.conftest import _offline_single_thread  # noqa: F401 - autouse: no hub access, one torch thread
+from tests.offline import offline_single_thread  # noqa: F401 - autouse: no hub access, one torch thread
 
 
 def digits(n: int = 48, *, batch_size: int = 8):
