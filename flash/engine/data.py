@@ -180,3 +180,21 @@ def apply_to_tensors(data: Any, fn: Callable[[torch.Tensor], Any], *, other: Cal
             return type(data)(*items)
         return tuple(items) if isinstance(data, tuple) else items
     return data if other is None else other(data)
+
+
+def default_num_workers(*, cuda: bool) -> int:
+    """DataLoader worker processes when ``num_workers`` is not given.
+
+    On a CUDA machine, one per spare CPU core (at most 4) so images decode while the GPU computes. On CPU-only
+    machines 0: the model's own threads use the cores, and measured on 2 cores (benchmarks/README.md) 1 or 2
+    workers did not shorten an epoch. Also 0 where workers would be spawned (macOS, Windows: they re-import the
+    user's script, and a notebook's classes cannot reach them); pass ``num_workers`` to choose yourself.
+    """
+    import multiprocessing
+    import os
+
+    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
+    if not cuda or method != "fork":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(4, cores - 1))

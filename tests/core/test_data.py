@@ -74,7 +74,7 @@ def test_default_num_workers(monkeypatch, cuda, method, cores, expected):
     import multiprocessing
     import os
 
-    from flash.core.data import default_num_workers
+    from flash.engine.data import default_num_workers
 
     monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: method)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)

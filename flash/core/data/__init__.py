@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 
 from flash.core.nested import to_plain
 from flash.core.targets import TargetFormatter
+from flash.engine.data import default_num_workers
 from flash.errors import ConfigurationError, DataError
 
 INPUT, TARGET, METADATA = "input", "target", "metadata"
@@ -72,24 +73,6 @@ class InputTransform:
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint stores to rebuild the evaluation transforms offline."""
         return {"class": f"{type(self).__module__}:{type(self).__qualname__}", "kwargs": to_plain(self.kwargs)}
-
-
-def default_num_workers(*, cuda: bool) -> int:
-    """DataLoader worker processes when ``num_workers`` is not given.
-
-    On a CUDA machine, one per spare CPU core (at most 4) so images decode while the GPU computes. On CPU-only
-    machines 0: the model's own threads use the cores, and measured on 2 cores (benchmarks/README.md) 1 or 2
-    workers did not shorten an epoch. Also 0 where workers would be spawned (macOS, Windows: they re-import the
-    user's script, and a notebook's classes cannot reach them); pass ``num_workers`` to choose yourself.
-    """
-    import multiprocessing
-    import os
-
-    method = multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
-    if not cuda or method != "fork":
-        return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(0, min(4, cores - 1))
 
 
 def collate_samples(samples: list[dict]) -> dict[str, Any]:
@@ -212,7 +195,8 @@ class DataModule:
     Args:
         train_input, val_input, test_input, predict_input: ``Input`` objects (any may be None).
         batch_size: samples per batch. num_workers: DataLoader worker processes (None: see
-            :func:`default_num_workers`); they persist across epochs unless ``persistent_workers=False``.
+            :func:`flash.engine.data.default_num_workers`); they persist across epochs unless
+            ``persistent_workers=False``.
         val_split: fraction of the training data held out for validation (seeded by ``seed``).
         transform: an ``InputTransform`` class or instance; ``transform_kwargs`` configure it.
         labels / multi_label: override what is inferred from the training targets.
