@@ -22,7 +22,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from flash.errors import ConfigurationError, install_hint
+from flash.errors import ConfigurationError, close_matches, install_hint
+
+#: The adapters a task entry may provide, and what each is for (said when a task lacks one). Each value of
+#: ``TaskEntry.adapters`` is a ``"module:attr"`` string inside the task's own package; the all-task packages
+#: call these instead of naming tasks. ARCHITECTURE.md, "Adding a task", documents each adapter's interface.
+ADAPTERS: dict[str, str] = {
+    "serve": "serving (decoding a served input and encoding its prediction)",
+    "export": "export to ONNX/TorchScript",
+    "onnx": "predicting from an exported .onnx file",
+    "report": "training reports beyond the curves",
+    "inspect": "`flash data inspect`",
+}
 
 
 class Detected(NamedTuple):
@@ -86,6 +97,9 @@ class TaskEntry:
         extensions: ``"module:CONSTANT"`` naming the file suffixes the task's readers accept (the readers' own
             tuple, so the two cannot drift), or ``None`` when inputs are not files (texts).
         detect: ``detect(path, *, val_split) -> Detected | None``: how to recognise this task's data on disk.
+        adapters: what the all-task packages (serve, export, reports, inspect, ...) need from this task, as
+            ``{adapter name: "module:attr"}`` (see ``ADAPTERS``); imported on first use by :meth:`adapter`.
+            A task without an adapter is told so clearly when someone asks for it.
     """
 
     name: str
@@ -97,6 +111,29 @@ class TaskEntry:
     expects: str
     extensions: str | None = None
     detect: Detector | None = None
+    adapters: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.adapters) - set(ADAPTERS))
+        if unknown:
+            hint = close_matches(unknown[0], ADAPTERS, n=1)
+            did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigurationError(f"Unknown adapter {unknown[0]!r} in the {self.name} entry.{did_you_mean} "
+                                     f"Adapters: {', '.join(ADAPTERS)}. Received: adapters={sorted(self.adapters)}")
+        object.__setattr__(self, "adapters", MappingProxyType(dict(self.adapters)))
+
+    def has_adapter(self, name: str) -> bool:
+        """Whether this task provides the adapter ``name`` (one of ``ADAPTERS``)."""
+        return name in self.adapters
+
+    def adapter(self, name: str) -> Any:
+        """Import and return the adapter ``name`` (one of ``ADAPTERS``); a task without it says so clearly."""
+        if name not in ADAPTERS:
+            raise ConfigurationError(f"Unknown adapter {name!r}. Adapters: {', '.join(ADAPTERS)}. Received: {name!r}")
+        if name not in self.adapters:
+            raise ConfigurationError(f"The {self.name} task does not support {ADAPTERS[name]}. "
+                                     f"Received: task={self.name!r}")
+        return self._import(self.adapters[name])
 
     def load(self, which: str) -> Any:
         """Import what the field ``which`` (``"model"``, ``"data"``, ``"extensions"``) names.

@@ -11,7 +11,7 @@ import torch
 import flash
 from flash.errors import ConfigurationError
 from tests.image.classification.conftest import TINY
-from tests.report.conftest import is_picture, read_csv
+from tests.reports.conftest import is_picture, read_csv
 from tests.text.helpers import build_tiny_bert, make_reviews
 
 

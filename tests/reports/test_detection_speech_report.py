@@ -11,7 +11,7 @@ import torch
 import flash
 from flash.reports.detection import average_precision, precision_recall
 from flash.reports.speech import align, diff_html, error_count
-from tests.report.conftest import is_picture, read_csv
+from tests.reports.conftest import is_picture, read_csv
 
 
 def _boxes(*rows):

@@ -10,7 +10,7 @@ import numpy as np
 
 from flash.cli import main
 from tests.image.classification.conftest import write_folder
-from tests.report.conftest import is_picture, read_csv
+from tests.reports.conftest import is_picture, read_csv
 
 
 def _inspect(capsys, *args) -> tuple[int, str]:
