@@ -33,6 +33,7 @@ ADAPTERS: dict[str, str] = {
     "onnx": "predicting from an exported .onnx file",
     "report": "training reports beyond the curves",
     "inspect": "`flash data inspect`",
+    "write": "writing predictions as files (`flash predict --output FOLDER`)",
 }
 
 
