@@ -111,14 +111,15 @@ def check_duplicates(result: Inspection, hashes: Hashes, items: dict[str, list[I
                                   f"{' ...' if len(shared) > 3 else ''}.")
     groups = hashes if same_input == "content" else _by_path(items)
     for split, by_key in groups.items():
-        clashes, copies = [], []
+        clashes: list[tuple[Item, Item]] = []
+        copies: list[tuple[Item, Item]] = []
         for first, *others in (group for group in by_key.values() if len(group) > 1):
             for other in others:
                 (copies if _answer(other) == _answer(first) else clashes).append((first, other))
         if clashes:
-            result.add("error", f"{len(clashes)} {split} samples are copies of other {split} samples ({_BY[same_input]}) "
-                                "with different labels: the model is told two answers for one input. Keep one copy, "
-                                f"with the right label: {_pairs(clashes, labelled=True)}.")
+            result.add("error", f"{len(clashes)} {split} samples are copies of other {split} samples "
+                                f"({_BY[same_input]}) with different labels: the model is told two answers for one "
+                                f"input. Keep one copy, with the right label: {_pairs(clashes, labelled=True)}.")
         if copies:
             result.add("warning", f"{len(copies)} {split} samples are copies of other {split} samples "
                                   f"({_BY[same_input]}) with the same label, so they count twice in training. Remove "

@@ -9,7 +9,8 @@ back to text, say) subclasses it and overrides :meth:`ClassificationReport.view`
 Example:
     >>> import torch
     >>> part = ClassificationReport()
-    >>> part.add(None, {"preds": torch.tensor([[0.9, 0.1]]), "target": torch.tensor([1])}, {"input": torch.rand(1, 3, 4, 4)})
+    >>> outputs = {"preds": torch.tensor([[0.9, 0.1]]), "target": torch.tensor([1])}
+    >>> part.add(None, outputs, {"input": torch.rand(1, 3, 4, 4)})
     >>> [(round(p, 2), true, predicted) for p, _, true, predicted in part.mistakes]
     [(0.9, 1, 0)]
 """

@@ -96,7 +96,8 @@ def read_class_folders(split: str, folder: Path, *, accept: Callable[[Path], boo
             if f.is_file() and accept(f)]
 
 
-def read_table_items(split: str, kwargs: Mapping[str, Any], *, root_key: str | None = None) -> tuple[list[Item], list[str]]:
+def read_table_items(split: str, kwargs: Mapping[str, Any], *,
+                     root_key: str | None = None) -> tuple[list[Item], list[str]]:
     """The rows of ``kwargs["train_file"]`` as items: files under ``kwargs[root_key]`` when that is set, else texts.
 
     Rows with an empty input or target are skipped, each with an error message naming the row.

@@ -38,7 +38,7 @@ def _read_coco(split: str, folder: Path, ann_file: Path) -> list[Item]:
         item = items.get(ann["image_id"])
         if item is not None:
             x, y, w, h = ann["bbox"]
-            item.boxes.append([x, y, x + w, y + h])  # type: ignore[union-attr]
+            item.boxes.append([x, y, x + w, y + h])
             item.label.append(names.get(ann["category_id"], str(ann["category_id"])))
     return list(items.values())
 
