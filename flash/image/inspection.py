@@ -30,5 +30,5 @@ def image_size(item: Item) -> tuple[Measurement, tuple[int, int]]:
 
 
 def measure_image(item: Item) -> Measurement:
-    """``{"image sizes": [(width, height)]}`` and ``{"image modes": [mode]}``; an unreadable image raises ``DataError``."""
+    """``{"image sizes": [(width, height)]}``, ``{"image modes": [mode]}``; an unreadable image raises ``DataError``."""
     return image_size(item)[0]
