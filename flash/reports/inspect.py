@@ -66,7 +66,7 @@ def inspect_data(task: str | TaskEntry, items: dict[str, list[Item]], *,
     if not any(items.values()):
         result.add("error", "No samples found. Check the path, the file format and the column names.")
         return result
-    check_labels(result, items, labels=adapter.labels, counted=adapter.counted)
+    check_labels(result, items, labels=adapter.labels, counted=getattr(adapter, "counted", "examples"))
     hashes = check_files(result, items, measure=adapter.measure, tokenizer=tokenizer,
                          transcripts=adapter.labels == "transcripts")
     check_duplicates(result, hashes, items, same_input=getattr(adapter, "same_input", "content"))

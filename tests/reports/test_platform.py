@@ -71,3 +71,12 @@ def test_reports_modules_import_no_cycle_and_not_the_package_root():
         assert "flash" not in names, f"{module} imports the package root"
         for other in names & set(imports):
             assert module not in imports[other], f"{module} and {other} import each other"
+
+
+def test_importing_reports_registers_the_default_report_callback():
+    from flash.engine.defaults import default_callbacks
+    from flash.reports.callback import ReportCallback
+
+    made = default_callbacks({"report": True})
+    assert [type(c) for c in made if isinstance(c, ReportCallback)] == [ReportCallback]
+    assert not any(isinstance(c, ReportCallback) for c in default_callbacks({"report": False}))
