@@ -32,4 +32,8 @@ ENTRY = TaskEntry(
     expects="a CSV/JSON file of audio paths and transcripts (or a folder holding one)",
     extensions="flash.audio.speech_recognition.io:AUDIO_EXTENSIONS",
     detect=detect,
+    adapters={
+        "report": "flash.audio.speech_recognition.reporting:SpeechRecognitionReport",
+        "inspect": "flash.audio.speech_recognition.inspection:INSPECT",
+    },
 )

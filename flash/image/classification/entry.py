@@ -38,4 +38,8 @@ ENTRY = TaskEntry(
     expects="a folder of class folders, or a CSV/JSON/Parquet file of image paths and labels",
     extensions="flash.image.io:IMAGE_EXTENSIONS",
     detect=detect,
+    adapters={
+        "report": "flash.image.classification.reporting:ImageClassificationReport",
+        "inspect": "flash.image.classification.inspection:INSPECT",
+    },
 )

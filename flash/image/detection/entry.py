@@ -54,4 +54,8 @@ ENTRY = TaskEntry(
     expects="a COCO json file, or a Pascal VOC folder with .xml annotations",
     extensions="flash.image.io:IMAGE_EXTENSIONS",
     detect=detect,
+    adapters={
+        "report": "flash.image.detection.reporting:DetectionReport",
+        "inspect": "flash.image.detection.inspection:INSPECT",
+    },
 )

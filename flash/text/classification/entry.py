@@ -31,4 +31,8 @@ ENTRY = TaskEntry(
     summary="classify texts (CSV, JSON, Parquet)",
     expects="a CSV/JSON/JSONL/Parquet file of texts and labels",
     detect=detect,
+    adapters={
+        "report": "flash.text.classification.reporting:TextClassificationReport",
+        "inspect": "flash.text.classification.inspection:INSPECT",
+    },
 )
