@@ -48,7 +48,7 @@ class Serving:
     Args:
         input_kind: ``"image"``, ``"text"`` or ``"audio"``: the page's form, and whether JSON inputs are strings
             (text) or base64 files.
-        settings: ``settings(model) -> dict``: what decoding needs from a trained model (JSON values), e.g.
+        settings: ``settings(model) -> dict``: what decoding needs from a trained model, e.g.
             ``{"image_min_size": (h, w)}``; an exported model's ONNX runner gives the same dict.
         decode: ``decode(data: bytes, *, name, settings) -> input``: one uploaded file (or UTF-8 text) -> what the
             model's ``predict`` takes; raises :class:`InputError` (a ``DataError``) naming ``name``.

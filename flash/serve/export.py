@@ -4,7 +4,8 @@ What is traced, and the metadata stored with it, comes from the task's ``export`
 ``adapters["export"]``, an :class:`~flash.core.exporting.ExportSpec`); the task's own module documents its
 inputs and outputs. The metadata (task, labels, preprocessing settings, tokenizer / feature-extractor files) is
 stored in the file itself: ONNX ``metadata_props["flash"]``, TorchScript extra file ``flash.json``. Read it with
-:func:`read_metadata`; :class:`~flash.serve.onnx.OnnxPredictor` runs the ONNX file with the task's ``onnx`` adapter.
+:func:`~flash.serve.metadata.read_metadata`; :class:`~flash.serve.onnx.OnnxPredictor` runs the ONNX file with
+the task's ``onnx`` adapter.
 
 The file is written beside ``output`` under a temporary name and moved into place when complete, so a failed
 export never leaves a partial file.
@@ -22,16 +23,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
 from flash.core.exporting import ExportSpec
 from flash.errors import ConfigurationError, FlashError, require
 from flash.serve.base import entry_of_model
+from flash.serve.metadata import FORMAT_VERSION, METADATA_KEY, read_metadata
 
-METADATA_KEY = "flash"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "METADATA_KEY", "example_input", "export", "read_metadata"]
 
 
 def example_input(model: torch.nn.Module) -> torch.Tensor:
@@ -127,20 +128,3 @@ def _onnx(spec: ExportSpec, output: Path, metadata: dict, *, opset: int) -> None
     entry = graph.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(metadata)
     onnx.save(graph, str(output))
-
-
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The flash metadata stored in an exported ``.onnx`` or TorchScript file."""
-    path = Path(path)
-    if path.suffix.lower() == ".onnx":
-        ort = require("onnxruntime", "serve", purpose="reading ONNX models")
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    else:
-        files = {"flash.json": ""}
-        torch.jit.load(str(path), _extra_files=files, map_location="cpu")
-        text = files["flash.json"] or None
-    if not text:
-        raise ConfigurationError(f"'{path}' holds no flash metadata: export it with `flash export`. "
-                                 f"Received: {path.name}")
-    return json.loads(text)

@@ -18,8 +18,8 @@ from typing import Any
 
 from flash.errors import require
 from flash.serve.base import Predictor, entry_of_export
-from flash.serve.export import read_metadata
 from flash.serve.inputs import RequestError
+from flash.serve.metadata import read_metadata
 
 
 class OnnxPredictor(Predictor):
