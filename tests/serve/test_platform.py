@@ -135,3 +135,17 @@ def test_a_full_disk_leaves_no_partial_file_and_keeps_the_previous_export(classi
     with pytest.raises(FlashError, match=r"No space left on device\. Nothing was written; free disk space"):
         export(classifier, output, fmt="torchscript")
     assert _leftovers(tmp_path) == ["model.ts.pt"] and output.read_bytes() == before
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda entry: entry.name)
+def test_every_task_provides_the_serving_adapters_with_their_interfaces(entry):
+    serve = entry.adapter("serve")
+    assert serve.input_kind in ("image", "text", "audio")
+    assert all(callable(getattr(serve, name)) for name in ("settings", "decode", "encode"))
+    assert callable(entry.adapter("export"))
+    runner = entry.adapter("onnx")
+    assert isinstance(runner, type) and isinstance(runner.default_output, str)
+    assert callable(getattr(runner, "load", None)) and "__call__" in vars(runner)
+    for name in ("serve", "export", "onnx"):
+        module = entry.adapters[name].partition(":")[0]
+        assert module.startswith(entry.model.rpartition(".")[0] + "."), f"{name} adapter outside the task: {module}"
