@@ -39,6 +39,9 @@ ENTRY = TaskEntry(
     extensions="flash.image.io:IMAGE_EXTENSIONS",
     detect=detect,
     adapters={
+        "serve": "flash.image.classification.serving:SERVE",
+        "export": "flash.image.classification.exporting:export_spec",
+        "onnx": "flash.image.classification.onnx_runner:ImageClassificationRunner",
         "report": "flash.image.classification.reporting:ImageClassificationReport",
         "inspect": "flash.image.classification.inspection:INSPECT",
     },
