@@ -84,6 +84,7 @@ class FileOutput:
         self.handle: IO[str] | None = None
         self.made: list[Path] = []
         self.backup: Path | None = None
+        self.created = False
 
     def _fail(self, err: OSError) -> DataError:
         return DataError(f"Cannot write predictions to '{self.path}': {os_reason(err)}. Received: --output {self.path}")
@@ -107,6 +108,7 @@ class FileOutput:
             if not self.resume and self.path.is_file():  # replaced only once this run has written something
                 self.backup = self.path.with_name(f".{self.path.name}.flash-old")
                 os.replace(self.path, self.backup)
+            self.created = not self.path.exists()
             self.handle = handle = open(self.path, "a" if self.resume else "w", encoding="utf-8", newline="")
             if not self.resume:
                 handle.write(",".join(HEADER) + "\r\n" if self.suffix == ".csv" else
@@ -132,7 +134,7 @@ class FileOutput:
         except OSError as err:
             raise self._fail(err) from err
         self.written += len(items)
-        if self.backup is not None:
+        if self.backup is not None and self.suffix in RESUMABLE:  # these rows are kept even if the run fails
             self.backup.unlink()
             self.backup = None
 
@@ -156,7 +158,7 @@ class FileOutput:
                 pass
         keep = self.resume or (self.written and self.suffix in RESUMABLE)
         if not keep and self.handle is not None:
-            remove_made(self.path, self.made)
+            remove_made(self.path if self.created else None, self.made)
             if self.backup is not None:
                 os.replace(self.backup, self.path)
         elif self.written:
