@@ -12,6 +12,10 @@ Examples (``flash list tasks`` names the tasks; the help texts are built from ``
     flash serve --checkpoint <task>_model.pt --port 8000
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
+
+Exit status: 0 done; 1 bad data or files (one line naming the file and the fix), or a bug in flash (one line;
+``flash --debug ...`` shows the traceback); 2 a wrong argument (the usage, then one line); 130 interrupted.
+No command prints a traceback without ``--debug`` (``tests/cli/test_bad_input.py`` holds the cases).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def _space(args: argparse.Namespace):
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    """What can be checked before any data or model is built: the time budget and the run folder."""
+    """What can be checked before any data or model is built: the time budget, the run folder, the storage URL."""
     from flash.cli.common import check_writable
     from flash.tune.study import parse_duration
 
@@ -96,6 +96,20 @@ def _check_flags(args: argparse.Namespace) -> None:
                                  f"Received: --time {args.time}") from None
     if args.run_dir:
         check_writable(args.run_dir, flag="--run_dir", folder=True)
+    if args.storage:
+        _check_storage(args.storage)
+
+
+def _check_storage(url: str) -> None:
+    try:
+        from sqlalchemy.engine import make_url  # optuna's storage layer
+    except ImportError:
+        return
+    try:
+        make_url(url)
+    except Exception as err:  # sqlalchemy's ArgumentError
+        raise ConfigurationError(f"--storage {url!r} is not a database URL ({err}); e.g. sqlite:///study.db or "
+                                 f"postgresql://user@host/db. Received: --storage {url}") from None
 
 
 def _spawn_workers(args: argparse.Namespace, extra: list[str]) -> list[subprocess.Popen]:

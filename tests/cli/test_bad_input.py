@@ -153,6 +153,7 @@ ROWS: list[tuple[list[str], int, str]] = [
     ([*T, "--direction", "up"], 2, "--direction"),
     ([*T, "--seed", "x"], 2, "--seed"),
     ([*T, "--run_dir", "{file}"], 1, "{file}"),
+    ([*T, "--storage", "no database"], 2, "--storage 'no database'"),
     ([*T, "--config", "{missing}"], 1, "{missing}"),
     ([*T, "--data", "{missing}"], 1, "{missing}"),
     # list
