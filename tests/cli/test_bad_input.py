@@ -84,6 +84,8 @@ ROWS: list[tuple[list[str], int, str]] = [
     (["train", TASK, *TINY, "--trainer.max_epochs", "abc"], 2, "max_epochs"),
     (["train", TASK, *TINY, "--resume", "{other_task}"], 1, f"holds a run of {OTHER.name} (backbone 'other')"),
     (["train", TASK, *TINY, "--resume", "{model}"], 1, "backbone 'test_efficientnet', but this run builds"),
+    (["train", TASK, "--model.backbone", "test_efficientnet", "--model.pretrained", "false", "--resume", "{model}"], 1,
+     "holds weights of other shapes than this run's model"),  # 2 classes in the file, 10 in the demo
     # predict
     (["predict", "{image.png}"], 2, "--checkpoint"),
     (["predict", "--checkpoint", "{missing}", "{image.png}"], 1, "{missing}"),
