@@ -156,14 +156,14 @@ class FileOutput:
                 self.handle.close()
             except OSError:
                 pass
-        keep = self.resume or (self.written and self.suffix in RESUMABLE)
-        if not keep and self.handle is not None:
-            remove_made(self.path if self.created else None, self.made)
-            if self.backup is not None:
-                os.replace(self.backup, self.path)
-        elif self.written:
-            print(f"Kept the {self.written} predictions finished before the error in {self.path}; run the same "
-                  "command with --resume to predict the rest.")
+        if self.resume or (self.written and self.suffix in RESUMABLE):
+            if self.written:
+                print(f"Kept the {self.written} predictions finished before the error in {self.path}; run the "
+                      "same command with --resume to predict the rest.")
+            return
+        remove_made(self.path if self.created else None, self.made)
+        if self.backup is not None:
+            os.replace(self.backup, self.path)
 
 
 def _csv_rows(text: str, path: Path) -> tuple[list[str], int]:
