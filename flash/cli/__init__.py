@@ -12,6 +12,10 @@ Examples (``flash list tasks`` names the tasks; the help texts are built from ``
     flash serve --checkpoint <task>_model.pt --port 8000
 
 ``flash --help`` and ``flash <command> --help`` import no torch, so they answer at once.
+
+Exit status: 0 done; 1 bad data or files (one line naming the file and the fix), or a bug in flash (one line;
+``flash --debug ...`` shows the traceback); 2 a wrong argument (the usage, then one line); 130 interrupted.
+No command prints a traceback without ``--debug`` (``tests/cli/test_bad_input.py`` holds the cases).
 """
 
 from __future__ import annotations
@@ -19,13 +23,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from typing import Any
 
 from flash._version import __version__
+from flash.cli.argtypes import at_least, port
+from flash.cli.failures import INTERRUPTED, report
 from flash.cli.tune import add_parser as add_tune_parser
-from flash.errors import FlashError
 from flash.tasks import ENTRIES
+
+#: The function that runs each command, ``run(args, extra) -> exit status``; imported only once a command runs.
+RUNNERS = {"train": "flash.cli.train:run_train", "predict": "flash.cli.predict:run_predict",
+           "list": "flash.cli.commands:run_list", "export": "flash.cli.export:run_export",
+           "serve": "flash.cli.serve:run_serve", "tune": "flash.cli.tune:run_tune",
+           "data": "flash.cli.inspect:run_inspect"}
+
 
 
 def _examples() -> dict[str, str]:
@@ -41,7 +52,8 @@ def _examples() -> dict[str, str]:
     }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``flash`` parser, and each command's own parser (for its usage line)."""
     examples = _examples()
     parser = argparse.ArgumentParser(
         prog="flash", description="Fine-tune and run deep-learning models without writing code.",
@@ -79,9 +91,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="files, folders, globs (texts for text tasks), or a CSV with --column")
     predict.add_argument("--checkpoint", required=True, help="a checkpoint saved by flash")
     predict.add_argument("--column", help="read inputs from this column of the CSV given as input")
-    predict.add_argument("--output", help="write predictions to a .csv or .json file instead of printing them")
+    predict.add_argument("--output", help="write predictions to a .csv, .jsonl or .json file as they are computed "
+                                          "(instead of printing them), or to FOLDER/ as files (tasks that write files)")
+    predict.add_argument("--resume", action="store_true",
+                         help="skip the inputs already in --output (.csv or .jsonl) and append the rest")
     predict.add_argument("--output-type", default=None, help="labels (default), probabilities, classes, logits, preds")
-    predict.add_argument("--batch-size", type=int, default=8)
+    predict.add_argument("--batch-size", type=at_least(1), default=8)
     predict.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1 | mps")
     predict.add_argument("--precision", default="32-true", help="32-true | bf16-mixed | 16-mixed")
 
@@ -117,10 +132,12 @@ def _parser() -> argparse.ArgumentParser:
         "--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens (default: words)"
     )
     _add_serve_parser(commands)
-    return parser
+    for sub in [*commands.choices.values(), inspect]:  # --debug after the command works too
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser, {**commands.choices, "data inspect": inspect}
 
 
-def _add_serve_parser(commands) -> None:
+def _add_serve_parser(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="serve a checkpoint or an exported .onnx model over HTTP (a page at /, the API at /predict)",
@@ -131,44 +148,44 @@ def _add_serve_parser(commands) -> None:
         "--checkpoint", required=True, help="a checkpoint saved by flash, or a .onnx file from flash export"
     )
     serve.add_argument("--host", default="127.0.0.1", help="where to listen (0.0.0.0: reachable from other machines)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port, default=8000)
     serve.add_argument("--device", default="cpu", help="cpu | cuda | cuda:1 | mps")
-    serve.add_argument("--max-batch-size", type=int, default=16, help="the most inputs one forward pass takes")
-    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
-    serve.add_argument("--max-request-bytes", type=int, default=10 * 1024 * 1024, help="larger requests get 413")
+    serve.add_argument("--max-batch-size", type=at_least(1), default=16, help="the most inputs one forward pass takes")
+    serve.add_argument("--max-wait-ms", type=at_least(0, float), default=5.0,
+                       help="how long a request waits to share a batch")
+    serve.add_argument("--max-request-bytes", type=at_least(1), default=10 * 1024 * 1024,
+                       help="larger requests get 413")
     serve.add_argument("--allow-urls", action="store_true", help="fetch http(s) URLs named in JSON requests")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``flash`` with ``argv`` (default: ``sys.argv[1:]``); return the exit status (see ``flash.cli.failures``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if extra and args.command not in ("train", "tune"):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    parser, commands = _parser()
     try:
-        if args.command == "data":
-            from flash.cli.inspect import run_inspect as run
-        else:
-            from flash.cli import commands, serve, tune
+        args, extra = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if extra and args.command not in ("train", "tune"):
+            commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as stop:  # argparse: --help, --version (0), or a usage error it has printed (2)
+        return stop.code if isinstance(stop.code, int) else 0
+    command = "data inspect" if args.command == "data" else args.command
+    try:
+        import importlib
 
-            module = {"tune": tune, "serve": serve}.get(args.command, commands)
-            run = getattr(module, f"run_{args.command}")
-        code = run(args, extra)
+        module, _, function = RUNNERS[args.command].partition(":")
+        code = getattr(importlib.import_module(module), function)(args, extra)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
         return code
-    except (FlashError, FileNotFoundError) as err:
-        if args.debug:
-            traceback.print_exc()
-        print(f"flash {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("flash: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         return _closed_pipe()
+    except Exception as err:
+        return report(err, command=command, usage=commands[command].format_usage(), debug=args.debug)
 
 
 def _closed_pipe() -> int:

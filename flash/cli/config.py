@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from flash.errors import ConfigurationError, close_matches
+from flash.errors import ConfigurationError, DataError, close_matches
 
 SECTIONS = ("model", "data", "trainer", "finetune")
 
@@ -45,12 +45,24 @@ def load_config(path: str | None) -> dict[str, dict[str, Any]]:
         return config
     file = Path(path)
     if not file.is_file():
-        raise ConfigurationError(f"--config file '{path}' does not exist.")
-    loaded = yaml.safe_load(file.read_text()) or {}
+        what = "is a folder, not a YAML file" if file.is_dir() else "does not exist"
+        raise DataError(f"--config file '{path}' {what}. Received: --config {path}")
+    try:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise DataError(f"--config '{path}' is not readable YAML: {err}. Received: --config {path}") from None
+    example = "e.g. 'trainer:\n  max_epochs: 3'"
+    if not isinstance(loaded, dict):
+        raise DataError(f"--config '{path}' must hold sections ({', '.join(SECTIONS)}), {example}; it holds a "
+                        f"{type(loaded).__name__}. Received: --config {path}")
     unknown = set(loaded) - set(SECTIONS)
     if unknown:
-        raise ConfigurationError(f"Unknown sections {sorted(unknown)} in '{path}'. Sections: {', '.join(SECTIONS)}.")
+        raise DataError(f"Unknown sections {sorted(unknown)} in '{path}'. Sections: {', '.join(SECTIONS)}. "
+                        f"Received: --config {path}")
     for section, values in loaded.items():
+        if values is not None and not isinstance(values, dict):
+            raise DataError(f"Section {section!r} of '{path}' must map argument names to values, {example}. "
+                            f"Received: {section}={values!r}")
         config[section].update(values or {})
     return config
 

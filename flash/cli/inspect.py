@@ -54,6 +54,10 @@ def run_inspect(args: Any, extra: list[str]) -> int:
     path = Path(args.path)
     if not path.exists():
         raise DataError(f"'{path}' does not exist. Give a data folder or file. Received: path={args.path!r}")
+    if args.report:
+        from flash.cli.common import check_writable
+
+        check_writable(args.report, flag="--report", folder=True)  # before reading the data
     splits = split_paths(path)
     entry = get_task(args.task) if args.task else guess_task(splits["train"])
     items, findings, described, constructor = {}, [], [], ""

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from typing import Any
 
+from flash.cli.argtypes import at_least
 from flash.errors import ConfigurationError
 
 EXAMPLE = "flash tune <task> --data data/train --trials 20 --time 30m --backbones resnet18,resnet34"
@@ -31,9 +32,11 @@ def add_parser(commands: Any) -> None:
     tune.add_argument("task", help="the task to tune (see `flash list tasks`)")
     tune.add_argument("--data", help="a folder or file, as for `flash train` (default: the built-in demo data)")
     tune.add_argument("--config", help="a YAML file with the fixed model:, data:, trainer:, finetune: arguments")
-    tune.add_argument("--trials", type=int, default=20, help="finished trials the study should hold (default 20)")
+    tune.add_argument("--trials", type=at_least(1), default=20,
+                      help="finished trials the study should hold (default 20)")
     tune.add_argument("--time", help="time budget, e.g. 30m, 2h, 90s: no trial starts after it")
-    tune.add_argument("--jobs", type=int, default=1, help="parallel trial processes on this machine (default 1)")
+    tune.add_argument("--jobs", type=at_least(1), default=1,
+                      help="parallel trial processes on this machine (default 1)")
     tune.add_argument("--run_dir", help="where the study, best.yaml and the plots go (default flash_tune/<task>)")
     tune.add_argument("--storage", help="an Optuna storage URL shared by several machines (default: SQLite in run_dir)")
     tune.add_argument("--study", help="the study's name (default: the task's name)")
@@ -48,31 +51,65 @@ def add_parser(commands: Any) -> None:
     tune.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a --jobs child: no summary
 
 
-def _range(text: str, cast: type, *, flag: str) -> tuple | None:
-    try:
-        low, _, high = str(text).partition(":")
-        return (cast(low), cast(high or low))
-    except ValueError:
-        raise ConfigurationError(f"--{flag} takes LOW:HIGH or one value. Received: --{flag} {text}") from None
+# SearchSpace field -> (flag, how its text is read)
+_SPACE_FLAGS = {"learning_rate": ("lr", "range", float), "batch_sizes": ("batch_sizes", "list", int),
+                "backbones": ("backbones", "list", str), "strategies": ("strategies", "list", str),
+                "epochs": ("epochs", "range", int)}
 
 
-def _choices(text: str | None, cast: type = str, *, flag: str) -> list | None:
-    if text is None:
-        return None
+def _parse(text: str, kind: str, cast: type, *, flag: str) -> tuple | list:
+    """``"LOW:HIGH"`` (or one value) -> ``(low, high)``; ``"A,B,C"`` -> ``[a, b, c]``; the flag named if unreadable."""
     try:
+        if kind == "range":
+            low, _, high = str(text).partition(":")
+            return (cast(low), cast(high or low))
         return [cast(v.strip()) for v in str(text).split(",") if v.strip()]
     except ValueError:
-        raise ConfigurationError(f"--{flag} takes a comma-separated list. Received: --{flag} {text}") from None
+        form = "LOW:HIGH or one value" if kind == "range" else "a comma-separated list"
+        raise ConfigurationError(f"--{flag} takes {form} of {cast.__name__} values. "
+                                 f"Received: --{flag} {text}") from None
 
 
 def _space(args: argparse.Namespace):
-    from flash.tune.space import SearchSpace
+    """The search space from the flags; a bad value is named as the user typed it (``--lr 1:0.1``)."""
+    from flash.tune.space import SearchSpace, field_problem
 
-    return SearchSpace(learning_rate=_range(args.lr, float, flag="lr"),
-                       batch_sizes=_choices(args.batch_sizes, int, flag="batch_sizes"),
-                       backbones=_choices(args.backbones, flag="backbones"),
-                       strategies=_choices(args.strategies, flag="strategies"),
-                       epochs=_range(args.epochs, int, flag="epochs"))
+    values: dict[str, Any] = {}
+    for field, (flag, kind, cast) in _SPACE_FLAGS.items():
+        text = getattr(args, flag)
+        values[field] = None if text is None else _parse(text, kind, cast, flag=flag)
+        problem = field_problem(field, values[field])
+        if problem:
+            raise ConfigurationError(f"--{flag} {text}: {problem}. Received: --{flag} {text}")
+    return SearchSpace(**values)
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """What can be checked before any data or model is built: the time budget, the run folder, the storage URL."""
+    from flash.cli.common import check_writable
+    from flash.tune.study import parse_duration
+
+    try:
+        parse_duration(args.time)
+    except ConfigurationError:
+        raise ConfigurationError(f"--time takes a budget like 30m, 1h30m, 90s or a number of seconds. "
+                                 f"Received: --time {args.time}") from None
+    if args.run_dir:
+        check_writable(args.run_dir, flag="--run_dir", folder=True)
+    if args.storage:
+        _check_storage(args.storage)
+
+
+def _check_storage(url: str) -> None:
+    try:
+        from sqlalchemy.engine import make_url  # optuna's storage layer
+    except ImportError:
+        return
+    try:
+        make_url(url)
+    except Exception as err:  # sqlalchemy's ArgumentError
+        raise ConfigurationError(f"--storage {url!r} is not a database URL ({err}); e.g. sqlite:///study.db or "
+                                 f"postgresql://user@host/db. Received: --storage {url}") from None
 
 
 def _spawn_workers(args: argparse.Namespace, extra: list[str]) -> list[subprocess.Popen]:
@@ -92,13 +129,13 @@ def _spawn_workers(args: argparse.Namespace, extra: list[str]) -> list[subproces
 
 def _fixed(entry: Any, config: dict, data: str | None) -> dict[str, Any]:
     """The data and fixed arguments, built the way ``flash train`` builds them."""
-    from flash.cli.commands import _build_datamodule, _model_kwargs  # the one way `flash train` builds them
+    from flash.cli.train import build_datamodule, model_kwargs  # the one way `flash train` builds them
 
-    datamodule, on_demo = _build_datamodule(entry, config, data)
+    datamodule, on_demo = build_datamodule(entry, config, data)
     model_cls = entry.load("model")
     strategy = config["finetune"].get("strategy", "no_freeze")
     return {"model": model_cls, "datamodule": datamodule,
-            "model_kwargs": _model_kwargs(model_cls, datamodule, config, demo=entry.demo.model if on_demo else {}),
+            "model_kwargs": model_kwargs(model_cls, datamodule, config, demo=entry.demo.model if on_demo else {}),
             "trainer_kwargs": {**(entry.demo.trainer if on_demo else {}), **config["trainer"]},
             "strategy": tuple(strategy) if isinstance(strategy, list) else strategy}
 
@@ -125,9 +162,8 @@ def run_tune(args: argparse.Namespace, extra: list[str]) -> int:
 
     entry = get_task(args.task)
     config = merge(load_config(args.config), parse_flags(extra))
-    if args.jobs < 1:
-        raise ConfigurationError(f"--jobs must be >= 1. Received: --jobs {args.jobs}")
     space, run_dir = _space(args), Path(args.run_dir or Path("flash_tune") / entry.name)
+    _check_flags(args)
     train_command = f"flash train {entry.name}{f' --data {args.data}' if args.data else ''} --config {{config}}"
     fixed = _fixed(entry, config, args.data)
     workers = _spawn_workers(args, extra) if args.jobs > 1 and not args.worker else []

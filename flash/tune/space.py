@@ -32,6 +32,45 @@ def parse_strategy(text: str) -> str | tuple:
     return name, int(arg)
 
 
+def _strategy_problem(text: str) -> str | None:
+    from flash.core.finetuning import STRATEGIES
+
+    try:
+        name = parse_strategy(text)
+    except ValueError:
+        return (f"cannot read the strategy {text!r}: write NAME, NAME:EPOCH (e.g. freeze_unfreeze:1) or "
+                "unfreeze_milestones:FIRST,SECOND,LAYERS")
+    name = name if isinstance(name, str) else name[0]
+    if name not in STRATEGIES:
+        return f"unknown strategy {name!r}; strategies: {', '.join(STRATEGIES)}"
+    return None
+
+
+def field_problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` as the :class:`SearchSpace` field ``name`` (None: nothing), in words that
+    fit any way it was given (``SearchSpace(epochs=...)`` or ``flash tune --epochs ...``).
+
+    Example:
+        >>> field_problem("learning_rate", (1.0, 0.1))
+        'a range needs 0 < LOW <= HIGH (LOW is 1.0, HIGH 0.1)'
+    """
+    if value is None:
+        return None
+    if name in ("learning_rate", "epochs"):
+        low, high = value
+        floor, sign = (0, "<") if name == "learning_rate" else (1, "<=")
+        if not (low > floor if sign == "<" else low >= floor) or not low <= high:
+            return f"a range needs {floor} {sign} LOW <= HIGH (LOW is {low}, HIGH {high})"
+        return None
+    if not value:
+        return "give at least one value"
+    if name == "batch_sizes" and any(size < 1 for size in value):
+        return f"batch sizes are >= 1 (got {min(value)})"
+    if name == "strategies":
+        return next((problem for text in value if (problem := _strategy_problem(text))), None)
+    return None
+
+
 def _plain(value: Any) -> Any:
     """Tuples as lists, so the YAML is plain and safe to load."""
     return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
@@ -56,18 +95,11 @@ class SearchSpace:
     epochs: tuple[int, int] | None = (1, 5)
 
     def __post_init__(self) -> None:
-        if self.learning_rate is not None and not 0 < self.learning_rate[0] <= self.learning_rate[1]:
-            raise ConfigurationError(f"learning_rate must be (low, high) with 0 < low <= high. "
-                                     f"Received: learning_rate={self.learning_rate!r}")
-        if self.epochs is not None and not 1 <= self.epochs[0] <= self.epochs[1]:
-            raise ConfigurationError(f"epochs must be (low, high) with 1 <= low <= high. "
-                                     f"Received: epochs={self.epochs!r}")
-        for name in ("batch_sizes", "backbones", "strategies"):
-            values = getattr(self, name)
-            if values is not None and not values:
-                raise ConfigurationError(f"{name} must list at least one value, or be None. Received: {name}=[]")
-        for strategy in self.strategies or ():
-            parse_strategy(strategy)
+        for name in ("learning_rate", "batch_sizes", "backbones", "strategies", "epochs"):
+            value = getattr(self, name)
+            problem = field_problem(name, value)
+            if problem:
+                raise ConfigurationError(f"{name}: {problem}. Received: {name}={value!r}")
 
     def sample(self, trial: Any) -> dict[str, Any]:
         """One trial's parameters, drawn with Optuna's ``trial.suggest_*``."""

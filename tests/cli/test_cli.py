@@ -124,17 +124,17 @@ def test_export_matches_pytorch(trained_checkpoint, tmp_path, fmt):
 
 
 def test_export_unsupported_task_is_a_clear_error(tmp_path):
-    from flash.cli.export import example_input
+    from flash.serve.export import example_input
 
     with pytest.raises(Exception, match="cannot be exported yet"):
         example_input(torch.nn.Linear(2, 2))
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, code, message",
     [
-        (["predict", "--checkpoint", "missing.pt", "x.png"], "Checkpoint file not found: 'missing.pt'"),
-        (["train", "image_clasification"], "Did you mean 'image_classification'"),
+        (["predict", "--checkpoint", "missing.pt", "x.png"], 1, "Checkpoint file not found: 'missing.pt'"),
+        (["train", "image_clasification"], 2, "Did you mean 'image_classification'"),
         (
             [
                 "train",
@@ -146,44 +146,49 @@ def test_export_unsupported_task_is_a_clear_error(tmp_path):
                 "--model.pretrained",
                 "false",
             ],
+            2,
             "Did you mean 'resnet18'",
         ),
         (
             ["train", "image_classification", "--data", "data", "--model.bakbone", "resnet18"],
+            2,
             "Did you mean --model.backbone",
         ),
-        (["train", "image_classification", "--data", "nowhere"], "--data 'nowhere' does not exist"),
-        (["list", "backbones"], "needs a task"),
+        (["train", "image_classification", "--data", "nowhere"], 1, "--data 'nowhere' does not exist"),
+        (["list", "backbones"], 2, "needs a task"),
     ],
 )
-def test_errors_are_one_clear_line_without_traceback(tmp_path, args, message):
+def test_errors_are_one_clear_line_without_traceback(tmp_path, args, code, message):
+    """Bad files exit 1 with one line; wrong arguments exit 2 with the usage, then one line."""
     write_class_folders(tmp_path / "data", per_class=2)
     result = run_flash(*args, cwd=tmp_path)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == code
+    lines = result.stderr.strip().splitlines()
+    assert message in lines[-1] and lines[-1].startswith(f"flash {args[0]}: error: ")
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1 if code == 1 else lines[0].startswith(f"usage: flash {args[0]}")
 
 
 def test_debug_shows_traceback(tmp_path):
     result = run_flash("--debug", "predict", "--checkpoint", "missing.pt", "x.png", cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" in result.stderr
+    assert result.returncode == 1 and "Traceback" in result.stderr
 
 
 def test_predict_on_unreadable_input_and_wrong_checkpoint(trained_checkpoint, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not really a png")
     result = run_flash("predict", "--checkpoint", str(trained_checkpoint), str(bad), cwd=tmp_path)
-    assert result.returncode == 2 and "bad.png" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "bad.png" in result.stderr and "Traceback" not in result.stderr
     plain = tmp_path / "plain.pt"
     from flash.engine.checkpoint import save_checkpoint
 
     save_checkpoint({"state_dict": {}}, plain)
     result = run_flash("predict", "--checkpoint", str(plain), str(bad), cwd=tmp_path)
-    assert result.returncode == 2 and "not a checkpoint of a flash task" in result.stderr
+    assert result.returncode == 1 and "not a checkpoint of a flash task" in result.stderr
     evil = tmp_path / "evil.pt"
     torch.save({"x": torch.nn.Linear(1, 1)}, evil)  # a pickled module: refused by weights_only loading
     result = run_flash("predict", "--checkpoint", str(evil), str(bad), cwd=tmp_path)
-    assert result.returncode == 2 and "refused" in result.stderr
+    assert result.returncode == 1 and "refused" in result.stderr
 
 
 @pytest.mark.parametrize("args", [["list", "tasks"], ["list", "backbones", "image_classification", "resnet*"]])

@@ -104,5 +104,5 @@ def test_seed_flag_values():
 
 def test_resume_with_nothing_to_resume_is_a_clear_error(tmp_path):
     result = run_flash("train", "image_classification", "--resume", cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "--resume found no run to continue" in result.stderr and "--resume PATH" in result.stderr

@@ -33,7 +33,7 @@ def test_the_cli_names_no_task():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[entry.name for entry in ENTRIES])
 def test_every_entry_resolves_and_its_demo_config_fits_its_model(entry):
-    from flash.cli.commands import _model_kwargs
+    from flash.cli.train import model_kwargs
     from flash.core.data import DataModule
     from flash.core.task import Task
 
@@ -45,7 +45,7 @@ def test_every_entry_resolves_and_its_demo_config_fits_its_model(entry):
     assert callable(getattr(importlib.import_module(module), builder)) and entry.demo.inputs is not None
     # what crashed `flash train text_classification`: a demo model config that is not keyword arguments
     datamodule = type("Labelled", (), {"labels": ["a", "b"], "num_classes": 2})()
-    kwargs = _model_kwargs(model_cls, datamodule, {"model": {}}, demo=entry.demo.model)
+    kwargs = model_kwargs(model_cls, datamodule, {"model": {}}, demo=entry.demo.model)
     assert set(entry.demo.model) <= set(kwargs)
 
 
@@ -95,7 +95,7 @@ def test_each_task_recognises_its_data(tmp_path):
 
 
 def test_unrecognised_data_says_what_the_task_expects(tmp_path):
-    from flash.cli.commands import _detect
+    from flash.cli.train import _detect
 
     (tmp_path / "notes.txt").write_text("nothing to see")
     for entry in ENTRIES:
