@@ -67,12 +67,12 @@ def run_inspect(args: Any, extra: list[str]) -> int:
             raise DataError(f"Cannot read the {split} split '{split_path}' as {entry.name} data. Expected: "
                             f"{entry.expects}. Received: path={args.path!r}")
         constructor = detected.constructor
-        items[split], problems = read_split(split, constructor, detected.kwargs)
+        items[split], problems = read_split(split, constructor, detected.kwargs, task=entry)
         findings += problems
         described.append(f"{split}: '{split_path}' ({detected.description})")
     data_class = entry.data.rpartition(":")[2]
     description = (f"{entry.name} data read by {data_class}.{constructor}(...); " + "; ".join(described) + ".")
-    inspection = inspect_data(entry.name, items, tokenizer=_tokenizer(args.tokenizer), findings=findings)
+    inspection = inspect_data(entry, items, tokenizer=_tokenizer(args.tokenizer), findings=findings)
     print(summary_text(inspection, description))
     if args.report:
         print(f"Report: {write_inspection_page(inspection, description, args.report)}")

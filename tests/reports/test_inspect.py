@@ -122,5 +122,5 @@ def test_detection_box_statistics_and_boxes_outside(tmp_path, capsys):
 
 
 def test_missing_path_is_a_clear_error(tmp_path, capsys):
-    assert main(["data", "inspect", str(tmp_path / "nope")]) == 2
+    assert main(["data", "inspect", str(tmp_path / "nope")]) == 1  # a missing file is bad input: exit 1 (issue 32)
     assert "does not exist" in capsys.readouterr().err
