@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flash._version import __version__
-from flash.lazy import lazy_getattr
+from flash.lazy import lazy_getattr, provide
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -55,7 +55,14 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+# flash.reports registers the Trainer's default "report" callback (flash.engine.defaults) when imported, so the
+# names that build Trainers import it first: flash.Trainer(...) writes the report, `import flash` loads nothing.
+_IMPORTS_FIRST = {name: ("flash.reports",) for name in ("Trainer", "Tuner", "report")}
+
+__getattr__ = lazy_getattr(__name__, _LAZY, imports_first=_IMPORTS_FIRST)
+
+# what lower layers use from higher ones, wired here at the top (see flash.lazy.provide)
+provide("serve", "flash.serve:serve")  # Task.serve
 
 
 def __dir__() -> list[str]:

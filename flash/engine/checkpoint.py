@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from flash._version import __version__
 from flash.engine.seed import recorded_seed, rng_state
 from flash.errors import DISTRIBUTION, CheckpointError
 
@@ -119,10 +120,8 @@ def load_checkpoint(path: str | os.PathLike, *, map_location: Any = "cpu") -> di
     if not isinstance(version, int) or isinstance(version, bool):
         raise CheckpointError(f"'{path}' has an unreadable format version. Received: {VERSION_KEY}={version!r}")
     if version > FORMAT_VERSION:
-        import flash
-
         raise CheckpointError(
-            f"Checkpoint '{path}' has format version {version}, but this flash ({flash.__version__}) reads "
+            f"Checkpoint '{path}' has format version {version}, but this flash ({__version__}) reads "
             f"versions up to {FORMAT_VERSION}. Upgrade flash: pip install -U {DISTRIBUTION}"
         )
     return checkpoint
@@ -156,12 +155,13 @@ def load_error_message(path: str | os.PathLike, err: BaseException) -> str:
             f"trainer.save_checkpoint(...) or ModelCheckpoint. Received: {type(err).__name__} reading it")
 
 # ---------------------------------------------------------------------------------------- trainer state
-def dump_state(trainer, *, weights_only: bool = False) -> dict[str, Any]:
-    """The checkpoint dict of ``trainer``'s run (collective: every process must call it).
+def dump_state(run, *, weights_only: bool = False) -> dict[str, Any]:
+    """The checkpoint dict of a run (a ``RunContext``; collective: every process must call it).
 
     ``"loops"`` is ``trainer.fit_state.state_dict()`` with every process's epoch metric sums in ``"results"``.
     """
-    model, strategy = trainer.model, trainer.strategy
+    trainer, model = run.trainer, run.model
+    strategy = trainer.strategy
     loops = trainer.fit_state.state_dict()
     per_rank = strategy.all_gather_object({"rng": rng_state(), "results": loops["results"]})
     loops["results"] = [r["results"] for r in per_rank]
@@ -179,12 +179,12 @@ def dump_state(trainer, *, weights_only: bool = False) -> dict[str, Any]:
         checkpoint["optimizer_states"] = [strategy.optimizer_state_dict(model, o) for o in trainer.optimizers]
         checkpoint["lr_schedulers"] = [c.scheduler.state_dict() for c in trainer.lr_scheduler_configs]
         checkpoint["precision"] = trainer.precision.state_dict()
-        checkpoint["callbacks"] = {c.state_key: c.state_dict() for c in trainer._all_callbacks if c.state_dict()}
+        checkpoint["callbacks"] = {c.state_key: c.state_dict() for c in run.callbacks if c.state_dict()}
         checkpoint["rng_states"] = [r["rng"] for r in per_rank]
     hparams = getattr(model, "hparams", None)
     if isinstance(hparams, dict):
         checkpoint["hyper_parameters"] = dict(hparams)
-    trainer._hooks.call("on_save_checkpoint", checkpoint)
+    run.hooks.call("on_save_checkpoint", checkpoint)
     return checkpoint
 
 
@@ -211,15 +211,17 @@ def resolve_ckpt_path(trainer, ckpt_path: str | os.PathLike) -> Path:
     return Path(found)
 
 
-def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> dict | None:
-    """Load the weights from ``ckpt_path``; with ``full``, everything needed to resume training exactly.
+def restore_state(run, ckpt_path: str | os.PathLike, *, full: bool) -> dict | None:
+    """Load the weights from ``ckpt_path`` into a run's model (a ``RunContext``); with ``full``, everything
+    needed to resume training exactly.
 
     Returns the random number generators' state to set when training starts (``full`` only), or None.
     """
+    trainer, model = run.trainer, run.model
     path = resolve_ckpt_path(trainer, ckpt_path)
     checkpoint = load_checkpoint(path)
-    model, strategy = trainer.model, trainer.strategy
-    trainer._hooks.call("on_load_checkpoint", checkpoint)
+    strategy = trainer.strategy
+    run.hooks.call("on_load_checkpoint", checkpoint)
     strategy.load_model_state_dict(model, checkpoint["state_dict"])
     if not full:
         return None
@@ -233,7 +235,7 @@ def restore_state(trainer, ckpt_path: str | os.PathLike, *, full: bool) -> dict 
         config.scheduler.load_state_dict(state)
     trainer.precision.load_state_dict(checkpoint.get("precision", {}))
     states = checkpoint.get("callbacks", {})
-    for callback in trainer._all_callbacks:
+    for callback in run.callbacks:
         if callback.state_key in states:
             callback.load_state_dict(states[callback.state_key])
     rank, world_size = trainer.global_rank, trainer.world_size

@@ -9,6 +9,7 @@ Names are imported on first use, so ``import flash.reports`` loads no torch.
 
 from __future__ import annotations
 
+from flash.engine.defaults import register_default_callback
 from flash.lazy import lazy_getattr
 
 _LAZY = {
@@ -21,3 +22,12 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
+
+
+def _report_callback():
+    from flash.reports.callback import ReportCallback
+
+    return ReportCallback()
+
+
+register_default_callback("report", _report_callback)  # Trainer(report=True), the default, adds it
