@@ -9,10 +9,10 @@ from typing import Any
 import torch
 
 from flash.engine.checkpoint import restore_state
-from flash.engine.data import explain_worker_death
 from flash.engine.results import LoggedResults, LogTarget
 from flash.engine.run import RunContext
 from flash.errors import ConfigurationError
+from flash.fabric.data import explain_worker_death
 
 
 def loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from flash.engine import data as engine_data
 from flash.engine.checkpoint import restore_state, save_last
 from flash.engine.evaluation import evaluate, loader_from, setup_module
 from flash.engine.interrupt import (
@@ -31,9 +30,10 @@ from flash.engine.interrupt import (
 from flash.engine.optim import parse_optimizers, step_schedulers
 from flash.engine.results import LoggedResults, LogTarget
 from flash.engine.run import RunContext
-from flash.engine.seed import global_seed, recorded_seed, set_rng_state
 from flash.engine.state import FitState
 from flash.errors import ConfigurationError
+from flash.fabric import data as engine_data
+from flash.fabric.seed import global_seed, recorded_seed, set_rng_state
 
 
 def run_fit(run: RunContext, train_loaders, val_loaders, datamodule, ckpt_path) -> None:

@@ -6,11 +6,11 @@ from typing import Any
 
 import torch
 
-from flash.engine import data as engine_data
 from flash.engine.checkpoint import restore_state
 from flash.engine.evaluation import loader_from, model_batches, setup_module
 from flash.engine.run import RunContext
 from flash.errors import ConfigurationError
+from flash.fabric import data as engine_data
 
 
 def _split(output: Any) -> list:

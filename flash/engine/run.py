@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
-from flash.engine import data as engine_data
 from flash.engine.callbacks import Callback
 from flash.engine.hooks import HookDispatcher
-from flash.engine.precision import Precision
 from flash.engine.results import LogTarget, batch_size_of
-from flash.engine.seed import global_seed
 from flash.errors import ConfigurationError, NonFiniteLossError
+from flash.fabric import data as engine_data
+from flash.fabric.precision import Precision
+from flash.fabric.seed import global_seed
 
 
 def to_device(batch: Any, device: torch.device) -> Any:

@@ -16,19 +16,19 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import DataLoader
 
-from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
 from flash.engine.checkpoint import dump_state, save_checkpoint
 from flash.engine.compile import compile_in_place
 from flash.engine.defaults import default_callbacks
 from flash.engine.loggers import get_loggers
-from flash.engine.precision import Precision, PrecisionName, get_precision
 from flash.engine.progress import ProgressBar
 from flash.engine.run import RunContext
 from flash.engine.settings import TrainerSettings
 from flash.engine.state import FitState
-from flash.engine.strategy import Strategy, StrategyName, get_strategy
 from flash.errors import ConfigurationError
+from flash.fabric.accelerator import resolve_accelerator, resolve_devices
+from flash.fabric.precision import Precision, PrecisionName, get_precision
+from flash.fabric.strategy import Strategy, StrategyName, get_strategy
 
 
 def _datamodule_first(loaders: Any, datamodule: Any) -> tuple[Any, Any]:
