@@ -22,7 +22,9 @@ _LAZY: dict[str, str] = {
     # engine
     "Trainer": "flash.engine.trainer",
     "TrainingModule": "flash.engine.module",
-    "seed_everything": "flash.engine.seed",
+    "seed_everything": "flash.fabric.seed",
+    # fabric (Lightning Fabric's API, for loops written by hand)
+    "Fabric": "flash.fabric.fabric",
     "Callback": "flash.engine.callbacks",
     "ModelCheckpoint": "flash.engine.callbacks",
     "EarlyStopping": "flash.engine.callbacks",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from flash.engine.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from flash.engine.loggers import CSVLogger, TensorBoardLogger
     from flash.engine.module import TrainingModule
-    from flash.engine.seed import seed_everything
     from flash.engine.trainer import Trainer
+    from flash.fabric.fabric import Fabric
+    from flash.fabric.seed import seed_everything
     from flash.tune.tuner import Tuner

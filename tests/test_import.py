@@ -22,7 +22,7 @@ def test_import_flash_loads_no_heavy_library():
 
 def test_public_api_is_pinned():
     assert flash.__all__ == [
-        "CSVLogger", "Callback", "DataModule", "EarlyStopping", "ImageClassificationData", "ImageClassifier",
+        "CSVLogger", "Callback", "DataModule", "EarlyStopping", "Fabric", "ImageClassificationData", "ImageClassifier",
         "InputTransform",
         "LearningRateMonitor", "ModelCheckpoint", "ObjectDetectionData", "ObjectDetector", "ProgressBar", "Registry",
         "SpeechRecognition", "SpeechRecognitionData", "SpeechRecognizer", "Task", "TensorBoardLogger",

@@ -216,8 +216,9 @@ class Fabric:
     def backward(self, tensor: torch.Tensor, *args: Any, model: Any = None, **kwargs: Any) -> None:
         """``tensor.backward()`` through the precision (the float16 scaler)."""
         if not self._module_of_param:
-            raise ConfigurationError("fabric.backward(loss) was called before any module was set up. Set the "
-                                     "model up first: model, optimizer = fabric.setup(model, optimizer). Received: no module set up")
+            raise ConfigurationError("fabric.backward(loss) was called before any module was set up. Set the model "
+                                     "up first: model, optimizer = fabric.setup(model, optimizer). "
+                                     "Received: no module set up")
         if self.world_size > 1 and not self._loaders_set_up:
             raise ConfigurationError(
                 f"fabric.backward(loss) under {self._strategy.name} with {self.world_size} processes, but no "

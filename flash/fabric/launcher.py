@@ -8,6 +8,7 @@ its Fabric joins the group exactly as under torchrun. The function and its argum
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,8 @@ def spawn(build: Callable[[], Any], function: Callable[..., Any], args: tuple, k
     port = free_port()
     mp.start_processes(_worker, args=(nprocs, port, build, function, args, kwargs, results), nprocs=nprocs,
                        start_method="spawn", join=True)
-    return results.get() if not results.empty() else None
+    # plain pickle bytes: torch's own pickler would share tensors through the exited worker's memory
+    return pickle.loads(results.get()) if not results.empty() else None
 
 
 def _worker(local_rank: int, nprocs: int, port: int, build: Callable[[], Any], function: Callable[..., Any],
@@ -34,4 +36,4 @@ def _worker(local_rank: int, nprocs: int, port: int, build: Callable[[], Any], f
     fabric = build()
     output = fabric.launch(function, *args, **kwargs)  # joins the group set up by the environment above
     if local_rank == 0:
-        results.put(output)
+        results.put(pickle.dumps(output))
