@@ -26,9 +26,10 @@ from flash.engine.run import RunContext
 from flash.engine.settings import TrainerSettings
 from flash.engine.state import FitState
 from flash.errors import ConfigurationError
-from flash.fabric.accelerator import resolve_accelerator, resolve_devices
+from flash.fabric.accelerator import resolve_accelerator
+from flash.fabric.fabric import Fabric
 from flash.fabric.precision import Precision, PrecisionName, get_precision
-from flash.fabric.strategy import Strategy, StrategyName, get_strategy
+from flash.fabric.strategy import Strategy, StrategyName
 
 
 def _datamodule_first(loaders: Any, datamodule: Any) -> tuple[Any, Any]:
@@ -55,9 +56,9 @@ class Trainer:
     Public attributes (read them; the loops update them):
 
     - ``settings``: the checked loop arguments (:class:`TrainerSettings`).
-    - ``accelerator`` (``"cpu"``, ``"cuda"``, ``"mps"``), ``device_indices``, ``num_nodes``, ``strategy``,
-      ``precision``: where and how the model runs; ``device``, ``world_size``, ``global_rank``,
-      ``is_global_zero`` read the strategy.
+    - ``fabric``: the :class:`~flash.fabric.Fabric` the Trainer runs on (devices, precision, processes,
+      collectives); ``accelerator`` (``"cpu"``, ``"cuda"``, ``"mps"``), ``device_indices``, ``num_nodes``,
+      ``strategy``, ``precision``, ``device``, ``world_size``, ``global_rank``, ``is_global_zero`` read it.
     - ``callbacks``: the Trainer's callbacks (the user's, then ModelCheckpoint, ProgressBar and the flag
       defaults). A model's ``configure_callbacks()`` and ``finetune``'s strategy join them for one run only.
     - ``loggers`` / ``logger``, ``log_dir``, ``default_root_dir``.
@@ -111,11 +112,17 @@ class Trainer:
             Trainer.__init__(self, **upgrade_arguments(lightning1, given))
             return
         s = self.settings = TrainerSettings.build(locals())
-        self.accelerator = resolve_accelerator(accelerator)
-        self.device_indices = resolve_devices(devices, self.accelerator)
-        self.num_nodes = num_nodes
-        self.strategy = get_strategy(strategy, num_processes=len(self.device_indices) * num_nodes)
-        self.precision = get_precision(precision, device_type=self.accelerator)
+        device_type = resolve_accelerator(accelerator)
+        if strategy == "ddp_spawn":
+            raise ConfigurationError(
+                "The Trainer starts its processes by re-running the script: use strategy='ddp'. 'ddp_spawn' runs a "
+                "function in new processes: flash.fabric.Fabric(strategy='ddp_spawn').launch(fn). "
+                "Received: strategy='ddp_spawn'"
+            )
+        # devices, precision, strategy, collectives and checkpoint I/O: one Fabric (the precision object is built
+        # here: the Trainer, unlike Fabric's string flag, also runs '16-mixed' on CPU)
+        self.fabric = Fabric(accelerator=device_type, devices=devices, num_nodes=num_nodes, strategy=strategy,
+                             precision=get_precision(precision, device_type=device_type))
         self.default_root_dir = Path(default_root_dir or os.getcwd())
         self.loggers = [] if s.fast_dev_run else get_loggers(logger, self.default_root_dir)
         user_callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks else []
@@ -167,6 +174,27 @@ class Trainer:
     @should_stop.setter
     def should_stop(self, value: bool) -> None:
         self.fit_state.should_stop = value
+
+    @property
+    def accelerator(self) -> str:
+        """``"cpu"``, ``"cuda"`` or ``"mps"`` (the Fabric's)."""
+        return self.fabric.accelerator
+
+    @property
+    def device_indices(self) -> list[int]:
+        return self.fabric.device_indices
+
+    @property
+    def num_nodes(self) -> int:
+        return self.fabric.num_nodes
+
+    @property
+    def strategy(self) -> Strategy:
+        return self.fabric.strategy
+
+    @property
+    def precision(self) -> Precision:
+        return self.fabric.precision
 
     @property
     def is_global_zero(self) -> bool:
@@ -306,7 +334,7 @@ class Trainer:
         checkpoint = dump_state(self._current_run(), weights_only=weights_only)
         if self.is_global_zero:
             save_checkpoint(checkpoint, filepath)
-        self.strategy.barrier()
+        self.fabric.barrier()
 
     # ------------------------------------------------------------------ logging
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
@@ -345,8 +373,7 @@ class Trainer:
 
     def _launch(self) -> None:
         if not self._launched:
-            self.strategy.setup_environment(self.accelerator, self.device_indices, self.num_nodes)
-            self.precision = get_precision(self.settings.precision, device_type=self.device.type)
+            self.fabric.launch()
             self._launched = True
             if self.strategy.rank != 0:
                 self.loggers = []
