@@ -6,9 +6,10 @@ The same MLP (64-2048-10, ~2 ms a step on one CPU thread), data, seed and sample
 and (c) on ``lightning.fabric`` when it is importable (it is not a flash dependency: never installed for this).
 
 The loops alternate step by step in one process: each round times one step of every side, milliseconds
-apart, so the machine's speed swings hit all sides alike. The ratio is the median over rounds of
-fabric's step time over the plain step's. At the end the final weights of (a) and (b) are compared
-(``torch.equal``): the overhead is measured on loops that compute the same thing.
+apart (which side goes first alternates too), so the machine's speed swings hit all sides alike. The
+ratio is the median over rounds of fabric's step time over the plain step's. At the end the final
+weights of (a) and (b) are compared (``torch.equal``): the overhead is measured on loops that compute
+the same thing.
 
 Usage:
     python benchmarks/fabric_overhead.py            # 2,000 steps per side
@@ -89,10 +90,11 @@ def run(*, steps: int = 2000, warmup: int = 50, threads: int = 1) -> dict[str, A
         lightning_fabric = LightningFabric(accelerator="cpu", devices=1)
         sides["lightning.fabric"] = _on_fabric(lightning_fabric)
     times: dict[str, list[float]] = {name: [] for name in sides}
+    order = list(sides)
     for index in range(warmup + steps):
-        for name, (step, _) in sides.items():
+        for name in order if index % 2 else order[::-1]:  # who goes first alternates: no side always runs cold
             start = time.perf_counter()
-            step()
+            sides[name][0]()
             if index >= warmup:
                 times[name].append(time.perf_counter() - start)
     plain = times["plain"]
