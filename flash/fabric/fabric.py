@@ -304,8 +304,11 @@ class Fabric:
     # ------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike, state: Mapping[str, Any], filter: Any = None) -> None:
         """Save ``state``: modules and optimizers as state dicts, objects with ``state_dict()`` too, other values
-        as they are. A flash checkpoint (atomic, versioned, read back with ``weights_only=True``); collective."""
+        as they are; ``filter[key](name, value)`` picks the entries kept of ``key``'s state dict. A flash
+        checkpoint (atomic, versioned, read back with ``weights_only=True``); collective."""
         checkpoint = {key: self._state_of(value) for key, value in state.items()}
+        for key, keep in (filter or {}).items():  # e.g. {"model": lambda name, value: "lora" in name}
+            checkpoint[key] = {name: value for name, value in checkpoint[key].items() if keep(name, value)}
         if self.is_global_zero:
             checkpoint_io.save_checkpoint(checkpoint, path)
         self.barrier()

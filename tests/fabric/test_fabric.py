@@ -104,6 +104,8 @@ def test_load_is_strict_about_missing_keys_and_reads_raw_state_dicts(tmp_path):
         fabric.load(tmp_path / "a.ckpt", {"model": model, "optimizer": None})
     assert fabric.load(tmp_path / "a.ckpt", {"model": model, "step": 1}, strict=False) == {}
     assert set(fabric.load(tmp_path / "a.ckpt")) == {"model"}
+    fabric.save(tmp_path / "b.ckpt", {"model": model}, filter={"model": lambda name, value: name.startswith("2.")})
+    assert set(fabric.load(tmp_path / "b.ckpt")["model"]) == {"2.weight", "2.bias"}
     other = net(seed=5)
     torch.save(other.state_dict(), tmp_path / "raw.pt")
     fabric.load_raw(tmp_path / "raw.pt", model)
