@@ -15,14 +15,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flash._version import __version__
-from flash.lazy import lazy_getattr
+from flash.lazy import lazy_getattr, provide
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     # engine
     "Trainer": "flash.engine.trainer",
     "TrainingModule": "flash.engine.module",
-    "seed_everything": "flash.engine.seed",
+    "seed_everything": "flash.fabric.seed",
+    # fabric (Lightning Fabric's API, for loops written by hand)
+    "Fabric": "flash.fabric.fabric",
     "Callback": "flash.engine.callbacks",
     "ModelCheckpoint": "flash.engine.callbacks",
     "EarlyStopping": "flash.engine.callbacks",
@@ -55,7 +57,14 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
+# flash.reports registers the Trainer's default "report" callback (flash.engine.defaults) when imported, so the
+# names that build Trainers import it first: flash.Trainer(...) writes the report, `import flash` loads nothing.
+_IMPORTS_FIRST = {name: ("flash.reports",) for name in ("Trainer", "Tuner", "report")}
+
+__getattr__ = lazy_getattr(__name__, _LAZY, imports_first=_IMPORTS_FIRST)
+
+# what lower layers use from higher ones, wired here at the top (see flash.lazy.provide)
+provide("serve", "flash.serve:serve")  # Task.serve
 
 
 def __dir__() -> list[str]:
@@ -66,6 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover - for editors and type checkers only
     from flash.engine.callbacks import Callback, EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from flash.engine.loggers import CSVLogger, TensorBoardLogger
     from flash.engine.module import TrainingModule
-    from flash.engine.seed import seed_everything
     from flash.engine.trainer import Trainer
+    from flash.fabric.fabric import Fabric
+    from flash.fabric.seed import seed_everything
     from flash.tune.tuner import Tuner

@@ -10,15 +10,12 @@ in the optimizer; frozen ones simply get no gradient.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from flash.engine.callbacks import Callback
 from flash.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from flash.core.task import Task
 
 STRATEGIES = ("no_freeze", "freeze", "freeze_unfreeze", "unfreeze_milestones")
 _BN = (torch.nn.modules.batchnorm._BatchNorm,)
@@ -44,7 +41,9 @@ class FinetuningStrategy(Callback):
     def on_train_epoch_start(self, trainer, module) -> None:
         self.apply(module, trainer.current_epoch)
 
-    def apply(self, module: Task, epoch: int) -> None:
+    def apply(self, module: Any, epoch: int) -> None:
+        """Freeze ``module.backbone`` for ``epoch`` (any module with a ``backbone``; a Task's ``train`` keeps the
+        frozen BatchNorm layers listed in ``module._frozen_bn_eval`` in eval mode)."""
         backbone = getattr(module, "backbone", None)
         if backbone is None:
             raise ConfigurationError(

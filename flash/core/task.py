@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from flash._version import __version__
 from flash.core.data import FEATURES, INPUT, TARGET, InputTransform
 from flash.core.download import local_file
 from flash.core.finetuning import get_finetuning_strategy
@@ -25,6 +26,7 @@ from flash.core.optimizers import build_optimizer, build_scheduler
 from flash.engine.checkpoint import load_checkpoint
 from flash.engine.module import TrainingModule
 from flash.errors import CheckpointError, ConfigurationError
+from flash.lazy import provided
 
 if TYPE_CHECKING:
     import torchmetrics
@@ -254,14 +256,13 @@ class Task(TrainingModule):
     def serve(self, *, host: str = "127.0.0.1", port: int = 8000, **kwargs: Any) -> None:
         """Serve this model over HTTP until stopped: a page at ``/``, ``POST /predict``, docs at ``/docs``.
 
-        Other keyword arguments go to :func:`flash.serve.serve` (``device``, ``max_batch_size``, ...).
+        Other keyword arguments go to :func:`flash.serve.serve` (``device``, ``max_batch_size``, ...), which the
+        package root provides (core sits below serve: ``flash.lazy.provided("serve")``).
 
         Example:
             >>> model.serve(port=8000)  # then open http://127.0.0.1:8000  # doctest: +SKIP
         """
-        from flash.serve import serve
-
-        serve(self, host=host, port=port, **kwargs)
+        provided("serve")(self, host=host, port=port, **kwargs)
 
     # ------------------------------------------------------------------ checkpoints
     def on_fit_start(self) -> None:
@@ -274,8 +275,6 @@ class Task(TrainingModule):
             self.input_transform = transform
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        import flash
-
         hparams = {}
         for key, value in self.hparams.items():
             try:
@@ -286,7 +285,7 @@ class Task(TrainingModule):
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "hyper_parameters": hparams,
             "input_transform": self.input_transform.state_dict(),
-            "flash_version": flash.__version__,
+            "flash_version": __version__,
         }
 
     @classmethod

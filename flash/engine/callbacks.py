@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 import torch
 
-from flash.engine.checkpoint import remove_debris
 from flash.errors import ConfigurationError, invalid_choice
+from flash.fabric.checkpoint import remove_debris
 
 
 class Callback:

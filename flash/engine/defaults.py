@@ -1,12 +1,14 @@
-"""The callbacks ``Trainer`` adds by default, one per flag (``Trainer(report=True)`` -> the "report" callback).
+"""Callbacks a ``Trainer`` adds by default, one per on/off flag, registered by the packages that provide them.
 
-Packages above the engine register a factory for their flag when they are imported, so the engine names none
-of them: ``flash.reports`` registers ``"report"``.
+The engine knows no higher layer: ``flash.reports`` registers ``"report"`` (the run's HTML report) when it is
+imported, and ``Trainer(report=True)`` (the default) then builds one. A flag nobody registered adds nothing.
+This module imports no torch, so a package registers at import time without loading it.
 
 Example:
-    >>> register_default_callback("example", list)
-    >>> default_callbacks({"example": True, "other": True})
-    [[]]
+    >>> register_default_callback("hello", lambda: "a callback")
+    >>> default_callbacks({"hello": True, "report": False})
+    ['a callback']
+    >>> _FACTORIES.pop("hello") and None
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ _FACTORIES: dict[str, Callable[[], Callback]] = {}
 
 
 def register_default_callback(flag: str, factory: Callable[[], Callback]) -> None:
-    """Make ``factory()`` a default callback of every ``Trainer`` whose ``flag`` argument is on."""
+    """Make ``Trainer(<flag>=True)`` add ``factory()`` to its callbacks (registering a flag again replaces it)."""
     _FACTORIES[flag] = factory
 
 
-def default_callbacks(flags: Mapping[str, bool]) -> list:
-    """One new callback per registered flag that ``flags`` turns on, in registration order."""
+def default_callbacks(flags: Mapping[str, bool]) -> list[Callback]:
+    """A new callback from each registered factory whose flag is on in ``flags``, in registration order."""
     return [factory() for flag, factory in _FACTORIES.items() if flags.get(flag)]

@@ -9,9 +9,10 @@ from typing import Any
 import torch
 
 from flash.engine.checkpoint import restore_state
-from flash.engine.data import explain_worker_death
 from flash.engine.results import LoggedResults, LogTarget
+from flash.engine.run import RunContext
 from flash.errors import ConfigurationError
+from flash.fabric.data import explain_worker_death
 
 
 def loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:
@@ -24,18 +25,19 @@ def loader_from(stage: str, loaders: Any, datamodule: Any) -> Any:
     return method() if callable(method) else None
 
 
-def setup_module(trainer, model: torch.nn.Module, *, training: bool) -> None:
-    """Convert ``model`` to the precision's dtype and put it on the device (wrapped by the strategy to train)."""
+def setup_module(run: RunContext, *, training: bool) -> None:
+    """Convert the model to the precision's dtype and put it on the device (wrapped by the strategy to train)."""
+    trainer, model = run.trainer, run.model
     trainer.precision.convert_module(model)
     if training:
-        trainer._wrapped = trainer.strategy.wrap(model)
+        run.wrapped = trainer.strategy.wrap(model)
     else:
         model.to(trainer.device)
 
 
-def model_batches(trainer, loader, limit: float):
+def model_batches(run: RunContext, loader, limit: float):
     """``(batch_idx, batch)`` for the loader's first ``limit`` batches, each as the model takes it (dtype, device)."""
-    move, target = trainer._batch_mover(), trainer._logging
+    move, target = run.batch_mover(), run.logging
     iterator = iter(loader)
     try:
         with explain_worker_death(iterator, stage="evaluation"):
@@ -53,30 +55,31 @@ def model_batches(trainer, loader, limit: float):
 _STEP = {"validation": "validation_step", "test": "test_step"}
 
 
-def evaluate(trainer, model, stage: str, loader, limit: float) -> dict[str, float]:
+def evaluate(run: RunContext, stage: str, loader, limit: float) -> dict[str, float]:
     """One pass of ``validation_step`` / ``test_step`` over ``loader``; returns (and records) the epoch means."""
+    trainer, model = run.trainer, run.model
     step_name = _STEP[stage]
     if not callable(getattr(model, step_name, None)):
         raise ConfigurationError(
             f"{type(model).__name__} has no {step_name}(batch, batch_idx); it cannot be {stage}-evaluated."
         )
-    hooks, was_training = trainer._hooks, model.training
+    hooks, was_training = run.hooks, model.training
     target = LogTarget()
     metrics: dict[str, float] = {}
     model.eval()
     try:
-        with trainer._log_into(target):
+        with run.log_into(target):
             hooks.call(f"on_{stage}_start")
             hooks.call(f"on_{stage}_epoch_start")
             batches = 0
-            step, batch_end_hooks = trainer._step_runner(step_name), hooks.methods(f"on_{stage}_batch_end")
+            step, batch_end_hooks = run.step_runner(step_name), hooks.methods(f"on_{stage}_batch_end")
             with torch.no_grad():
-                for batch_idx, batch in model_batches(trainer, loader, limit):
+                for batch_idx, batch in model_batches(run, loader, limit):
                     output = step(batch, batch_idx)
                     batches += 1
                     for hook in batch_end_hooks:
                         hook(output, batch, batch_idx)
-                _pad_collective_steps(trainer, step, batches, loader)
+                _pad_collective_steps(run, step, batches, loader)
 
             def epoch_means() -> None:
                 if not trainer.sanity_checking:
@@ -98,31 +101,33 @@ def _record_means(trainer, results: LoggedResults) -> dict[str, float]:
     return metrics
 
 
-def _pad_collective_steps(trainer, step, batches: int, loader) -> None:
+def _pad_collective_steps(run: RunContext, step, batches: int, loader) -> None:
     """When the strategy's forward is a collective (FSDP), ranks with fewer batches repeat a step whose results
     are dropped, so every rank runs as many forwards."""
+    trainer = run.trainer
     if not trainer.strategy.forward_is_collective or trainer.world_size == 1:
         return
     counts = trainer.strategy.all_gather_object(batches)
     missing = max(counts) - batches
     if missing:
-        sample = trainer._to_device(next(iter(loader)))
-        with trainer._log_into(LogTarget()):
+        sample = run.to_device(next(iter(loader)))
+        with run.log_into(LogTarget()):
             for _ in range(missing):
                 step(sample, 0)
 
 
-def run_evaluate(trainer, model, stage: str, loaders, datamodule, ckpt_path) -> list[dict[str, float]]:
+def run_evaluate(run: RunContext, stage: str, loaders, datamodule, ckpt_path) -> list[dict[str, float]]:
+    trainer = run.trainer
     name = "val" if stage == "validate" else "test"
     loader = loader_from(name, loaders, datamodule)
     if loader is None:
         raise ConfigurationError(f"{stage}() needs data: pass dataloaders=... or a datamodule with a {name} set.")
-    loader = trainer._prepare_loader(loader, train=False)
-    limit = trainer._limit(loader, getattr(trainer.settings, f"limit_{name}_batches"))
-    setup_module(trainer, model, training=False)
-    trainer._hooks.call("setup", stage)
+    loader = run.prepare_loader(loader, train=False)
+    limit = run.limit(loader, getattr(trainer.settings, f"limit_{name}_batches"))
+    setup_module(run, training=False)
+    run.hooks.call("setup", stage)
     if ckpt_path is not None:
-        restore_state(trainer, ckpt_path, full=False)
-    metrics = evaluate(trainer, model, "validation" if stage == "validate" else "test", loader, limit)
-    trainer._hooks.call("teardown", stage)
+        restore_state(run, ckpt_path, full=False)
+    metrics = evaluate(run, "validation" if stage == "validate" else "test", loader, limit)
+    run.hooks.call("teardown", stage)
     return [metrics]

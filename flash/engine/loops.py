@@ -2,7 +2,9 @@
 
 Read it top to bottom: ``run_fit`` sets up and runs epochs; ``_train_epoch`` runs the batches,
 gradient accumulation being the visible window of ``_train_epoch``; where the loop is lives in
-one ``FitState`` (``trainer.fit_state``). Evaluation is in ``evaluation.py``, predict in ``predict_loop.py``.
+one ``FitState`` (``trainer.fit_state``). What the run shares (model, callbacks, hooks, the strategy's training
+wrapper, where ``self.log`` writes) is the ``RunContext`` the Trainer passes in (``run.py``). Evaluation is in
+``evaluation.py``, predict in ``predict_loop.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 
 import torch
 
-from flash.engine import data as engine_data
 from flash.engine.checkpoint import restore_state, save_last
 from flash.engine.evaluation import evaluate, loader_from, setup_module
 from flash.engine.interrupt import (
@@ -28,37 +29,38 @@ from flash.engine.interrupt import (
 )
 from flash.engine.optim import parse_optimizers, step_schedulers
 from flash.engine.results import LoggedResults, LogTarget
-from flash.engine.seed import global_seed, recorded_seed, set_rng_state
+from flash.engine.run import RunContext
 from flash.engine.state import FitState
 from flash.errors import ConfigurationError
+from flash.fabric import data as engine_data
+from flash.fabric.seed import global_seed, recorded_seed, set_rng_state
 
 
-def run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path) -> None:
-    """Fit ``model``; SIGTERM / SIGINT / SIGUSR1 stop it with a resumable checkpoint (see ``interrupt.py``)."""
+def run_fit(run: RunContext, train_loaders, val_loaders, datamodule, ckpt_path) -> None:
+    """Fit ``run.model``; SIGTERM / SIGINT / SIGUSR1 stop it with a resumable checkpoint (see ``interrupt.py``)."""
     stop = StopRequest(deadline=None)
     with stop.installed():
-        _run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path, stop)
+        _run_fit(run, train_loaders, val_loaders, datamodule, ckpt_path, stop)
 
 
-def _run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path, stop: StopRequest) -> None:
-    s, hooks = trainer.settings, trainer._hooks
-    train_loader, val_loader = _fit_loaders(trainer, train_loaders, val_loaders, datamodule)
+def _run_fit(run: RunContext, train_loaders, val_loaders, datamodule, ckpt_path, stop: StopRequest) -> None:
+    trainer, model, hooks = run.trainer, run.model, run.hooks
+    s = trainer.settings
+    train_loader, val_loader = _fit_loaders(run, train_loaders, val_loaders, datamodule)
     model.train()
-    setup_module(trainer, model, training=True)
-    for callback in getattr(model, "configure_callbacks", lambda: [])() or []:
-        if all(type(callback) is not type(c) for c in trainer._extra_callbacks):
-            trainer._extra_callbacks.append(callback)
+    setup_module(run, training=True)
+    run.add_model_callbacks()  # for this run only: the next fit asks its own model
     optimizer = _configure_optimizer(trainer, model)
     state = trainer.fit_state = FitState()
     hooks.call("setup", "fit")
-    resume_rng = restore_state(trainer, ckpt_path, full=True) if ckpt_path is not None else None
+    resume_rng = restore_state(run, ckpt_path, full=True) if ckpt_path is not None else None
     if trainer.is_global_zero:
         _log_hyperparams(trainer, model)
     hooks.call("on_fit_start")
     if val_loader is not None and s.num_sanity_val_steps and trainer.num_val_batches:
         trainer.sanity_checking = True
         try:
-            evaluate(trainer, model, "validation", val_loader, min(s.num_sanity_val_steps, trainer.num_val_batches))
+            evaluate(run, "validation", val_loader, min(s.num_sanity_val_steps, trainer.num_val_batches))
         finally:
             trainer.sanity_checking = False
     if resume_rng is not None:
@@ -67,7 +69,7 @@ def _run_fit(trainer, model, train_loaders, val_loaders, datamodule, ckpt_path, 
     stop.deadline = None if s.max_time is None else state.start_time + s.max_time
     hooks.call("on_train_start")
     while not state.done(s):
-        _train_epoch(trainer, model, optimizer, train_loader, val_loader, stop)
+        _train_epoch(run, optimizer, train_loader, val_loader, stop)
         if stop.signum is not None:
             _stop_on_signal(trainer, stop)
         if state.epoch_finished:
@@ -104,8 +106,9 @@ def _stop_on_signal(trainer, stop: StopRequest) -> None:
     raise TrainingInterrupted(message, signal_name=stop.signal_name, checkpoint=path, code=exit_code(signum))
 
 
-def _fit_loaders(trainer, train_loaders, val_loaders, datamodule) -> tuple[Any, Any]:
+def _fit_loaders(run: RunContext, train_loaders, val_loaders, datamodule) -> tuple[Any, Any]:
     """The training and validation loaders, prepared (sharded, resumable) and counted."""
+    trainer = run.trainer
     s = trainer.settings
     train_loader = loader_from("train", train_loaders, datamodule)
     if train_loader is None:
@@ -113,10 +116,10 @@ def _fit_loaders(trainer, train_loaders, val_loaders, datamodule) -> tuple[Any, 
             "fit() needs training data: pass train_dataloaders=... or datamodule=... with a train set."
         )
     val_loader = loader_from("val", val_loaders, datamodule)
-    train_loader = trainer._prepare_loader(train_loader, train=True)
-    val_loader = trainer._prepare_loader(val_loader, train=False) if val_loader is not None else None
-    trainer.num_training_batches = trainer._limit(train_loader, s.limit_train_batches)
-    trainer.num_val_batches = trainer._limit(val_loader, s.limit_val_batches) if val_loader is not None else 0
+    train_loader = run.prepare_loader(train_loader, train=True)
+    val_loader = run.prepare_loader(val_loader, train=False) if val_loader is not None else None
+    trainer.num_training_batches = run.limit(train_loader, s.limit_train_batches)
+    trainer.num_val_batches = run.limit(val_loader, s.limit_val_batches) if val_loader is not None else 0
     return train_loader, val_loader
 
 
@@ -143,42 +146,44 @@ def _validation_schedule(trainer, total: float) -> tuple[int, bool]:
     return s.val_check_interval, False
 
 
-def _start_train_epoch(trainer, model, train_loader, val_loader) -> tuple[Any, int, int]:
+def _start_train_epoch(run: RunContext, train_loader, val_loader) -> tuple[Any, int, int]:
     """Reshuffle, arrange to skip what a resumed epoch already saw, run the epoch-start hooks.
 
     Returns what to iterate, the first batch index, and how many batches to drop by hand.
     """
+    trainer, model = run.trainer, run.model
     state = trainer.fit_state
     engine_data.set_epoch(train_loader, state.epoch, global_seed())
     start = state.batches_seen
     to_skip = engine_data.skip_samples(train_loader, start)
     if not start:  # a mid-epoch resume carries on the epoch's metric sums
         state.results = LoggedResults()
-    trainer._logging = LogTarget(state.results)
+    run.logging = LogTarget(state.results)
     model.train()
-    trainer._hooks.call("on_train_epoch_start")
-    trainer._wrapped = trainer.strategy.rewrap(model, trainer._wrapped)  # a callback may have (un)frozen layers
+    run.hooks.call("on_train_epoch_start")
+    run.wrapped = trainer.strategy.rewrap(model, run.wrapped)  # a callback may have (un)frozen layers
     if state.val_pending:  # resumed from a checkpoint saved after a batch but before its validation
-        _validate(trainer, model, val_loader)
+        _validate(run, val_loader)
     batches = () if state.done(trainer.settings) else train_loader  # that validation may have stopped training
     return batches, start, to_skip
 
 
-def _train_epoch(trainer, model, optimizer, train_loader, val_loader, stop: StopRequest) -> None:
+def _train_epoch(run: RunContext, optimizer, train_loader, val_loader, stop: StopRequest) -> None:
     """One epoch of training steps. Everything that cannot change within the epoch is decided before
     the first batch: a step's own cost is a few microseconds above the model's, which shows on small models."""
-    s, state, hooks = trainer.settings, trainer.fit_state, trainer._hooks
+    trainer, hooks = run.trainer, run.hooks
+    s, state = trainer.settings, trainer.fit_state
     total, k = trainer.num_training_batches, s.accumulate_grad_batches
-    batches, start, to_skip = _start_train_epoch(trainer, model, train_loader, val_loader)
+    batches, start, to_skip = _start_train_epoch(run, train_loader, val_loader)
     batch_start_hooks, batch_end_hooks = hooks.methods("on_train_batch_start"), hooks.methods("on_train_batch_end")
     before_step_hooks = hooks.methods("on_before_optimizer_step")
-    move, step = trainer._batch_mover(), trainer._step_runner("training_step")
+    move, step = run.batch_mover(), run.step_runner("training_step")
     val_every, val_at_end = _validation_schedule(trainer, total) if val_loader is not None else (0, False)
     limited = s.max_steps != -1 or s.max_time is not None
     # a loader that cannot skip by index drops already-seen batches here; a limit ends the epoch early
     iterator = iter(batches)
     batches = itertools.islice(iterator, to_skip, None if math.isinf(total) else to_skip + int(total) - start)
-    batch_idx, log = start - 1, trainer._logging
+    batch_idx, log = start - 1, run.logging
     log.per_step = True  # self.log in the step and batch hooks: per step (at the epoch's start/end: per epoch)
     with engine_data.explain_worker_death(iterator, stage="training"):
         for batch_idx, batch in enumerate(batches, start):
@@ -189,11 +194,11 @@ def _train_epoch(trainer, model, optimizer, train_loader, val_loader, stop: Stop
                 hook(batch, batch_idx)
             window, closes_window = _window(batch_idx, k, total) if k > 1 else (1, True)
             if closes_window:
-                output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
+                output, loss, value = _forward_backward(run, step, batch, batch_idx, window)
                 _optimizer_step(trainer, optimizer, before_step_hooks)
             else:  # inside a window DDP skips the gradient all-reduce
-                with trainer.strategy.no_backward_sync(trainer._wrapped, enabled=True):
-                    output, loss, value = _forward_backward(trainer, step, batch, batch_idx, window)
+                with trainer.strategy.no_backward_sync(run.wrapped, enabled=True):
+                    output, loss, value = _forward_backward(run, step, batch, batch_idx, window)
                 state.optimizer_stepped = False
             state.batches_seen = done = batch_idx + 1
             _record_step_metrics(trainer, loss, value)
@@ -204,14 +209,14 @@ def _train_epoch(trainer, model, optimizer, train_loader, val_loader, stop: Stop
             if closes_window and stop.poll(trainer) and stop.signum is not None:
                 break  # stop before the pending validation: the checkpoint says it is due, the resumed run does it
             if state.val_pending:
-                _validate(trainer, model, val_loader)
+                _validate(run, val_loader)
             if (state.should_stop or limited) and state.done(s):
                 break
     log.batch, log.per_step = None, False
     if stop.signum is not None:  # mid-epoch: the epoch ends in the resumed run
         return
     state.epoch_finished = state.batches_seen >= total or (math.isinf(total) and batch_idx >= start)
-    _end_train_epoch(trainer)
+    _end_train_epoch(run)
 
 
 def _window(batch_idx: int, k: int, total: float) -> tuple[int, bool]:
@@ -223,7 +228,7 @@ def _window(batch_idx: int, k: int, total: float) -> tuple[int, bool]:
 
 
 def _forward_backward(
-    trainer, step, batch, batch_idx: int, window: int
+    run: RunContext, step, batch, batch_idx: int, window: int
 ) -> tuple[Any, torch.Tensor | None, float | None]:
     """Run the training step and backpropagate its loss (divided by the window's size when accumulating).
 
@@ -236,8 +241,8 @@ def _forward_backward(
     value = loss.item() if loss.numel() == 1 else None  # read once: the finiteness check, the bar
     if value is None or not math.isfinite(value):
         # a non-finite loss raises, or (on_nonfinite_loss="skip") drops this window's optimizer step
-        trainer.fit_state.window_finite &= trainer._check_finite(loss, value)
-    trainer.precision.backward(loss if window == 1 else loss / window)  # skipping x / 1 saves ~15 us a step
+        run.trainer.fit_state.window_finite &= run.check_finite(loss, value)
+    run.trainer.precision.backward(loss if window == 1 else loss / window)  # skipping x / 1 saves ~15 us a step
     return output, loss, value
 
 
@@ -293,15 +298,16 @@ def _record_step_metrics(trainer, loss: torch.Tensor | None, value: float | None
         trainer.log_metrics(step_values, step=trainer.global_step, every_n=True)  # it copies what it keeps
 
 
-def _validate(trainer, model, val_loader) -> None:
-    trainer.fit_state.val_pending = False
+def _validate(run: RunContext, val_loader) -> None:
+    run.trainer.fit_state.val_pending = False
     if val_loader is not None:
-        evaluate(trainer, model, "validation", val_loader, trainer.num_val_batches)
-        model.train()
+        evaluate(run, "validation", val_loader, run.trainer.num_val_batches)
+        run.model.train()
 
 
-def _end_train_epoch(trainer) -> None:
+def _end_train_epoch(run: RunContext) -> None:
     """The epoch-end hooks; between the model's and the callbacks', the epoch's means and schedulers."""
+    trainer = run.trainer
     state = trainer.fit_state
 
     def epoch_means() -> None:
@@ -314,5 +320,5 @@ def _end_train_epoch(trainer) -> None:
             step_schedulers(trainer.lr_scheduler_configs, "epoch", state.epoch + 1, trainer.callback_metrics)
 
     renamed: dict[str, float] = {}
-    trainer._hooks.call("on_train_epoch_end", between=epoch_means)
+    run.hooks.call("on_train_epoch_end", between=epoch_means)
     trainer.log_metrics(renamed, step=trainer.global_step)

@@ -61,9 +61,9 @@ class TrainingModule(torch.nn.Module):
     ) -> None:
         """Record a metric. Defaults, as in Lightning: per step in ``training_step`` and the training batch
         hooks; per epoch (a batch-size weighted mean) everywhere else, ``on_train_epoch_end`` included."""
-        trainer = self._trainer
-        if trainer is not None:
-            trainer._log(name, value, on_step, on_epoch, prog_bar, sync_dist, batch_size)
+        run = self._trainer.run if self._trainer is not None else None
+        if run is not None:  # outside a fit / validate / test / predict there is nowhere to log to
+            run.log(name, value, on_step, on_epoch, prog_bar, sync_dist, batch_size)
 
     def log_dict(self, metrics: dict[str, Any], **kwargs: Any) -> None:
         for name, value in metrics.items():

@@ -6,10 +6,11 @@ from typing import Any
 
 import torch
 
-from flash.engine import data as engine_data
 from flash.engine.checkpoint import restore_state
 from flash.engine.evaluation import loader_from, model_batches, setup_module
+from flash.engine.run import RunContext
 from flash.errors import ConfigurationError
+from flash.fabric import data as engine_data
 
 
 def _split(output: Any) -> list:
@@ -23,24 +24,25 @@ def _split(output: Any) -> list:
     )
 
 
-def run_predict(trainer, model, loaders, datamodule, output, return_predictions, ckpt_path) -> list | None:
+def run_predict(run: RunContext, loaders, datamodule, output, return_predictions, ckpt_path) -> list | None:
+    trainer, model, hooks = run.trainer, run.model, run.hooks
     loader = loader_from("predict", loaders, datamodule)
     if loader is None:
         raise ConfigurationError("predict() needs data: pass dataloaders=... or a datamodule with predict data.")
     if output is not None and not callable(getattr(model, "format_predictions", None)):
         raise ConfigurationError(f"output={output!r} needs {type(model).__name__}.format_predictions(outputs, output).")
-    loader = trainer._prepare_loader(loader, train=False)
-    limit = trainer._limit(loader, trainer.settings.limit_predict_batches)
-    setup_module(trainer, model, training=False)
-    trainer._hooks.call("setup", "predict")
+    loader = run.prepare_loader(loader, train=False)
+    limit = run.limit(loader, trainer.settings.limit_predict_batches)
+    setup_module(run, training=False)
+    hooks.call("setup", "predict")
     if ckpt_path is not None:
-        restore_state(trainer, ckpt_path, full=False)
+        restore_state(run, ckpt_path, full=False)
     model.eval()
-    trainer._hooks.call("on_predict_start")
+    hooks.call("on_predict_start")
     predictions: list = []
-    step, batch_end_hooks = trainer._step_runner("predict_step"), trainer._hooks.methods("on_predict_batch_end")
+    step, batch_end_hooks = run.step_runner("predict_step"), hooks.methods("on_predict_batch_end")
     with torch.no_grad():
-        for batch_idx, batch in model_batches(trainer, loader, limit):
+        for batch_idx, batch in model_batches(run, loader, limit):
             out = step(batch, batch_idx)
             if output is not None:
                 out = model.format_predictions(out, output)
@@ -48,8 +50,8 @@ def run_predict(trainer, model, loaders, datamodule, output, return_predictions,
                 hook(out, batch, batch_idx)
             if return_predictions:
                 predictions.append(out)
-    trainer._hooks.call("on_predict_end")
-    trainer._hooks.call("teardown", "predict")
+    hooks.call("on_predict_end")
+    hooks.call("teardown", "predict")
     if trainer.world_size > 1 and return_predictions:
         predictions = _gather_in_order(trainer, loader, predictions)
     return predictions if return_predictions else None

@@ -8,41 +8,28 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import math
 import os
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader
 
-from flash.engine import data as engine_data
-from flash.engine.accelerator import resolve_accelerator, resolve_devices
 from flash.engine.callbacks import Callback, ModelCheckpoint
 from flash.engine.checkpoint import dump_state, save_checkpoint
 from flash.engine.compile import compile_in_place
-from flash.engine.data import apply_to_tensors
-from flash.engine.hooks import HookDispatcher
+from flash.engine.defaults import default_callbacks
 from flash.engine.loggers import get_loggers
-from flash.engine.precision import Precision, PrecisionName, get_precision
 from flash.engine.progress import ProgressBar
-from flash.engine.results import LogTarget, batch_size_of
-from flash.engine.seed import global_seed
+from flash.engine.run import RunContext
 from flash.engine.settings import TrainerSettings
 from flash.engine.state import FitState
-from flash.engine.strategy import Strategy, StrategyName, get_strategy
-from flash.errors import ConfigurationError, NonFiniteLossError
-
-
-def _to_device(batch: Any, device: torch.device) -> Any:
-    def other(value: Any) -> Any:
-        return value.to(device) if callable(getattr(value, "to", None)) else value
-
-    return apply_to_tensors(batch, lambda tensor: tensor.to(device, non_blocking=True), other=other)
+from flash.errors import ConfigurationError
+from flash.fabric.accelerator import resolve_accelerator
+from flash.fabric.fabric import Fabric
+from flash.fabric.precision import Precision, PrecisionName, get_precision
+from flash.fabric.strategy import Strategy, StrategyName
 
 
 def _datamodule_first(loaders: Any, datamodule: Any) -> tuple[Any, Any]:
@@ -59,11 +46,28 @@ class Trainer:
 
     Arguments follow Lightning 2 (``accelerator``, ``devices``, ``precision``, ``strategy``,
     ``max_epochs``, ``accumulate_grad_batches``, ...); see :class:`TrainerSettings`. ``compile=True`` runs the
-    model's forward through ``torch.compile`` (off by default: see :mod:`flash.engine.compile`). ``report=True`` writes
-    ``<log_dir>/report/index.html`` after ``fit``/``finetune``/``validate`` (see :mod:`flash.reports`).
+    model's forward through ``torch.compile`` (off by default: see :mod:`flash.engine.compile`). ``report=True``
+    adds the callback registered for the ``"report"`` flag (:mod:`flash.engine.defaults`): ``flash.reports``
+    registers one that writes ``<log_dir>/report/index.html`` after ``fit``/``finetune``/``validate``.
     Lightning 1.x spellings (``gpus=``, ``num_devices=``, ...) are translated with a warning
     (``flash.engine.lightning1``). A DataModule may be passed positionally, as in Lightning:
     ``trainer.fit(model, datamodule)``.
+
+    Public attributes (read them; the loops update them):
+
+    - ``settings``: the checked loop arguments (:class:`TrainerSettings`).
+    - ``fabric``: the :class:`~flash.fabric.Fabric` the Trainer runs on (devices, precision, processes,
+      collectives); ``accelerator`` (``"cpu"``, ``"cuda"``, ``"mps"``), ``device_indices``, ``num_nodes``,
+      ``strategy``, ``precision``, ``device``, ``world_size``, ``global_rank``, ``is_global_zero`` read it.
+    - ``callbacks``: the Trainer's callbacks (the user's, then ModelCheckpoint, ProgressBar and the flag
+      defaults). A model's ``configure_callbacks()`` and ``finetune``'s strategy join them for one run only.
+    - ``loggers`` / ``logger``, ``log_dir``, ``default_root_dir``.
+    - ``fit_state`` (where the fit loop is: ``current_epoch``, ``global_step``, ``should_stop`` are views of it),
+      ``state_stage`` (``"fit"``, ``"validate"``, ... while running, else None), ``sanity_checking``.
+    - ``callback_metrics``, ``logged_metrics``, ``progress_bar_metrics``: the latest metric values.
+    - ``optimizers``, ``lr_scheduler_configs``, ``num_training_batches``, ``num_val_batches``, ``datamodule``.
+    - ``model`` / ``lightning_module``: the model of the current or last run; ``run``: the current
+      :class:`RunContext` (None between runs); ``resume_hint``: how a stopped run says to resume.
     """
 
     def __init__(
@@ -108,11 +112,17 @@ class Trainer:
             Trainer.__init__(self, **upgrade_arguments(lightning1, given))
             return
         s = self.settings = TrainerSettings.build(locals())
-        self.accelerator = resolve_accelerator(accelerator)
-        self.device_indices = resolve_devices(devices, self.accelerator)
-        self.num_nodes = num_nodes
-        self.strategy = get_strategy(strategy, num_processes=len(self.device_indices) * num_nodes)
-        self.precision = get_precision(precision, device_type=self.accelerator)
+        device_type = resolve_accelerator(accelerator)
+        if strategy == "ddp_spawn":
+            raise ConfigurationError(
+                "The Trainer starts its processes by re-running the script: use strategy='ddp'. 'ddp_spawn' runs a "
+                "function in new processes: flash.fabric.Fabric(strategy='ddp_spawn').launch(fn). "
+                "Received: strategy='ddp_spawn'"
+            )
+        # devices, precision, strategy, collectives and checkpoint I/O: one Fabric (the precision object is built
+        # here: the Trainer, unlike Fabric's string flag, also runs '16-mixed' on CPU)
+        self.fabric = Fabric(accelerator=device_type, devices=devices, num_nodes=num_nodes, strategy=strategy,
+                             precision=get_precision(precision, device_type=device_type))
         self.default_root_dir = Path(default_root_dir or os.getcwd())
         self.loggers = [] if s.fast_dev_run else get_loggers(logger, self.default_root_dir)
         user_callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks] if callbacks else []
@@ -120,11 +130,9 @@ class Trainer:
             user_callbacks.append(ModelCheckpoint())
         if not any(isinstance(c, ProgressBar) for c in user_callbacks):
             user_callbacks.append(ProgressBar(enable=s.enable_progress_bar))
-        if s.report:  # the run's HTML report (flash.reports works through the Task API; imported only when on)
-            from flash.reports.callback import ReportCallback
-
-            if not any(isinstance(c, ReportCallback) for c in user_callbacks):
-                user_callbacks.append(ReportCallback())
+        for default in default_callbacks({"report": s.report}):  # e.g. the run's HTML report (flash.reports)
+            if not any(isinstance(c, type(default)) for c in user_callbacks):
+                user_callbacks.append(default)
         self.callbacks: list[Callback] = user_callbacks
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -145,10 +153,7 @@ class Trainer:
         self.resume_hint = "trainer.fit(..., ckpt_path={path!r})"
         self._launched = False
         self._model: torch.nn.Module | None = None
-        self._wrapped: torch.nn.Module | None = None  # the strategy's wrapper that runs training steps, if any
-        self._extra_callbacks: list[Callback] = []  # the model's configure_callbacks() and finetune()'s
-        self._hooks = HookDispatcher(trainer=self, model=lambda: self._model, callbacks=lambda: self._all_callbacks)
-        self._logging = LogTarget()  # where self.log writes: swapped for each evaluation, restored after it
+        self._context: RunContext | None = None  # the current run's; None between runs
 
     # ------------------------------------------------------------------ properties
     @property
@@ -169,6 +174,27 @@ class Trainer:
     @should_stop.setter
     def should_stop(self, value: bool) -> None:
         self.fit_state.should_stop = value
+
+    @property
+    def accelerator(self) -> str:
+        """``"cpu"``, ``"cuda"`` or ``"mps"`` (the Fabric's)."""
+        return self.fabric.accelerator
+
+    @property
+    def device_indices(self) -> list[int]:
+        return self.fabric.device_indices
+
+    @property
+    def num_nodes(self) -> int:
+        return self.fabric.num_nodes
+
+    @property
+    def strategy(self) -> Strategy:
+        return self.fabric.strategy
+
+    @property
+    def precision(self) -> Precision:
+        return self.fabric.precision
 
     @property
     def is_global_zero(self) -> bool:
@@ -205,22 +231,36 @@ class Trainer:
         return self._model
 
     @property
-    def checkpoint_callback(self) -> ModelCheckpoint | None:
-        return next((c for c in self._all_callbacks if isinstance(c, ModelCheckpoint)), None)
+    def run(self) -> RunContext | None:
+        """The current run's context (its callbacks, hooks, where ``self.log`` writes); None between runs."""
+        return self._context
 
     @property
-    def _all_callbacks(self) -> list[Callback]:
-        return self.callbacks + self._extra_callbacks
+    def checkpoint_callback(self) -> ModelCheckpoint | None:
+        return next((c for c in self._current_run().callbacks if isinstance(c, ModelCheckpoint)), None)
+
+    @property
+    def _extra_callbacks(self) -> list[Callback]:
+        """The callbacks the current run added (the model's and finetune's); none between runs."""
+        return self._context.extra_callbacks if self._context is not None else []
+
+    def _current_run(self) -> RunContext:
+        """The current run, or between runs one over the last model and the Trainer's own callbacks."""
+        return self._context if self._context is not None else RunContext(self, self._model)
 
     # ------------------------------------------------------------------ public API
     def fit(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None, *,
             datamodule: Any = None, ckpt_path: str | os.PathLike | None = None) -> None:
         """Train ``model``; resume everything from ``ckpt_path`` (a path or ``"last"``) if given."""
+        self._fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    def _fit(self, model, train_dataloaders, val_dataloaders, *, datamodule, ckpt_path, extra_callbacks=()) -> None:
         from flash.engine.loops import run_fit
 
         train_dataloaders, datamodule = _datamodule_first(train_dataloaders, datamodule)
         self.datamodule = datamodule
-        self._run("fit", model, lambda: run_fit(self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path))
+        self._run("fit", model, lambda run: run_fit(run, train_dataloaders, val_dataloaders, datamodule, ckpt_path),
+                  extra_callbacks=extra_callbacks)
 
     def finetune(self, model: torch.nn.Module, train_dataloaders: Any = None, val_dataloaders: Any = None, *,
                  datamodule: Any = None, strategy: Any = "no_freeze", train_bn: bool = False,
@@ -244,15 +284,12 @@ class Trainer:
                 f"{type(model).__name__} does not define configure_finetune_callback(strategy, train_bn), so "
                 f"strategy={strategy!r} cannot be applied. Pass a Callback, or use trainer.fit(...)."
             )
-        self._extra_callbacks = [callback] if callback is not None else []
         replaced = getattr(callback, "finetune_loaders", lambda *args: None)(model, train_dataloaders, val_dataloaders,
                                                                           datamodule)
         if replaced is not None:
             train_dataloaders, val_dataloaders = replaced
-        try:
-            self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
-        finally:
-            self._extra_callbacks = []
+        self._fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path,
+                  extra_callbacks=[callback] if callback is not None else [])
 
     def validate(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
                  ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
@@ -263,7 +300,7 @@ class Trainer:
         dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
         return self._run("validate", model,
-                         lambda: run_evaluate(self, model, "validate", dataloaders, datamodule, ckpt_path))
+                         lambda run: run_evaluate(run, "validate", dataloaders, datamodule, ckpt_path))
 
     def test(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
              ckpt_path: str | os.PathLike | None = None, verbose: bool = False) -> list[dict[str, float]]:
@@ -273,7 +310,7 @@ class Trainer:
         model = model or self._model
         dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
-        return self._run("test", model, lambda: run_evaluate(self, model, "test", dataloaders, datamodule, ckpt_path))
+        return self._run("test", model, lambda run: run_evaluate(run, "test", dataloaders, datamodule, ckpt_path))
 
     def predict(self, model: torch.nn.Module | None = None, dataloaders: Any = None, *, datamodule: Any = None,
                 output: Any = None, return_predictions: bool = True,
@@ -287,33 +324,19 @@ class Trainer:
         model = model or self._model
         dataloaders, datamodule = _datamodule_first(dataloaders, datamodule)
         self.datamodule = datamodule
-        return self._run("predict", model, lambda: run_predict(self, model, dataloaders, datamodule, output,
-                                                               return_predictions, ckpt_path))
+        return self._run("predict", model, lambda run: run_predict(run, dataloaders, datamodule, output,
+                                                                   return_predictions, ckpt_path))
 
     def save_checkpoint(self, filepath: str | os.PathLike, weights_only: bool = False) -> None:
         """Save a checkpoint (collective: every process must call it; rank 0 writes atomically)."""
         if self._model is None:
             raise ConfigurationError("save_checkpoint() needs a model: call fit/validate/test/predict first.")
-        checkpoint = dump_state(self, weights_only=weights_only)
+        checkpoint = dump_state(self._current_run(), weights_only=weights_only)
         if self.is_global_zero:
             save_checkpoint(checkpoint, filepath)
-        self.strategy.barrier()
+        self.fabric.barrier()
 
     # ------------------------------------------------------------------ logging
-    def _log(self, name, value, on_step, on_epoch, prog_bar, sync_dist, batch_size) -> None:
-        """``self.log`` of a module (positional arguments: it runs every step)."""
-        if self.sanity_checking:
-            return
-        if on_step is None or on_epoch is None:  # Lightning's defaults: by where self.log is called from
-            per_step = self._logging.per_step
-            on_step = per_step if on_step is None else on_step
-            on_epoch = (not per_step) if on_epoch is None else on_epoch
-        if batch_size is None and on_epoch:
-            batch = self._logging.batch
-            batch_size = batch_size_of(batch) if batch is not None else 1
-        reduce_fn = self.strategy.all_reduce_sum if sync_dist and self.world_size > 1 else None  # for sync_dist only
-        self._logging.results.add(name, value, on_step, on_epoch, prog_bar, batch_size, sync_dist, reduce_fn)
-
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:
         """Send metrics to every logger (rank 0 only); ``every_n`` honours ``log_every_n_steps``."""
         if (every_n and step % self.settings.log_every_n_steps) or not metrics or not self.is_global_zero:
@@ -322,24 +345,26 @@ class Trainer:
         for logger in self.loggers:
             logger.log_metrics({"epoch": self.current_epoch, **metrics}, step)
 
-    # ------------------------------------------------------------------ internals shared by loops
-    def _run(self, stage: str, model: torch.nn.Module | None, body) -> Any:
+    # ------------------------------------------------------------------ running
+    def _run(self, stage: str, model: torch.nn.Module | None, body: Callable[[RunContext], Any], *,
+             extra_callbacks: Sequence[Callback] = ()) -> Any:
+        """Run ``body`` on a new :class:`RunContext` for ``model``; it is dropped when the run ends."""
         if model is None:
             raise ConfigurationError(f"trainer.{stage}() needs a model. Received: model=None")
         self._launch()
         self.state_stage = stage
         self._model = model
-        self._logging = LogTarget()
+        run = self._context = RunContext(self, model, extra_callbacks=extra_callbacks)
         object.__setattr__(model, "_trainer", self)
         compile_in_place(model, self.settings.compile)
         try:
-            return body()
+            return body(run)
         except BaseException as exc:
-            self._hooks.call("on_exception", exc)
+            run.hooks.call("on_exception", exc)
             raise
         finally:
             self.state_stage = None
-            self._logging = LogTarget()
+            self._context = None  # the model's and finetune's callbacks end with their run
             for logger in self.loggers:
                 if stage == "fit":
                     logger.finalize()
@@ -348,74 +373,7 @@ class Trainer:
 
     def _launch(self) -> None:
         if not self._launched:
-            self.strategy.setup_environment(self.accelerator, self.device_indices, self.num_nodes)
-            self.precision = get_precision(self.settings.precision, device_type=self.device.type)
+            self.fabric.launch()
             self._launched = True
             if self.strategy.rank != 0:
                 self.loggers = []
-
-    @contextlib.contextmanager
-    def _log_into(self, target: LogTarget) -> Iterator[LogTarget]:
-        """``self.log`` writes to ``target`` inside the block; the previous target is restored on any exit."""
-        outer, self._logging = self._logging, target
-        try:
-            yield target
-        finally:
-            self._logging = outer
-
-    def _prepare_loader(self, loader: Any, *, train: bool) -> Any:
-        return engine_data.engine_dataloader(loader, train=train, rank=self.global_rank,
-                                             world_size=self.world_size, seed=global_seed())
-
-    def _limit(self, loader: Any, limit: int | float | None) -> float:
-        total = engine_data.num_batches(loader)
-        if limit is None:
-            return total
-        if isinstance(limit, float):
-            if not 0.0 <= limit <= 1.0:
-                raise ConfigurationError(f"A float batch limit must be in [0, 1]. Received: {limit}")
-            return total if limit == 1.0 else (int(total * limit) if math.isfinite(total) else total)
-        return min(total, int(limit))
-
-    def _step_runner(self, name: str):
-        """``step(batch, batch_idx)`` for the hook ``name``; wrapper and autocast are decided once, not per batch."""
-        if name == "training_step" and self._wrapped is not None and self._model is not None:
-            step = functools.partial(self.strategy.training_step, self._wrapped, self._model)
-        else:
-            step = getattr(self._model, name)
-        device_type = self.strategy.device.type
-        if not self.precision.has_autocast:
-            return step
-
-        def autocast_step(batch: Any, batch_idx: int) -> Any:
-            with self.precision.autocast(device_type):
-                return step(batch, batch_idx)
-
-        return autocast_step
-
-    def _to_device(self, batch: Any) -> Any:
-        """One batch as the model takes it; the loops call ``_batch_mover()`` once instead."""
-        mover = self._batch_mover()
-        return batch if mover is None else mover(batch)
-
-    def _batch_mover(self):
-        """What turns a loaded batch into a model input (dtype, device), or None when nothing needs doing."""
-        device, convert = self.strategy.device, self.precision.convert_input
-        converts = type(self.precision).convert_input is not Precision.convert_input
-        if device.type == "cpu":
-            return convert if converts else None
-        return lambda batch: _to_device(convert(batch), device)
-
-    def _check_finite(self, loss: torch.Tensor, value: float | None = None) -> bool:
-        """``value``: the loss already read on the host (a one-element loss), far cheaper than isfinite().all()."""
-        if math.isfinite(value) if value is not None else torch.isfinite(loss).all():
-            return True
-        if self.settings.on_nonfinite_loss == "skip":
-            warnings.warn(f"Non-finite loss ({loss.item()}) at epoch {self.current_epoch}, global step "
-                          f"{self.global_step}; skipping this optimizer step.", stacklevel=2)
-            return False
-        raise NonFiniteLossError(
-            f"The training loss is {loss.item()} at epoch {self.current_epoch}, global step {self.global_step}. "
-            "Lower the learning rate, enable gradient_clip_val, check the data for NaNs, "
-            "or pass Trainer(on_nonfinite_loss='skip') to skip such batches."
-        )

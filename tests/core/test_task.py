@@ -126,3 +126,22 @@ def test_optimizers_and_schedulers_by_name():
         config["scheduler"].step()
     assert lrs[0] < lrs[1] and lrs[2] > lrs[3]
     assert build_scheduler(("steplr", {"step_size": 3}), opt, num_training_steps=10)["scheduler"].step_size == 3
+
+
+def test_serve_calls_the_implementation_the_package_root_provides(monkeypatch):
+    """core sits below flash.serve: Task.serve runs what flash/__init__.py wires as "serve"."""
+    import flash.lazy
+
+    assert flash.lazy._PROVIDED["serve"] == "flash.serve:serve"
+    monkeypatch.setitem(flash.lazy._PROVIDED, "serve", f"{__name__}:_record_serve")
+    _SERVED.clear()
+    model = PointsClassifier()
+    model.serve(port=8123, max_batch_size=4)
+    assert _SERVED == [(model, "127.0.0.1", 8123, {"max_batch_size": 4})]
+
+
+_SERVED: list = []
+
+
+def _record_serve(model, *, host, port, **kwargs):
+    _SERVED.append((model, host, port, kwargs))
