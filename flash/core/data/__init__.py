@@ -2,28 +2,30 @@
 ``DataModule`` (the four stages, the label set, and the DataLoaders).
 
 A sample is a dict: ``{"input": ..., "target": ..., "metadata": {...}}``. ``Input.load_data``
-lists lightweight samples (paths, rows); ``Input.load_sample`` loads one (decodes the image, reads
-the audio) when the DataLoader asks for it.
+lists lightweight samples (paths, rows; as columns for large data, see ``columns.py``);
+``Input.load_sample`` loads one (decodes the image, reads the audio) when the DataLoader asks for it
+(``inputs.py``). A stream (an ``IterableDataset``, a generator) becomes a ``StreamInput`` (``streams.py``).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partialmethod
 from typing import Any, TypeVar
 
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, default_collate
 
+from flash.core.data.columns import INPUT, METADATA, TARGET, SampleColumns
+from flash.core.data.inputs import STAGES, Input, SkipSample, Subset, describe, drop_skipped, skip_or_raise
 from flash.core.nested import to_plain
 from flash.core.targets import TargetFormatter
 from flash.engine.data import default_num_workers
 from flash.errors import ConfigurationError, DataError
 
-INPUT, TARGET, METADATA = "input", "target", "metadata"
 FEATURES = "features"  # a batch of a frozen backbone's cached outputs, in place of INPUT (flash.core.feature_cache)
-STAGES = ("train", "val", "test", "predict")
+__all__ = ["FEATURES", "INPUT", "METADATA", "STAGES", "TARGET", "DataModule", "Input", "InputTransform",
+           "SampleColumns", "SkipSample", "Subset", "collate_samples", "describe", "skip_or_raise", "stage_args"]
 
 
 class InputTransform:
@@ -84,76 +86,6 @@ def collate_samples(samples: list[dict]) -> dict[str, Any]:
             continue
         batch[key] = values if key == METADATA else default_collate(values)
     return batch
-
-
-class Input(Dataset):
-    """One data source for one stage. Subclasses implement ``load_data`` (and ``load_sample``).
-
-    ``load_data`` may set ``label_names`` when the source names its classes (a ``ClassLabel`` column).
-    """
-
-    label_names: list[str] | None = None
-    input_transform: InputTransform | None = None  # the DataModule's, set when it is built (see decode_size)
-
-    def __init__(self, stage: str, *args: Any, **kwargs: Any) -> None:
-        if stage not in STAGES:
-            raise ConfigurationError(f"stage must be one of {STAGES}. Received: stage={stage!r}")
-        self.stage = stage
-        self.transform: Callable[[dict], dict] | None = None
-        self.samples: list[dict] = list(self.load_data(*args, **kwargs))
-        self.target_formatter: TargetFormatter | None = None
-
-    def load_data(self, *args: Any, **kwargs: Any) -> Sequence[dict]:
-        raise NotImplementedError
-
-    def load_sample(self, sample: dict) -> dict:
-        return sample
-
-    @property
-    def has_targets(self) -> bool:
-        return bool(self.samples) and all(s.get(TARGET) is not None for s in self.samples)
-
-    def raw_targets(self) -> list[Any]:
-        return [s[TARGET] for s in self.samples]
-
-    def format_targets(self, formatter: TargetFormatter) -> None:
-        """Replace raw targets by formatter output; an unknown label names the sample and stage."""
-        self.target_formatter = formatter
-        for sample in self.samples:
-            if sample.get(TARGET) is not None:
-                where = f"the {self.stage} data ({describe(sample)})"
-                sample[TARGET] = formatter(sample[TARGET], where=where)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> dict:
-        sample = self.load_sample(dict(self.samples[index]))
-        return self.transform(sample) if self.transform is not None else sample
-
-
-def describe(sample: dict) -> str:
-    """A short pointer to a sample for error messages: its file, or its row."""
-    meta = sample.get(METADATA) or {}
-    for key in ("filepath", "path", "file", "row"):
-        if key in meta:
-            return f"{key} {meta[key]!r}" if key != "row" else f"row {meta[key]}"
-    return "a sample"
-
-
-class Subset(Dataset):
-    """A view of an Input with its own transform (``val_split`` gives val samples eval transforms)."""
-
-    def __init__(self, source: Input, indices: list[int], stage: str) -> None:
-        self.source, self.indices, self.stage = source, indices, stage
-        self.transform: Callable[[dict], dict] | None = None
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> dict:
-        sample = self.source.load_sample(dict(self.source.samples[self.indices[index]]))
-        return self.transform(sample) if self.transform is not None else sample
 
 
 def _stage_dataset(stage: str) -> property:
@@ -290,8 +222,8 @@ class DataModule:
                 (d for d in self._datasets.values() if d is not None and d.has_targets), None)
             if source is None:
                 return
-            self.target_formatter = TargetFormatter.infer(source.raw_targets(), labels=labels, multi_label=multi_label,
-                                                          where=f"the {source.stage} data")
+            self.target_formatter = TargetFormatter.infer(source.distinct_targets(), labels=labels,
+                                                          multi_label=multi_label, where=f"the {source.stage} data")
         for dataset in self._datasets.values():
             if dataset is not None and dataset.has_targets:
                 dataset.format_targets(self.target_formatter)
@@ -336,7 +268,7 @@ class DataModule:
         if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
             sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=self.transform.collate(stage),
+                          num_workers=self.num_workers, collate_fn=drop_skipped(self.transform.collate(stage), dataset),
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
 
     train_dataloader = partialmethod(_loader, "train")
@@ -381,12 +313,3 @@ class DataModule:
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v)}" for k, v in self._datasets.items() if v is not None)
         return f"{type(self).__name__}({sizes}, batch_size={self.batch_size}, num_classes={self.num_classes})"
-
-
-def skip_or_raise(errors: list[str], *, skip: bool, what: str) -> None:
-    """Raise the first collected error, or warn once with the count when the user asked to skip."""
-    if not errors:
-        return
-    if not skip:
-        raise DataError(errors[0] + (f" ({len(errors) - 1} more like it.)" if len(errors) > 1 else ""))
-    warnings.warn(f"Skipped {len(errors)} {what}; first: {errors[0]}", stacklevel=3)

@@ -114,7 +114,8 @@ class ImageClassificationData(DataModule):
             >>> ImageClassificationData.from_csv("image", "label", train_file="train.csv",  # doctest: +SKIP
             ...                                  train_images_root="images/")
         """
-        train, val, test, predict = (_read_csv(path) for path in (train_file, val_file, test_file, predict_file))
+        files = (train_file, val_file, test_file, predict_file)
+        train, val, test, predict = (_read_csv(path, input_field) for path in files)
         # Without an images root, as in Lightning Flash: a resolver gets the CSV's folder; ids are looked up as
         # given, then next to the CSV.
         stages = ((train_file, train_images_root, train_resolver), (val_file, val_images_root, val_resolver),
@@ -186,8 +187,8 @@ class ImageClassificationData(DataModule):
                                 **data_module_kwargs)
 
 
-def _read_csv(path: str | os.PathLike | None) -> Table | None:
+def _read_csv(path: str | os.PathLike | None, input_field: str) -> Table | None:
     if path is None:
         return None
-    table = read_table(path, format="csv")
+    table = read_table(path, format="csv", text_columns=[input_field])  # ids as text: "000123" keeps its zeros
     return replace(table, name=f"CSV file {table.name}")
