@@ -22,3 +22,9 @@ def test_scale_image_folders_lists_what_image_folder_lists():
     assert result["same_files_and_labels"] and result["labels_equal"]
     assert result["flash_batch_shape"] == result["torchvision_batch_shape"] == (32, 3, 32, 32)
     assert result["flash_columns_bytes_per_sample"] < 300
+
+
+def test_scale_text_csv_holds_what_pandas_holds():
+    result = _load("scale_text_csv").run(quick=True, rows=500, repeats=1)
+    assert result["same_texts_and_labels"]
+    assert result["flash_batch_keys"] == ["attention_mask", "input_ids", "token_type_ids"]

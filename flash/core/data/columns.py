@@ -77,9 +77,9 @@ class SampleColumns(Sequence):
     def has_targets(self) -> bool:
         if self.targets is None or len(self.targets) == 0:
             return False
-        if isinstance(self.targets, np.ndarray) and self.targets.dtype.kind in "iuf":
-            return True
-        return not any(t is None for t in self.targets)
+        if isinstance(self.targets, np.ndarray):
+            return self.targets.dtype.kind in "iuf" or not any(t is None for t in self.targets)
+        return None not in self.targets  # compared in C
 
     def nbytes(self) -> int:
         """An estimate of the memory the columns hold (strings, lists, arrays), for benchmarks."""
@@ -145,7 +145,10 @@ def _class_ids(formatter: TargetFormatter, targets: Sequence[Any]) -> np.ndarray
     if formatter.kind == "names":
         lookup = {name: i for i, name in enumerate(formatter.labels or [])}
         try:
-            return np.fromiter((lookup.get(t, -1) for t in targets), dtype=np.int64, count=len(targets))
+            try:  # every label known: a lookup in C per row
+                return np.fromiter(map(lookup.__getitem__, targets), dtype=np.int64, count=len(targets))
+            except KeyError:
+                return np.fromiter((lookup.get(t, -1) for t in targets), dtype=np.int64, count=len(targets))
         except TypeError:  # unhashable targets (lists): the formatter reads them one by one
             return None
     if formatter.kind != "indices":
