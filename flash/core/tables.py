@@ -206,6 +206,6 @@ def is_hf_dataset_dict(obj: Any) -> bool:
 
 def hf_class_names(dataset: Any, column: str) -> list[str] | None:
     """The class names of a ``ClassLabel`` column, or None (another column type, or no such column)."""
-    feature = getattr(dataset, "features", {}).get(column) if dataset is not None else None
+    feature = (getattr(dataset, "features", None) or {}).get(column) if dataset is not None else None
     names = getattr(feature, "names", None)
     return list(names) if names else None

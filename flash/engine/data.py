@@ -96,6 +96,9 @@ def set_epoch(loader: Any, epoch: int, seed: int) -> None:
     sampler = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
+    dataset = getattr(loader, "dataset", None)
+    if isinstance(dataset, IterableDataset) and hasattr(dataset, "set_epoch"):  # a stream shuffles itself per epoch
+        dataset.set_epoch(epoch)
     generator = getattr(loader, "generator", None)
     if isinstance(generator, torch.Generator):
         generator.manual_seed(seed + epoch)

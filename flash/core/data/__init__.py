@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, default_collate
 
 from flash.core.data.columns import INPUT, METADATA, TARGET, SampleColumns
 from flash.core.data.inputs import STAGES, Input, SkipSample, Subset, describe, drop_skipped, skip_or_raise
+from flash.core.data.streams import StreamInput, is_stream, stream_formatter
 from flash.core.nested import to_plain
 from flash.core.targets import TargetFormatter
 from flash.engine.data import default_num_workers
@@ -25,7 +26,8 @@ from flash.errors import ConfigurationError, DataError
 
 FEATURES = "features"  # a batch of a frozen backbone's cached outputs, in place of INPUT (flash.core.feature_cache)
 __all__ = ["FEATURES", "INPUT", "METADATA", "STAGES", "TARGET", "DataModule", "Input", "InputTransform",
-           "SampleColumns", "SkipSample", "Subset", "collate_samples", "describe", "skip_or_raise", "stage_args"]
+           "SampleColumns", "SkipSample", "StreamInput", "Subset", "collate_samples", "describe", "is_stream",
+           "skip_or_raise", "stage_args"]
 
 
 class InputTransform:
@@ -132,18 +134,21 @@ class DataModule:
         val_split: fraction of the training data held out for validation (seeded by ``seed``).
         transform: an ``InputTransform`` class or instance; ``transform_kwargs`` configure it.
         labels / multi_label: override what is inferred from the training targets.
+        num_classes: for streamed data (``StreamInput``, no length to infer from): the number of classes,
+            when ``labels`` does not name them.
     """
 
     input_transform_cls: type[InputTransform] = InputTransform
     formats_targets = True
 
-    def __init__(self, train_input: Input | None = None, val_input: Input | None = None,
-                 test_input: Input | None = None, predict_input: Input | None = None, *,
+    def __init__(self, train_input: Input | StreamInput | None = None, val_input: Input | StreamInput | None = None,
+                 test_input: Input | StreamInput | None = None, predict_input: Input | StreamInput | None = None, *,
                  batch_size: int = 4, num_workers: int | None = None, val_split: float | None = None, seed: int = 42,
                  sampler: Any = None, pin_memory: bool | None = None, persistent_workers: bool | None = None,
                  transform: type[InputTransform] | InputTransform | None = None,
                  transform_kwargs: dict | None = None, labels: Sequence[str] | None = None,
-                 multi_label: bool | None = None, target_formatter: TargetFormatter | None = None) -> None:
+                 multi_label: bool | None = None, target_formatter: TargetFormatter | None = None,
+                 num_classes: int | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         if all(d is None for d in (train_input, val_input, test_input, predict_input)):
@@ -165,13 +170,20 @@ class DataModule:
                 f"to fix the label set). Received: target_formatter={target_formatter!r}")
         self.target_formatter = target_formatter
         self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
-        if self.formats_targets:
+        streams = [d for d in self._datasets.values() if isinstance(d, StreamInput)]
+        if streams:
+            self._stream_targets(labels, num_classes, multi_label, val_split)
+        elif num_classes is not None:
+            raise ConfigurationError("num_classes= declares the classes of streamed data; other data's classes are "
+                                     f"read from its targets (pass labels= to fix them). Received: "
+                                     f"num_classes={num_classes!r}")
+        elif self.formats_targets:
             self._format_targets(labels, multi_label)
         if val_split:
             self._split(val_split, seed)
         for stage, dataset in self._datasets.items():
             if dataset is not None:
-                if len(dataset) == 0:
+                if not isinstance(dataset, StreamInput) and len(dataset) == 0:
                     raise DataError(f"The {stage} data is empty: no samples were found. Check the path or the filter.")
                 dataset.transform = self.transform.per_sample_transform(stage)
                 loader = dataset.source if isinstance(dataset, Subset) else dataset  # a Subset's Input loads
@@ -180,7 +192,7 @@ class DataModule:
 
     @classmethod
     def from_stages(cls: type[DataModuleT], input_cls: Callable[..., Input],
-                    stages: Mapping[str, Mapping[str, Any] | Input | None], *,
+                    stages: Mapping[str, Mapping[str, Any] | Input | StreamInput | None], *,
                     input_kwargs: Mapping[str, Any] | None = None, **data_module_kwargs: Any) -> DataModuleT:
         """The one way every ``from_*`` builds its DataModule: ``input_cls(stage, **stages[stage], **input_kwargs)``.
 
@@ -195,7 +207,7 @@ class DataModule:
         unknown = sorted(set(stages) - set(STAGES))
         if unknown:
             raise ConfigurationError(f"Unknown stage(s) {unknown}; the stages are {list(STAGES)}.")
-        inputs = {stage: args if args is None or isinstance(args, Input) else
+        inputs = {stage: args if args is None or isinstance(args, (Input, StreamInput)) else
                   input_cls(stage, **args, **(input_kwargs or {})) for stage, args in stages.items()}
         if not data_module_kwargs.get("labels"):
             named = next((i.label_names for i in inputs.values() if i is not None and i.label_names), None)
@@ -214,6 +226,17 @@ class DataModule:
             return transform(**kwargs)
         raise ConfigurationError("transform must be an InputTransform class or instance. "
                                  f"Received: transform={transform!r}")
+
+    def _stream_targets(self, labels, num_classes, multi_label, val_split) -> None:
+        """Streamed data: the labels are declared up front (``labels=`` or ``num_classes=``), never inferred."""
+        if val_split:
+            raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
+                                     f"Received: val_split={val_split!r}")
+        if self.target_formatter is None:
+            self.target_formatter = stream_formatter(labels, num_classes, multi_label=multi_label)
+        for dataset in self._datasets.values():
+            if dataset is not None and dataset.has_targets:
+                dataset.format_targets(self.target_formatter)
 
     def _format_targets(self, labels, multi_label) -> None:
         train = self._datasets["train"]
@@ -264,11 +287,15 @@ class DataModule:
         if dataset is None:
             return None
         train = stage == "train"
+        collate = drop_skipped(self.transform.collate(stage), dataset)
+        if isinstance(dataset, StreamInput):  # it shuffles and shards itself
+            return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate,
+                              pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
         sampler = self.sampler if train else None
         if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
             sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=drop_skipped(self.transform.collate(stage), dataset),
+                          num_workers=self.num_workers, collate_fn=collate,
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
 
     train_dataloader = partialmethod(_loader, "train")
@@ -311,5 +338,6 @@ class DataModule:
         return ",".join(names[i] if names else str(i) for i in active)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={len(v)}" for k, v in self._datasets.items() if v is not None)
+        sizes = ", ".join(f"{k}={'stream' if isinstance(v, StreamInput) else len(v)}"
+                          for k, v in self._datasets.items() if v is not None)
         return f"{type(self).__name__}({sizes}, batch_size={self.batch_size}, num_classes={self.num_classes})"

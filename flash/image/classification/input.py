@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from flash.core.data import INPUT, Input, SampleColumns, SkipSample, skip_or_raise
+from flash.core.data import INPUT, METADATA, TARGET, Input, SampleColumns, SkipSample, StreamInput, skip_or_raise
 from flash.core.download import local_file
 from flash.core.tables import Table, hf_class_names, is_hf_dataset, table_from_data_frame
 from flash.core.validate import check_cells, walk_files
@@ -24,7 +24,7 @@ from flash.image.io import as_rgb_image, check_finite_images, is_image_file, loa
 
 OnBadFile = Literal["raise", "skip"]
 __all__ = ["ImageArrayInput", "ImageDataFrameInput", "ImageDatasetInput", "ImageFilesInput", "ImageFolderInput",
-           "OnBadFile", "csv_folder_resolver", "default_resolver"]
+           "ImageStreamInput", "OnBadFile", "csv_folder_resolver", "default_resolver"]
 
 
 def _skip(on_bad_file: str) -> bool:
@@ -223,6 +223,42 @@ class ImageDatasetInput(Input):
         if isinstance(image, dict) and ("bytes" in image or "path" in image):  # an undecoded datasets.Image
             image = _decode(image)
         sample[INPUT] = as_rgb_image(image)
+        return sample
+
+
+class ImageStreamInput(StreamInput):
+    """A stream of images: a Hugging Face ``IterableDataset`` (image / label columns), or a torch
+    ``IterableDataset`` or generator of ``(image, target)`` pairs (see :mod:`flash.core.data.streams`)."""
+
+    def __init__(self, stage: str, dataset: Any, *, input_field: str = "image", target_field: str = "label",
+                 shuffle_buffer: int = 1000, seed: int = 0) -> None:
+        super().__init__(stage, dataset, shuffle_buffer=shuffle_buffer, seed=seed)
+        self.input_field, self.target_field = input_field, target_field
+        self.label_names = hf_class_names(dataset, target_field)
+
+    def to_sample(self, item: Any, index: int) -> dict:
+        if isinstance(item, dict):
+            if self.input_field not in item:
+                raise DataError(f"Item {index} of the {self.stage} stream has no {self.input_field!r} field; its "
+                                f"fields are {sorted(item)}. Pass input_field=... / target_field=....")
+            image, target = item[self.input_field], item.get(self.target_field)
+            extra = {k: v for k, v in item.items() if k not in (self.input_field, self.target_field)
+                     and isinstance(v, (str, int, float))}  # ids, file names: kept beside the predictions
+            target = target if self.stage != "predict" else None
+            return {INPUT: image, TARGET: target, METADATA: {"row": index, **extra}}
+        if isinstance(item, (tuple, list)) and item:
+            image, target = item[0], (item[1] if len(item) > 1 else None)
+        else:
+            raise DataError(f"The {self.stage} stream must yield (image, target) pairs or dicts of columns; item "
+                            f"{index} is a {type(item).__name__}.")
+        return {INPUT: image, TARGET: target if self.stage != "predict" else None, METADATA: {"row": index}}
+
+    def load_sample(self, sample: dict) -> dict:
+        image = sample[INPUT]
+        if isinstance(image, dict) and ("bytes" in image or "path" in image):  # an undecoded datasets.Image
+            image = _decode(image)
+        min_size = self.input_transform.decode_size() if self.input_transform is not None else None
+        sample[INPUT] = as_rgb_image(image, min_size=min_size)
         return sample
 
 

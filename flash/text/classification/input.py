@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flash.core.data import Input, SampleColumns
+from flash.core.data import INPUT, METADATA, TARGET, Input, SampleColumns, StreamInput
 from flash.core.nested import to_plain
 from flash.core.tables import Table, is_missing
 from flash.errors import DataError
@@ -113,6 +113,34 @@ def _check_texts(table: Table, input_field: str, texts: Sequence[Any]) -> None:
         if not isinstance(text, str):
             raise DataError(f"Text in {table.name} row {row} (column {input_field!r}) is {type(text).__name__} "
                             f"{text!r}, not a string. Convert the column to text.")
+
+
+class TextStreamInput(StreamInput):
+    """A stream of texts: a Hugging Face ``IterableDataset`` (``input_field`` / one ``target_field`` column), or an
+    iterable of texts or ``(text, target)`` pairs (a generator given to ``from_lists``)."""
+
+    def __init__(self, stage: str, source: Any, *, input_field: str = "text", target_field: str | None = None,
+                 shuffle_buffer: int = 1000, seed: int = 0) -> None:
+        super().__init__(stage, source, shuffle_buffer=shuffle_buffer, seed=seed)
+        self.input_field, self.target_field = input_field, target_field
+        self.has_targets = self.has_targets and target_field is not None
+
+    def to_sample(self, item: Any, index: int) -> dict:
+        target = None
+        if isinstance(item, dict):
+            if self.input_field not in item:
+                raise DataError(f"Item {index} of the {self.stage} stream has no {self.input_field!r} field; its "
+                                f"fields are {sorted(item)}. Pass input_field= with an existing field.")
+            text = item[self.input_field]
+            target = item.get(self.target_field) if self.target_field else None
+        elif isinstance(item, tuple) and len(item) == 2:
+            text, target = item
+        else:
+            text = item
+        if not isinstance(text, str):
+            raise DataError(f"Text of item {index} of the {self.stage} stream is {type(text).__name__} {text!r}, "
+                            "not a string. Convert it to text.")
+        return {INPUT: text, TARGET: _label(target) if self.has_targets else None, METADATA: {"row": index}}
 
 
 def _label(value: Any) -> Any:

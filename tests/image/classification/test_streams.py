@@ -1,0 +1,112 @@
+"""Streamed image data (issue 31 item 3): Hugging Face and torch IterableDatasets, generators; labels declared up
+front, shuffled through a buffer, sharded over processes and workers without duplicates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import flash.core.data.streams as streams
+from flash.errors import ConfigurationError, DataError
+from flash.image import ImageClassificationData, ImageClassifier
+from tests.image.classification.conftest import TINY, color_image
+
+KW = {"batch_size": 4, "num_workers": 0, "transform_kwargs": {"image_size": 8}}
+COLORS = ["blue", "red"]
+
+
+class Pairs(torch.utils.data.IterableDataset):
+    """(image, label) pairs with no length, as a user's streaming reader yields them."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield color_image(COLORS[i % 2], i), COLORS[i % 2]
+
+
+def _hf_stream(n: int, shards: int = 2):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=COLORS)})
+    features["id"] = datasets.Value("int64")
+    table = datasets.Dataset.from_dict({"image": [Image.fromarray(color_image(COLORS[i % 2], i)) for i in range(n)],
+                                        "label": [i % 2 for i in range(n)], "id": list(range(n))}, features=features)
+    return table.to_iterable_dataset(num_shards=shards)
+
+
+def _rows(loader) -> list[int]:
+    """The samples' ids (a Hugging Face stream's "id" column) or positions in the stream."""
+    return [meta.get("id", meta["row"]) for batch in loader for meta in batch["metadata"]]
+
+
+def test_torch_iterable_dataset_trains_for_max_steps_with_labels_declared(trainer):
+    dm = ImageClassificationData.from_datasets(train_dataset=Pairs(40), labels=COLORS, **KW)
+    assert dm.labels == COLORS and dm.num_classes == 2 and "train=stream" in repr(dm)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["input"].shape == (4, 3, 8, 8) and set(batch["target"].tolist()) <= {0, 1}
+    model = ImageClassifier(backbone=TINY, labels=dm.labels)
+    fit = trainer(max_epochs=-1, max_steps=3)
+    fit.fit(model, datamodule=dm)
+    assert fit.global_step == 3
+
+
+def test_hugging_face_stream_brings_its_class_names_and_limit_train_batches_ends_an_epoch(trainer):
+    dm = ImageClassificationData.from_datasets(train_dataset=_hf_stream(24), **KW)
+    assert dm.labels == COLORS  # the ClassLabel column declares them
+    assert sorted(_rows(dm.train_dataloader())) == list(range(24))  # every item once, shuffled
+    model = ImageClassifier(backbone=TINY, labels=dm.labels)
+    fit = trainer(max_epochs=2, limit_train_batches=2)
+    fit.fit(model, datamodule=dm)
+    assert fit.global_step == 4
+
+
+def test_labels_must_be_declared_and_val_split_refused():
+    with pytest.raises(ConfigurationError, match=r"labels=\[...\].*num_classes=N"):
+        ImageClassificationData.from_datasets(train_dataset=Pairs(4), **KW)
+    with pytest.raises(ConfigurationError, match="val_split cannot split streamed data"):
+        ImageClassificationData.from_datasets(train_dataset=Pairs(4), labels=COLORS, val_split=0.2, **KW)
+    dm = ImageClassificationData.from_datasets(train_dataset=Pairs(4), num_classes=2, **KW)
+    assert dm.num_classes == 2
+    with pytest.raises(DataError, match=r"Unknown label '(red|blue)'.*only num_classes=2 was declared"):
+        next(iter(dm.train_dataloader()))
+
+
+def test_shuffle_buffer_changes_the_order_per_epoch_and_keeps_every_sample():
+    dm = ImageClassificationData.from_datasets(train_dataset=Pairs(30), labels=COLORS, shuffle_buffer=8, **KW)
+    loader = dm.train_dataloader()
+    first = _rows(loader)
+    dm.train_dataset.set_epoch(1)
+    second = _rows(loader)
+    assert sorted(first) == sorted(second) == list(range(30)) and first != second and first != list(range(30))
+    plain = ImageClassificationData.from_datasets(val_dataset=Pairs(30), labels=COLORS, **KW)
+    assert _rows(plain.val_dataloader()) == list(range(30))  # evaluation keeps the stream's order
+
+
+@pytest.mark.parametrize("make", [lambda: Pairs(37), lambda: _hf_stream(37, shards=4)], ids=["torch", "hf"])
+def test_processes_and_workers_share_a_stream_without_duplicates(monkeypatch, make):
+    seen = []
+    for rank in range(2):
+        monkeypatch.setattr(streams, "process_share", lambda rank=rank: (rank, 2))
+        dm = ImageClassificationData.from_datasets(train_dataset=make(), labels=COLORS, **{**KW, "num_workers": 2})
+        seen.append(_rows(dm.train_dataloader()))
+    assert not set(seen[0]) & set(seen[1])
+    assert sorted(seen[0] + seen[1]) == list(range(37))  # each sample once over 2 processes x 2 workers
+
+
+def test_a_generator_is_streamed_not_listified():
+    pulled = []
+
+    def generate():
+        for i in range(12):
+            pulled.append(i)
+            yield np.asarray(color_image(COLORS[i % 2], i)), COLORS[i % 2]
+
+    dm = ImageClassificationData.from_datasets(train_dataset=generate(), labels=COLORS, **KW)
+    assert pulled == []  # nothing read to build the DataModule
+    assert sorted(_rows(dm.train_dataloader())) == list(range(12))
+    with pytest.raises(DataError, match="generator streams once"):
+        next(iter(dm.train_dataloader()))
