@@ -28,3 +28,9 @@ def test_scale_text_csv_holds_what_pandas_holds():
     result = _load("scale_text_csv").run(quick=True, rows=500, repeats=1)
     assert result["same_texts_and_labels"]
     assert result["flash_batch_keys"] == ["attention_mask", "input_ids", "token_type_ids"]
+
+
+def test_scale_feature_cache_gives_the_hand_loops_features_from_one_file():
+    result = _load("scale_feature_cache").run(quick=True, count=96)
+    assert result["equal_features"] and result["second_fit_equal"]
+    assert result["flash_file_bytes"] == result["rows_x_768_x_4"]  # one preallocated copy on disk
