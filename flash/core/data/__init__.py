@@ -171,8 +171,8 @@ class DataModule:
         self.target_formatter = target_formatter
         self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
         streams = [d for d in self._datasets.values() if isinstance(d, StreamInput)]
-        if streams:
-            self._stream_targets(labels, num_classes, multi_label, val_split)
+        if streams or any(getattr(d, "lazy_targets", False) for d in self._datasets.values()):
+            self._stream_targets(labels, num_classes, multi_label, val_split if streams else None)
         elif num_classes is not None:
             raise ConfigurationError("num_classes= declares the classes of streamed data; other data's classes are "
                                      f"read from its targets (pass labels= to fix them). Received: "
@@ -228,7 +228,7 @@ class DataModule:
                                  f"Received: transform={transform!r}")
 
     def _stream_targets(self, labels, num_classes, multi_label, val_split) -> None:
-        """Streamed data: the labels are declared up front (``labels=`` or ``num_classes=``), never inferred."""
+        """Streamed data (or targets read as samples load): the labels are declared up front, never inferred."""
         if val_split:
             raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
                                      f"Received: val_split={val_split!r}")

@@ -185,6 +185,9 @@ class ImageClassificationData(DataModule):
         ``ClassLabel`` column declares them) and the epoch length with ``Trainer(max_steps=...)`` or
         ``limit_train_batches``. See :mod:`flash.core.data.streams`.
 
+        A torch Dataset without ``.targets`` is read whole to find its classes, unless they are declared
+        (``labels=``, ``num_classes=`` or its ``classes`` attribute): each target is then read as its sample loads.
+
         Example:
             >>> ImageClassificationData.from_datasets(train_dataset=hf_dataset["train"], batch_size=8)  # doctest: +SKIP
         """
@@ -196,8 +199,11 @@ class ImageClassificationData(DataModule):
                 stage: None if d is None else ImageStreamInput(stage, d, **fields, **stream) if is_stream(d)
                 else ImageDatasetInput(stage, d, **fields) for stage, d in datasets.items()}
             return cls.from_stages(ImageDatasetInput, stages, **data_module_kwargs)
-        return cls.from_stages(ImageDatasetInput, stage_args(datasets, data_arg="dataset"), input_kwargs=fields,
-                               **data_module_kwargs)
+        declared = bool(data_module_kwargs.get("labels") or data_module_kwargs.get("num_classes"))
+        stages = {stage: None if d is None else ImageDatasetInput(
+            stage, d, **fields, lazy_targets=declared or bool(getattr(d, "classes", None)))
+            for stage, d in datasets.items()}
+        return cls.from_stages(ImageDatasetInput, stages, **data_module_kwargs)
 
 
 def _read_csv(path: str | os.PathLike | None, input_field: str) -> Table | None:

@@ -176,19 +176,41 @@ class ImageArrayInput(Input):
 
 
 class ImageDatasetInput(Input):
-    """A Hugging Face ``datasets.Dataset`` (image / label columns) or a torch Dataset of ``(image, target)``."""
+    """A Hugging Face ``datasets.Dataset`` (image / label columns) or a torch Dataset of ``(image, target)``.
 
-    def load_data(self, dataset: Any, *, input_field: str = "image",
-                  target_field: str = "label") -> SampleColumns:
+    ``lazy_targets=True`` (the classes are declared: ``labels=``, ``num_classes=`` or the dataset's ``classes``):
+    a torch Dataset without ``.targets`` is not read whole to list its targets; each is read, and checked
+    against the declared classes, when its sample loads.
+    """
+
+    lazy_targets = False
+
+    def load_data(self, dataset: Any, *, input_field: str = "image", target_field: str = "label",
+                  lazy_targets: bool = False) -> SampleColumns:
         self.dataset = dataset
         self.input_field: str | None = input_field
+        targets: list[Any] | None
         if is_hf_dataset(dataset):
             targets = self._hf_targets(dataset, input_field, target_field)
         else:
             self.input_field = None
-            targets = self._torch_targets(dataset)
+            classes = getattr(dataset, "classes", None)
+            self.label_names = [str(c) for c in classes] if classes else None
+            self.lazy_targets = (lazy_targets and self.stage != "predict"
+                                 and getattr(dataset, "targets", None) is None)
+            targets = None if self.lazy_targets else self._torch_targets(dataset)
         return SampleColumns(range(len(dataset)), None if self.stage == "predict" else targets,
                              metadata={"row": INPUT})
+
+    @property
+    def has_targets(self) -> bool:
+        return self.lazy_targets or super().has_targets
+
+    def format_targets(self, formatter: Any) -> None:
+        if self.lazy_targets:
+            self.target_formatter = formatter  # applied to each target as its sample loads
+            return
+        super().format_targets(formatter)
 
     def _hf_targets(self, dataset: Any, input_field: str, target_field: str) -> list[Any]:
         absent = [f for f in (input_field, target_field) if f not in dataset.column_names]
@@ -201,8 +223,6 @@ class ImageDatasetInput(Input):
         return list(dataset[target_field])
 
     def _torch_targets(self, dataset: Any) -> list[Any]:
-        classes = getattr(dataset, "classes", None)
-        self.label_names = [str(c) for c in classes] if classes else None
         targets = getattr(dataset, "targets", None)
         if targets is not None:
             return list(targets)
@@ -219,7 +239,12 @@ class ImageDatasetInput(Input):
 
     def load_sample(self, sample: dict) -> dict:
         index = sample[INPUT]
-        image = self.dataset[index][self.input_field] if self.input_field else self._item(index)[0]
+        if self.input_field:
+            image = self.dataset[index][self.input_field]
+        else:
+            image, target = self._item(index)
+            if self.lazy_targets and self.target_formatter is not None:
+                sample[TARGET] = self.target_formatter(target, where=f"the {self.stage} dataset (item {index})")
         if isinstance(image, dict) and ("bytes" in image or "path" in image):  # an undecoded datasets.Image
             image = _decode(image)
         sample[INPUT] = as_rgb_image(image)

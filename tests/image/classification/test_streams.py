@@ -110,3 +110,22 @@ def test_a_generator_is_streamed_not_listified():
     assert sorted(_rows(dm.train_dataloader())) == list(range(12))
     with pytest.raises(DataError, match="generator streams once"):
         next(iter(dm.train_dataloader()))
+
+
+def test_a_torch_dataset_without_targets_is_not_read_whole_when_its_classes_are_declared():
+    reads = []
+
+    class Lazy(torch.utils.data.Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            reads.append(i)
+            return color_image(COLORS[i % 2], i), COLORS[i % 2]
+
+    dm = ImageClassificationData.from_datasets(train_dataset=Lazy(), labels=COLORS, val_split=0.2, **KW)
+    assert reads == [] and len(dm.train_dataset) == 8 and len(dm.val_dataset) == 2
+    targets = [t for batch in dm.train_dataloader() for t in batch["target"].tolist()]
+    assert len(targets) == 8 and set(targets) == {0, 1} and len(reads) == 8
+    read_whole = ImageClassificationData.from_datasets(train_dataset=Lazy(), **KW)  # classes unknown: listed
+    assert read_whole.labels == COLORS and len(reads) == 8 + 10
