@@ -110,6 +110,10 @@ def skip_samples(loader: Any, batches: int) -> int:
     if isinstance(sampler, ResumableSampler) and batches:
         sampler.start = batches * loader.batch_size
         return 0
+    dataset = getattr(loader, "dataset", None)
+    if batches and isinstance(dataset, IterableDataset) and hasattr(dataset, "skip_batches"):
+        dataset.skip_batches(batches, loader.batch_size)  # a stream drops them before loading them
+        return 0
     return batches
 
 

@@ -157,7 +157,7 @@ class DataModule:
                                         or num_workers < 0):
             raise ConfigurationError(f"num_workers must be an int >= 0, or None to choose. Received: "
                                      f"num_workers={num_workers!r}")
-        self.batch_size, self.sampler = batch_size, sampler
+        self.batch_size, self.sampler, self.seed = batch_size, sampler, seed
         cuda = torch.cuda.is_available()
         self.num_workers = default_num_workers(cuda=cuda) if num_workers is None else num_workers
         self.pin_memory = cuda if pin_memory is None else pin_memory
@@ -288,9 +288,11 @@ class DataModule:
             return None
         train = stage == "train"
         collate = drop_skipped(self.transform.collate(stage), dataset)
-        if isinstance(dataset, StreamInput):  # it shuffles and shards itself
+        if isinstance(dataset, StreamInput):  # it shuffles and shards itself; its own generator draws the worker
+            # seeds, so a resumed run's new iterator leaves the global random state as an unbroken run left it
             return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate,
-                              pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
+                              pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
+                              generator=torch.Generator().manual_seed(self.seed))
         sampler = self.sampler if train else None
         if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
             sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler

@@ -93,6 +93,7 @@ class StreamInput(IterableDataset):
         self.target_formatter: TargetFormatter | None = None
         self.has_targets = stage != "predict"
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by forked, persistent workers
+        self._skip = torch.tensor([-1, 0, 0], dtype=torch.int64).share_memory_()  # epoch, batches, batch size
         self._one_shot = isinstance(source, Iterator)
         self._started = False
 
@@ -105,6 +106,23 @@ class StreamInput(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         """The engine calls this before each epoch: the shuffle (and a Hugging Face stream's) depends on it."""
         self._epoch.fill_(epoch)
+
+    def skip_batches(self, batches: int, batch_size: int) -> None:
+        """Resume mid-epoch: the current epoch's next pass starts after ``batches`` batches.
+
+        The items are dropped before they are loaded (nothing decoded, no random augmentation drawn), so a
+        resumed run sees exactly the batches an unbroken run saw next. The engine calls this on resume.
+        """
+        self._skip[0], self._skip[1], self._skip[2] = int(self._epoch), batches, batch_size
+
+    def _to_skip(self) -> int:
+        """Items of this worker's share to drop: its part of the batches to skip (workers take turns per batch)."""
+        epoch, batches, batch_size = (int(v) for v in self._skip)
+        if epoch != int(self._epoch) or not batches:
+            return 0
+        worker = get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        return (batches - worker_id + workers - 1) // workers * batch_size
 
     def format_targets(self, formatter: TargetFormatter) -> None:
         self.target_formatter = formatter
@@ -136,6 +154,7 @@ class StreamInput(IterableDataset):
         if self.shuffle_buffer:
             rng = random.Random(self.seed * 1_000_003 + int(self._epoch) * 7919 + _share_id())
             items = shuffled(items, buffer=self.shuffle_buffer, rng=rng)
+        items = itertools.islice(items, self._to_skip(), None)
         for index, item in items:
             sample = self.to_sample(item, index)
             target = sample.get(TARGET)

@@ -129,3 +129,24 @@ def test_a_torch_dataset_without_targets_is_not_read_whole_when_its_classes_are_
     assert len(targets) == 8 and set(targets) == {0, 1} and len(reads) == 8
     read_whole = ImageClassificationData.from_datasets(train_dataset=Lazy(), **KW)  # classes unknown: listed
     assert read_whole.labels == COLORS and len(reads) == 8 + 10
+
+
+def test_a_resumed_run_replays_the_stream_to_where_it_stopped(tmp_path):
+    """Stopped mid-epoch (step 5 of 4-batch epochs), resumed from its checkpoint: the same batches follow, in the
+    same shuffled order (the shuffle is seeded by the epoch), and the weights end equal to an unbroken run's."""
+    import flash
+
+    def fit(root, ckpt_path=None, extra=()):
+        flash.seed_everything(3)
+        dm = ImageClassificationData.from_datasets(train_dataset=Pairs(16), labels=COLORS, shuffle_buffer=6, **KW)
+        model = ImageClassifier(backbone=TINY, labels=COLORS, learning_rate=0.05)
+        trainer = flash.Trainer(max_epochs=-1, max_steps=7, accelerator="cpu", default_root_dir=str(root),
+                                enable_progress_bar=False, logger=False, callbacks=list(extra))
+        trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+        return model
+
+    steps = flash.ModelCheckpoint(str(tmp_path / "steps"), every_n_train_steps=1, save_top_k=-1)
+    full = fit(tmp_path / "a", extra=[steps])
+    resumed = fit(tmp_path / "b", ckpt_path=str(tmp_path / "steps" / "epoch=1-step=5.ckpt"))
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
