@@ -9,6 +9,10 @@ rows x 768 x 4 bytes); the time of a second fit on unchanged data (flash reads i
 fingerprint of the weights, transform and files; the hand loop runs the backbone again). Checked: equal
 features (``torch.equal``).
 
+Measured 2026-12-07 (2 shared CPU cores, 5k 32x32 JPEGs): first fit hand 29.9 s, flash 30.2 s (the backbone
+dominates both); second fit on unchanged data hand 29.9 s, flash 0.20 s; features in RAM at the peak hand
+30.7 MB (list + concatenated copy), flash 0 (one 15.4 MB file = rows x 768 x 4 bytes); features equal.
+
 Usage:
     python benchmarks/scale_feature_cache.py            # 5k images
     python benchmarks/scale_feature_cache.py --quick    # 256 images
