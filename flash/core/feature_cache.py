@@ -19,16 +19,21 @@ Example:
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from flash.core.data import FEATURES, INPUT, TARGET, collate_samples
+from flash.core.feature_store import FeatureStore, cache_folder, clear_cache, fingerprint
+from flash.core.feature_store import reuse as _reuse
 from flash.engine.data import apply_to_tensors
 from flash.errors import ConfigurationError
 
 CACHED_STAGES = ("train", "val")
+__all__ = ["FeatureDataset", "cache_applies", "cache_folder", "clear_cache", "feature_loaders", "fill_cache",
+           "supports_feature_cache"]
 
 
 def supports_feature_cache(module: Any) -> bool:
@@ -42,13 +47,14 @@ class FeatureDataset(Dataset):
     Empty until :meth:`compute` fills it (the transforms' sizes are only known once training sets up).
     """
 
-    def __init__(self, source: Any, transform: Any, collate: Any) -> None:  # a flash Dataset (has .transform)
-        self.source, self.transform, self.collate = source, transform, collate
+    def __init__(self, source: Any, transform: Any, collate: Any, stage: str = "train", settings: Any = None) -> None:
+        self.source, self.transform, self.collate, self.stage = source, transform, collate, stage
+        self.settings = settings  # the InputTransform the transform comes from (part of the fingerprint)
         self.features: torch.Tensor | None = None
         self.targets: Any = None
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.source) if self.features is None else len(self.features)
 
     def __getitem__(self, index: int) -> dict:
         if self.features is None:
@@ -56,18 +62,42 @@ class FeatureDataset(Dataset):
         return {FEATURES: self.features[index], TARGET: self.targets[index]}
 
     @torch.no_grad()
-    def compute(self, module: Any, *, batch_size: int, num_workers: int, device: torch.device) -> None:
-        """Run the backbone (eval mode, no gradients) once over the source with the evaluation transform."""
+    def compute(self, module: Any, *, batch_size: int, num_workers: int, device: torch.device,
+                memory_budget: int | None = None, folder: str | os.PathLike | None = None) -> None:
+        """Run the backbone (eval mode, no gradients) once over the source with the evaluation transform.
+
+        The features go into one preallocated array: in memory up to ``memory_budget`` bytes (default:
+        ``$FLASH_FEATURE_CACHE_MB`` MiB, else 1024), beyond it a memory-mapped file under ``folder`` (default
+        :func:`cache_folder`). With a fingerprint of the backbone's weights, the transform and the inputs
+        (paths with their sizes and times, or texts), a later fit of the same backbone on the same data reuses
+        them (from memory in this process, from the file in any process) instead of running the backbone.
+        """
+        key = fingerprint(module, self.source, self.settings if self.settings is not None else self.transform,
+                          self.stage)
+        found = _reuse(key, folder)
+        if found is not None:
+            self.features, self.targets = found
+            return
+        from flash.core.data.inputs import drop_skipped
+
         view = copy.copy(self.source)
         view.transform = self.transform
-        loader = DataLoader(view, batch_size=batch_size, num_workers=num_workers, collate_fn=self.collate)
-        features, targets = [], []
+        loader = DataLoader(view, batch_size=batch_size, num_workers=num_workers,
+                            collate_fn=drop_skipped(self.collate, view))
+        store: FeatureStore | None = None
+        targets = []
         for batch in loader:
             inputs = apply_to_tensors(batch[INPUT], lambda tensor: tensor.to(device))  # a tensor, or a dict (text)
-            features.append(module.forward_features(inputs).float().cpu())
+            features = module.forward_features(inputs).float().cpu()  # (B, D)
+            if store is None:
+                store = FeatureStore(len(self.source), tuple(features.shape[1:]), key=key, folder=folder,
+                                     budget=memory_budget)
+            store.append(features)
             targets.append(batch[TARGET])
-        self.features = torch.cat(features)
+        if store is None:
+            raise RuntimeError(f"The {self.stage} data gave no batch to cache features of.")
         self.targets = torch.cat(targets) if isinstance(targets[0], torch.Tensor) else [t for b in targets for t in b]
+        self.features = store.finish(self.targets)
 
 
 def cache_applies(cache_features: bool | None, *, module: Any, datamodule: Any, loaders_given: bool,
@@ -97,7 +127,8 @@ def feature_loaders(datamodule: Any) -> tuple[dict[str, FeatureDataset], DataLoa
     for stage in CACHED_STAGES:
         source = getattr(datamodule, f"{stage}_dataset", None)
         if source is not None:
-            datasets[stage] = FeatureDataset(source, transform.per_sample_transform("val"), transform.collate("val"))
+            datasets[stage] = FeatureDataset(source, transform.per_sample_transform("val"), transform.collate("val"),
+                                             stage, transform)
     batch_size = datamodule.batch_size
     train = DataLoader(datasets["train"], batch_size=batch_size, shuffle=True, collate_fn=collate_samples)
     val = DataLoader(datasets["val"], batch_size=batch_size, collate_fn=collate_samples) if "val" in datasets else None

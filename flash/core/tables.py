@@ -36,6 +36,14 @@ class Table:
     columns: list[str]
     column: Callable[[str], list]  # column name -> its values
     num_rows: int
+    kind: Callable[[str], str | None] = lambda column: None  # "str"/"int": every value is one, none missing
+
+    def column_kind(self, column: str) -> str | None:
+        """``"str"`` or ``"int"`` when the source's column type says every value is one (none missing), else None.
+
+        Lets a reader skip a check per row when the column's type already answers it.
+        """
+        return self.kind(column)
 
 
 def is_missing(value: Any) -> bool:
@@ -149,7 +157,21 @@ def _read_parquet(path: Path) -> Table:
 
 def table_from_data_frame(df: Any, name: str) -> Table:
     """A pandas DataFrame as a :class:`Table`."""
-    return Table(name, [str(c) for c in df.columns], lambda c: df[c].tolist(), len(df))
+    return Table(name, [str(c) for c in df.columns], lambda c: df[c].tolist(), len(df),
+                 kind=lambda c: _series_kind(df[c]))
+
+
+def _series_kind(series: Any) -> str | None:
+    """``"str"`` / ``"int"`` when a pandas column holds only strings / only integers (none missing)."""
+    from pandas.api import types
+
+    if types.is_bool_dtype(series.dtype):
+        return None
+    if types.is_integer_dtype(series.dtype):
+        return "int" if not series.hasnans else None
+    if series.dtype == object:  # any values: ask pandas to look at each (in C)
+        return "str" if types.infer_dtype(series, skipna=False) == "string" else None
+    return "str" if types.is_string_dtype(series.dtype) and not series.hasnans else None
 
 
 def table_from_records(data: Any, name: str) -> Table:
@@ -184,6 +206,6 @@ def is_hf_dataset_dict(obj: Any) -> bool:
 
 def hf_class_names(dataset: Any, column: str) -> list[str] | None:
     """The class names of a ``ClassLabel`` column, or None (another column type, or no such column)."""
-    feature = getattr(dataset, "features", {}).get(column) if dataset is not None else None
+    feature = (getattr(dataset, "features", None) or {}).get(column) if dataset is not None else None
     names = getattr(feature, "names", None)
     return list(names) if names else None

@@ -96,6 +96,9 @@ def set_epoch(loader: Any, epoch: int, seed: int) -> None:
     sampler = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
+    dataset = getattr(loader, "dataset", None)
+    if isinstance(dataset, IterableDataset) and hasattr(dataset, "set_epoch"):  # a stream shuffles itself per epoch
+        dataset.set_epoch(epoch)
     generator = getattr(loader, "generator", None)
     if isinstance(generator, torch.Generator):
         generator.manual_seed(seed + epoch)
@@ -106,6 +109,10 @@ def skip_samples(loader: Any, batches: int) -> int:
     sampler = getattr(loader, "sampler", None)
     if isinstance(sampler, ResumableSampler) and batches:
         sampler.start = batches * loader.batch_size
+        return 0
+    dataset = getattr(loader, "dataset", None)
+    if batches and isinstance(dataset, IterableDataset) and hasattr(dataset, "skip_batches"):
+        dataset.skip_batches(batches, loader.batch_size)  # a stream drops them before loading them
         return 0
     return batches
 

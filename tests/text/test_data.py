@@ -235,3 +235,23 @@ def test_length_grouped_sampler_shards_across_processes(monkeypatch):
         shards.append(list(sampler))
         assert len(sampler) == 4 == len(shards[-1])
     assert set(shards[0]) | set(shards[1]) == set(range(7))  # every sample seen; one repeated to even out
+
+
+def test_rows_are_columns_and_a_row_is_located_only_when_bad(tmp_path, monkeypatch):
+    from flash.core.data import SampleColumns
+    from flash.text.classification.input import TextClassificationInput
+
+    located = []
+    where = TextClassificationInput.where
+    monkeypatch.setattr(TextClassificationInput, "where", lambda self, i: located.append(i) or where(self, i))
+    _frame().to_csv(tmp_path / "train.csv", index=False)
+    dm = TextClassificationData.from_csv("text", "label", train_file=tmp_path / "train.csv")
+    samples = dm.train_dataset.samples
+    assert isinstance(samples, SampleColumns) and samples.targets.dtype.name == "int64"
+    assert samples[2] == {"input": "lovely story", "target": 1, "metadata": {"row": 2}}
+    assert located == []  # good rows cost no message
+    _frame(labels=["pos", "neg", "meh", "neg", "pos", "neg"]).to_csv(tmp_path / "val.csv", index=False)
+    with pytest.raises(DataError, match=r"Unknown label 'meh' in '.*val\.csv' row 2"):
+        TextClassificationData.from_csv("text", "label", train_file=tmp_path / "train.csv",
+                                        val_file=tmp_path / "val.csv")
+    assert located == [2]

@@ -2,28 +2,32 @@
 ``DataModule`` (the four stages, the label set, and the DataLoaders).
 
 A sample is a dict: ``{"input": ..., "target": ..., "metadata": {...}}``. ``Input.load_data``
-lists lightweight samples (paths, rows); ``Input.load_sample`` loads one (decodes the image, reads
-the audio) when the DataLoader asks for it.
+lists lightweight samples (paths, rows; as columns for large data, see ``columns.py``);
+``Input.load_sample`` loads one (decodes the image, reads the audio) when the DataLoader asks for it
+(``inputs.py``). A stream (an ``IterableDataset``, a generator) becomes a ``StreamInput`` (``streams.py``).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import partialmethod
 from typing import Any, TypeVar
 
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, default_collate
 
+from flash.core.data.columns import INPUT, METADATA, TARGET, SampleColumns
+from flash.core.data.inputs import STAGES, Input, SkipSample, Subset, describe, drop_skipped, skip_or_raise
+from flash.core.data.streams import StreamInput, is_stream, stream_formatter
 from flash.core.nested import to_plain
 from flash.core.targets import TargetFormatter
 from flash.engine.data import default_num_workers
 from flash.errors import ConfigurationError, DataError
 
-INPUT, TARGET, METADATA = "input", "target", "metadata"
 FEATURES = "features"  # a batch of a frozen backbone's cached outputs, in place of INPUT (flash.core.feature_cache)
-STAGES = ("train", "val", "test", "predict")
+__all__ = ["FEATURES", "INPUT", "METADATA", "STAGES", "TARGET", "DataModule", "Input", "InputTransform",
+           "SampleColumns", "SkipSample", "StreamInput", "Subset", "collate_samples", "describe", "is_stream",
+           "skip_or_raise", "stage_args"]
 
 
 class InputTransform:
@@ -86,76 +90,6 @@ def collate_samples(samples: list[dict]) -> dict[str, Any]:
     return batch
 
 
-class Input(Dataset):
-    """One data source for one stage. Subclasses implement ``load_data`` (and ``load_sample``).
-
-    ``load_data`` may set ``label_names`` when the source names its classes (a ``ClassLabel`` column).
-    """
-
-    label_names: list[str] | None = None
-    input_transform: InputTransform | None = None  # the DataModule's, set when it is built (see decode_size)
-
-    def __init__(self, stage: str, *args: Any, **kwargs: Any) -> None:
-        if stage not in STAGES:
-            raise ConfigurationError(f"stage must be one of {STAGES}. Received: stage={stage!r}")
-        self.stage = stage
-        self.transform: Callable[[dict], dict] | None = None
-        self.samples: list[dict] = list(self.load_data(*args, **kwargs))
-        self.target_formatter: TargetFormatter | None = None
-
-    def load_data(self, *args: Any, **kwargs: Any) -> Sequence[dict]:
-        raise NotImplementedError
-
-    def load_sample(self, sample: dict) -> dict:
-        return sample
-
-    @property
-    def has_targets(self) -> bool:
-        return bool(self.samples) and all(s.get(TARGET) is not None for s in self.samples)
-
-    def raw_targets(self) -> list[Any]:
-        return [s[TARGET] for s in self.samples]
-
-    def format_targets(self, formatter: TargetFormatter) -> None:
-        """Replace raw targets by formatter output; an unknown label names the sample and stage."""
-        self.target_formatter = formatter
-        for sample in self.samples:
-            if sample.get(TARGET) is not None:
-                where = f"the {self.stage} data ({describe(sample)})"
-                sample[TARGET] = formatter(sample[TARGET], where=where)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> dict:
-        sample = self.load_sample(dict(self.samples[index]))
-        return self.transform(sample) if self.transform is not None else sample
-
-
-def describe(sample: dict) -> str:
-    """A short pointer to a sample for error messages: its file, or its row."""
-    meta = sample.get(METADATA) or {}
-    for key in ("filepath", "path", "file", "row"):
-        if key in meta:
-            return f"{key} {meta[key]!r}" if key != "row" else f"row {meta[key]}"
-    return "a sample"
-
-
-class Subset(Dataset):
-    """A view of an Input with its own transform (``val_split`` gives val samples eval transforms)."""
-
-    def __init__(self, source: Input, indices: list[int], stage: str) -> None:
-        self.source, self.indices, self.stage = source, indices, stage
-        self.transform: Callable[[dict], dict] | None = None
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> dict:
-        sample = self.source.load_sample(dict(self.source.samples[self.indices[index]]))
-        return self.transform(sample) if self.transform is not None else sample
-
-
 def _stage_dataset(stage: str) -> property:
     return property(lambda self: self._datasets[stage], doc=f"The {stage} data (an ``Input``, a ``Subset`` or None).")
 
@@ -200,18 +134,21 @@ class DataModule:
         val_split: fraction of the training data held out for validation (seeded by ``seed``).
         transform: an ``InputTransform`` class or instance; ``transform_kwargs`` configure it.
         labels / multi_label: override what is inferred from the training targets.
+        num_classes: for streamed data (``StreamInput``, no length to infer from): the number of classes,
+            when ``labels`` does not name them.
     """
 
     input_transform_cls: type[InputTransform] = InputTransform
     formats_targets = True
 
-    def __init__(self, train_input: Input | None = None, val_input: Input | None = None,
-                 test_input: Input | None = None, predict_input: Input | None = None, *,
+    def __init__(self, train_input: Input | StreamInput | None = None, val_input: Input | StreamInput | None = None,
+                 test_input: Input | StreamInput | None = None, predict_input: Input | StreamInput | None = None, *,
                  batch_size: int = 4, num_workers: int | None = None, val_split: float | None = None, seed: int = 42,
                  sampler: Any = None, pin_memory: bool | None = None, persistent_workers: bool | None = None,
                  transform: type[InputTransform] | InputTransform | None = None,
                  transform_kwargs: dict | None = None, labels: Sequence[str] | None = None,
-                 multi_label: bool | None = None, target_formatter: TargetFormatter | None = None) -> None:
+                 multi_label: bool | None = None, target_formatter: TargetFormatter | None = None,
+                 num_classes: int | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be an int >= 1. Received: batch_size={batch_size!r}")
         if all(d is None for d in (train_input, val_input, test_input, predict_input)):
@@ -220,7 +157,7 @@ class DataModule:
                                         or num_workers < 0):
             raise ConfigurationError(f"num_workers must be an int >= 0, or None to choose. Received: "
                                      f"num_workers={num_workers!r}")
-        self.batch_size, self.sampler = batch_size, sampler
+        self.batch_size, self.sampler, self.seed = batch_size, sampler, seed
         cuda = torch.cuda.is_available()
         self.num_workers = default_num_workers(cuda=cuda) if num_workers is None else num_workers
         self.pin_memory = cuda if pin_memory is None else pin_memory
@@ -233,13 +170,20 @@ class DataModule:
                 f"to fix the label set). Received: target_formatter={target_formatter!r}")
         self.target_formatter = target_formatter
         self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
-        if self.formats_targets:
+        streams = [d for d in self._datasets.values() if isinstance(d, StreamInput)]
+        if streams or any(getattr(d, "lazy_targets", False) for d in self._datasets.values()):
+            self._stream_targets(labels, num_classes, multi_label, val_split if streams else None)
+        elif num_classes is not None:
+            raise ConfigurationError("num_classes= declares the classes of streamed data; other data's classes are "
+                                     f"read from its targets (pass labels= to fix them). Received: "
+                                     f"num_classes={num_classes!r}")
+        elif self.formats_targets:
             self._format_targets(labels, multi_label)
         if val_split:
             self._split(val_split, seed)
         for stage, dataset in self._datasets.items():
             if dataset is not None:
-                if len(dataset) == 0:
+                if not isinstance(dataset, StreamInput) and len(dataset) == 0:
                     raise DataError(f"The {stage} data is empty: no samples were found. Check the path or the filter.")
                 dataset.transform = self.transform.per_sample_transform(stage)
                 loader = dataset.source if isinstance(dataset, Subset) else dataset  # a Subset's Input loads
@@ -248,7 +192,7 @@ class DataModule:
 
     @classmethod
     def from_stages(cls: type[DataModuleT], input_cls: Callable[..., Input],
-                    stages: Mapping[str, Mapping[str, Any] | Input | None], *,
+                    stages: Mapping[str, Mapping[str, Any] | Input | StreamInput | None], *,
                     input_kwargs: Mapping[str, Any] | None = None, **data_module_kwargs: Any) -> DataModuleT:
         """The one way every ``from_*`` builds its DataModule: ``input_cls(stage, **stages[stage], **input_kwargs)``.
 
@@ -263,7 +207,7 @@ class DataModule:
         unknown = sorted(set(stages) - set(STAGES))
         if unknown:
             raise ConfigurationError(f"Unknown stage(s) {unknown}; the stages are {list(STAGES)}.")
-        inputs = {stage: args if args is None or isinstance(args, Input) else
+        inputs = {stage: args if args is None or isinstance(args, (Input, StreamInput)) else
                   input_cls(stage, **args, **(input_kwargs or {})) for stage, args in stages.items()}
         if not data_module_kwargs.get("labels"):
             named = next((i.label_names for i in inputs.values() if i is not None and i.label_names), None)
@@ -283,6 +227,17 @@ class DataModule:
         raise ConfigurationError("transform must be an InputTransform class or instance. "
                                  f"Received: transform={transform!r}")
 
+    def _stream_targets(self, labels, num_classes, multi_label, val_split) -> None:
+        """Streamed data (or targets read as samples load): the labels are declared up front, never inferred."""
+        if val_split:
+            raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
+                                     f"Received: val_split={val_split!r}")
+        if self.target_formatter is None:
+            self.target_formatter = stream_formatter(labels, num_classes, multi_label=multi_label)
+        for dataset in self._datasets.values():
+            if dataset is not None and dataset.has_targets:
+                dataset.format_targets(self.target_formatter)
+
     def _format_targets(self, labels, multi_label) -> None:
         train = self._datasets["train"]
         if self.target_formatter is None:
@@ -290,8 +245,8 @@ class DataModule:
                 (d for d in self._datasets.values() if d is not None and d.has_targets), None)
             if source is None:
                 return
-            self.target_formatter = TargetFormatter.infer(source.raw_targets(), labels=labels, multi_label=multi_label,
-                                                          where=f"the {source.stage} data")
+            self.target_formatter = TargetFormatter.infer(source.distinct_targets(), labels=labels,
+                                                          multi_label=multi_label, where=f"the {source.stage} data")
         for dataset in self._datasets.values():
             if dataset is not None and dataset.has_targets:
                 dataset.format_targets(self.target_formatter)
@@ -332,11 +287,17 @@ class DataModule:
         if dataset is None:
             return None
         train = stage == "train"
+        collate = drop_skipped(self.transform.collate(stage), dataset)
+        if isinstance(dataset, StreamInput):  # it shuffles and shards itself; its own generator draws the worker
+            # seeds, so a resumed run's new iterator leaves the global random state as an unbroken run left it
+            return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate,
+                              pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
+                              generator=torch.Generator().manual_seed(self.seed))
         sampler = self.sampler if train else None
         if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
             sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=self.transform.collate(stage),
+                          num_workers=self.num_workers, collate_fn=collate,
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
 
     train_dataloader = partialmethod(_loader, "train")
@@ -379,14 +340,6 @@ class DataModule:
         return ",".join(names[i] if names else str(i) for i in active)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={len(v)}" for k, v in self._datasets.items() if v is not None)
+        sizes = ", ".join(f"{k}={'stream' if isinstance(v, StreamInput) else len(v)}"
+                          for k, v in self._datasets.items() if v is not None)
         return f"{type(self).__name__}({sizes}, batch_size={self.batch_size}, num_classes={self.num_classes})"
-
-
-def skip_or_raise(errors: list[str], *, skip: bool, what: str) -> None:
-    """Raise the first collected error, or warn once with the count when the user asked to skip."""
-    if not errors:
-        return
-    if not skip:
-        raise DataError(errors[0] + (f" ({len(errors) - 1} more like it.)" if len(errors) > 1 else ""))
-    warnings.warn(f"Skipped {len(errors)} {what}; first: {errors[0]}", stacklevel=3)

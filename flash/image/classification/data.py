@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from flash.core.data import STAGES, DataModule, stage_args
+from flash.core.data import STAGES, DataModule, is_stream, stage_args
 from flash.core.tables import Table, read_table
 from flash.image.classification.input import (
     ImageArrayInput,
@@ -26,6 +26,7 @@ from flash.image.classification.input import (
     ImageDatasetInput,
     ImageFilesInput,
     ImageFolderInput,
+    ImageStreamInput,
     OnBadFile,
     csv_folder_resolver,
 )
@@ -114,7 +115,8 @@ class ImageClassificationData(DataModule):
             >>> ImageClassificationData.from_csv("image", "label", train_file="train.csv",  # doctest: +SKIP
             ...                                  train_images_root="images/")
         """
-        train, val, test, predict = (_read_csv(path) for path in (train_file, val_file, test_file, predict_file))
+        files = (train_file, val_file, test_file, predict_file)
+        train, val, test, predict = (_read_csv(path, input_field) for path in files)
         # Without an images root, as in Lightning Flash: a resolver gets the CSV's folder; ids are looked up as
         # given, then next to the CSV.
         stages = ((train_file, train_images_root, train_resolver), (val_file, val_images_root, val_resolver),
@@ -173,21 +175,39 @@ class ImageClassificationData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, input_field: str = "image", target_field: str = "label",
-                      **data_module_kwargs: Any) -> ImageClassificationData:
+                      shuffle_buffer: int = 1000, **data_module_kwargs: Any) -> ImageClassificationData:
         """Hugging Face ``datasets.Dataset`` objects (``input_field`` / ``target_field`` columns; a
         ``ClassLabel`` column gives the label names) or torch Datasets returning ``(image, target)``.
+
+        Streams (a Hugging Face ``IterableDataset``, e.g. ``load_dataset(..., streaming=True)``, a torch
+        ``IterableDataset`` or a generator) are read as they come, training ones shuffled through a buffer of
+        ``shuffle_buffer`` samples; declare their classes with ``labels=`` or ``num_classes=`` (a
+        ``ClassLabel`` column declares them) and the epoch length with ``Trainer(max_steps=...)`` or
+        ``limit_train_batches``. See :mod:`flash.core.data.streams`.
+
+        A torch Dataset without ``.targets`` is read whole to find its classes, unless they are declared
+        (``labels=``, ``num_classes=`` or its ``classes`` attribute): each target is then read as its sample loads.
 
         Example:
             >>> ImageClassificationData.from_datasets(train_dataset=hf_dataset["train"], batch_size=8)  # doctest: +SKIP
         """
         datasets = {"train": train_dataset, "val": val_dataset, "test": test_dataset, "predict": predict_dataset}
-        return cls.from_stages(ImageDatasetInput, stage_args(datasets, data_arg="dataset"),
-                                input_kwargs={"input_field": input_field, "target_field": target_field},
-                                **data_module_kwargs)
+        fields: dict[str, Any] = {"input_field": input_field, "target_field": target_field}
+        if any(is_stream(d) for d in datasets.values()):
+            stream = {"shuffle_buffer": shuffle_buffer, "seed": data_module_kwargs.get("seed", 42)}
+            stages: dict[str, Any] = {
+                stage: None if d is None else ImageStreamInput(stage, d, **fields, **stream) if is_stream(d)
+                else ImageDatasetInput(stage, d, **fields) for stage, d in datasets.items()}
+            return cls.from_stages(ImageDatasetInput, stages, **data_module_kwargs)
+        declared = bool(data_module_kwargs.get("labels") or data_module_kwargs.get("num_classes"))
+        stages = {stage: None if d is None else ImageDatasetInput(
+            stage, d, **fields, lazy_targets=declared or bool(getattr(d, "classes", None)))
+            for stage, d in datasets.items()}
+        return cls.from_stages(ImageDatasetInput, stages, **data_module_kwargs)
 
 
-def _read_csv(path: str | os.PathLike | None) -> Table | None:
+def _read_csv(path: str | os.PathLike | None, input_field: str) -> Table | None:
     if path is None:
         return None
-    table = read_table(path, format="csv")
+    table = read_table(path, format="csv", text_columns=[input_field])  # ids as text: "000123" keeps its zeros
     return replace(table, name=f"CSV file {table.name}")

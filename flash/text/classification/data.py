@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from flash.core.data import STAGES, DataModule, stage_args
+from flash.core.data import STAGES, DataModule, is_stream, stage_args
 from flash.core.tables import (
     Table,
     hf_class_names,
@@ -25,7 +25,7 @@ from flash.core.tables import (
     table_from_hf_dataset,
 )
 from flash.errors import ConfigurationError
-from flash.text.classification.input import TextClassificationInput, table_from_lists
+from flash.text.classification.input import TextClassificationInput, TextStreamInput, table_from_lists
 from flash.text.classification.transform import LengthGroupedSampler, TextClassificationInputTransform, text_lengths
 
 PathLike = str | os.PathLike
@@ -146,8 +146,19 @@ class TextClassificationData(DataModule):
                    val_data: Sequence[str] | None = None, val_targets: Sequence[Any] | None = None,
                    test_data: Sequence[str] | None = None, test_targets: Sequence[Any] | None = None,
                    predict_data: Sequence[str] | None = None, **data_module_kwargs: Any) -> TextClassificationData:
-        """Python lists of texts and of targets (a label, or a list of labels per text for multi-label)."""
+        """Python lists of texts and of targets (a label, or a list of labels per text for multi-label).
+
+        A generator (or any iterator) of texts is streamed, never made a list: declare the classes with
+        ``labels=`` or ``num_classes=`` and the epoch with ``Trainer(max_steps=...)`` (see
+        :mod:`flash.core.data.streams`).
+        """
         pairs = ((train_data, train_targets), (val_data, val_targets), (test_data, test_targets), (predict_data, None))
+        if any(is_stream(texts) for texts, _ in pairs):  # a generator: streamed, never made a list
+            stages = {stage: None if texts is None else TextStreamInput(
+                stage, texts if targets is None else zip(texts, targets), input_field="text",
+                target_field=None if targets is None else "target", **cls._stream_kwargs(data_module_kwargs))
+                for stage, (texts, targets) in zip(STAGES, pairs)}
+            return cls.from_stages(TextClassificationInput, stages, **data_module_kwargs)
         tables = {stage: table_from_lists(texts, targets, f"the {stage} list") if texts is not None else None
                   for stage, (texts, targets) in zip(STAGES, pairs)}
         has_targets = any(targets is not None for _, targets in pairs)
@@ -167,6 +178,8 @@ class TextClassificationData(DataModule):
             ...                                              load_dataset("imdb"))  # doctest: +SKIP
         """
         datasets = [train_hf_dataset, val_hf_dataset, test_hf_dataset, predict_hf_dataset]
+        if any(is_stream(d) for d in datasets):
+            return cls._from_streams(datasets, input_field, target_fields, **data_module_kwargs)
         if is_hf_dataset_dict(train_hf_dataset):
             if any(d is not None for d in datasets[1:]):
                 raise ConfigurationError("Pass either one DatasetDict or one Dataset per stage, not both.")
@@ -181,4 +194,26 @@ class TextClassificationData(DataModule):
         return cls._from_tables(tables, input_field, target_fields, **data_module_kwargs)
 
     from_datasets = from_hf_datasets  # the same loader under the name of the library it reads
+
+    @staticmethod
+    def _stream_kwargs(data_module_kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"shuffle_buffer": data_module_kwargs.pop("shuffle_buffer", 1000),
+                "seed": data_module_kwargs.get("seed", 42)}
+
+    @classmethod
+    def _from_streams(cls, datasets: list[Any], input_field: str, target_fields: str | Sequence[str] | None,
+                      **data_module_kwargs: Any) -> TextClassificationData:
+        """Streams (Hugging Face ``IterableDataset``s, generators): read as they come; see flash.core.data.streams."""
+        if target_fields is not None and not isinstance(target_fields, str):
+            raise ConfigurationError("Streamed text takes one target column (a class name or index per text). "
+                                     f"Received: target_fields={target_fields!r}")
+        stream = cls._stream_kwargs(data_module_kwargs)
+        if target_fields and "labels" not in data_module_kwargs:
+            names = hf_class_names(next((d for d in datasets if d is not None), None), target_fields)
+            if names:
+                data_module_kwargs["labels"] = names
+        stages = {stage: None if d is None else TextStreamInput(stage, d, input_field=input_field,
+                                                                 target_field=target_fields, **stream)
+                  for stage, d in zip(STAGES, datasets)}
+        return cls.from_stages(TextClassificationInput, stages, **data_module_kwargs)
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flash.core.data import INPUT, METADATA, TARGET, Input
+from flash.core.data import INPUT, METADATA, TARGET, Input, SampleColumns, StreamInput
 from flash.core.nested import to_plain
 from flash.core.tables import Table, is_missing
-from flash.core.targets import TargetFormatter
 from flash.errors import DataError
 
 
@@ -48,27 +47,22 @@ def _kind(value: Any) -> str:
 
 
 class TextClassificationInput(Input):
-    """Samples ``{"input": text, "target": label, "metadata": {"row": i}}`` from a :class:`Table`.
+    """Samples ``{"input": text, "target": label, "metadata": {"row": i}}`` from a :class:`Table`, kept as columns.
 
     ``target_fields``: one column (a label, a list of labels, or ``"a,b"``), several 0/1 columns
     (multi-label), or None (no targets, e.g. predict data). Targets are not read for predict data.
     """
 
-    def load_data(self, table: Table, *, input_field: str, target_fields: Sequence[str] | None = None) -> list[dict]:
+    def load_data(self, table: Table, *, input_field: str,
+                  target_fields: Sequence[str] | None = None) -> SampleColumns:
         self.source = table.name
         fields = list(target_fields or []) if self.stage != "predict" else []
         self._check_columns(table, [input_field, *fields])
         texts = table.column(input_field)
-        for row, text in enumerate(texts):
-            if is_missing(text):
-                raise DataError(f"Missing text in {table.name} row {row} (column {input_field!r}). "
-                                "Fill it in or drop the row.")
-            if not isinstance(text, str):
-                raise DataError(f"Text in {table.name} row {row} (column {input_field!r}) is {type(text).__name__} "
-                                f"{text!r}, not a string. Convert the column to text.")
-        targets = self._targets(table, fields) if fields else [None] * len(texts)
-        return [{INPUT: text, TARGET: target, METADATA: {"row": row}}
-                for row, (text, target) in enumerate(zip(texts, targets))]
+        if table.column_kind(input_field) != "str" and not all(isinstance(text, str) for text in texts):
+            _check_texts(table, input_field, texts)
+        targets = self._targets(table, fields) if fields else None
+        return SampleColumns(texts, targets, metadata={"row": range(len(texts))})
 
     def _check_columns(self, table: Table, wanted: list[str]) -> None:
         absent = [c for c in wanted if c not in table.columns]
@@ -77,6 +71,12 @@ class TextClassificationInput(Input):
                             "Pass input_field= / target_fields= with existing column names.")
 
     def _targets(self, table: Table, fields: list[str]) -> list[Any]:
+        if len(fields) == 1:
+            if table.column_kind(fields[0]) in ("str", "int"):  # plain names or indices: none missing or to convert
+                return table.column(fields[0])
+            values = table.column(fields[0])
+            if set(map(type, values)) in ({str}, {int}):
+                return values
         columns = {field: [_label(v) for v in table.column(field)] for field in fields}
         for field, values in columns.items():
             for row, value in enumerate(values):
@@ -99,12 +99,48 @@ class TextClassificationInput(Input):
                                 f"row {bad} has {values[bad]!r} in column {field!r}.")
         return [[int(columns[f][row]) for f in fields] for row in range(table.num_rows)]
 
-    def format_targets(self, formatter: TargetFormatter) -> None:
-        """As ``Input.format_targets``, with errors naming the file and row."""
-        self.target_formatter = formatter
-        for sample in self.samples:
-            if sample.get(TARGET) is not None:
-                sample[TARGET] = formatter(sample[TARGET], where=f"{self.source} row {sample[METADATA]['row']}")
+    def where(self, index: int) -> str:
+        """The file (or data frame / list) and row of sample ``index``, for an error about it."""
+        return f"{self.source} row {index}"
+
+
+def _check_texts(table: Table, input_field: str, texts: Sequence[Any]) -> None:
+    """Raise for the first missing or non-string text, naming the source, row and column."""
+    for row, text in enumerate(texts):
+        if is_missing(text):
+            raise DataError(f"Missing text in {table.name} row {row} (column {input_field!r}). "
+                            "Fill it in or drop the row.")
+        if not isinstance(text, str):
+            raise DataError(f"Text in {table.name} row {row} (column {input_field!r}) is {type(text).__name__} "
+                            f"{text!r}, not a string. Convert the column to text.")
+
+
+class TextStreamInput(StreamInput):
+    """A stream of texts: a Hugging Face ``IterableDataset`` (``input_field`` / one ``target_field`` column), or an
+    iterable of texts or ``(text, target)`` pairs (a generator given to ``from_lists``)."""
+
+    def __init__(self, stage: str, source: Any, *, input_field: str = "text", target_field: str | None = None,
+                 shuffle_buffer: int = 1000, seed: int = 0) -> None:
+        super().__init__(stage, source, shuffle_buffer=shuffle_buffer, seed=seed)
+        self.input_field, self.target_field = input_field, target_field
+        self.has_targets = self.has_targets and target_field is not None
+
+    def to_sample(self, item: Any, index: int) -> dict:
+        target = None
+        if isinstance(item, dict):
+            if self.input_field not in item:
+                raise DataError(f"Item {index} of the {self.stage} stream has no {self.input_field!r} field; its "
+                                f"fields are {sorted(item)}. Pass input_field= with an existing field.")
+            text = item[self.input_field]
+            target = item.get(self.target_field) if self.target_field else None
+        elif isinstance(item, tuple) and len(item) == 2:
+            text, target = item
+        else:
+            text = item
+        if not isinstance(text, str):
+            raise DataError(f"Text of item {index} of the {self.stage} stream is {type(text).__name__} {text!r}, "
+                            "not a string. Convert it to text.")
+        return {INPUT: text, TARGET: _label(target) if self.has_targets else None, METADATA: {"row": index}}
 
 
 def _label(value: Any) -> Any:

@@ -152,10 +152,18 @@ def test_truncated_image_names_the_file(folders):
         dm.train_dataset[index]
 
 
-def test_corrupt_header_is_caught_when_listing(folders):
+def test_corrupt_header_is_named_when_loaded_not_when_listing(folders, monkeypatch):
     (folders / "train" / "red" / "9.png").write_bytes(b"not a png at all")
+    import PIL.Image
+
+    opened = []
+    real_open = PIL.Image.open
+    monkeypatch.setattr(PIL.Image, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+    dm = ImageClassificationData.from_folders(train_folder=folders / "train", **KW)
+    assert opened == []  # building the DataModule reads no file: only the folders are listed
+    index = next(i for i, s in enumerate(dm.train_dataset.samples) if s["input"].endswith("9.png"))
     with pytest.raises(DataError, match=r"red/9\.png'.*not an image"):
-        ImageClassificationData.from_folders(train_folder=folders / "train", **KW)
+        dm.train_dataset[index]
 
 
 def test_non_image_file_raises_or_is_skipped_with_a_counting_warning(folders):

@@ -44,13 +44,30 @@ def test_nan_in_array_images_names_the_index():
         ImageClassificationData.from_numpy(train_data=data, train_targets=[0, 1, 0, 1], batch_size=2)
 
 
-def test_skip_skips_truncated_images_and_counts_them(tmp_path):
+def test_skip_skips_truncated_images_when_met_and_names_them(tmp_path):
     root = write_folder(tmp_path / "train", 3)
     _truncate(root / "blue" / "1.png")
-    with pytest.warns(UserWarning, match=r"Skipped 1 bad files .*1\.png.*truncated"):
-        datamodule = ImageClassificationData.from_folders(train_folder=root, on_bad_file="skip", batch_size=5)
-    assert len(datamodule.train_dataset) == 5
-    assert sum(len(batch["target"]) for batch in datamodule.train_dataloader()) == 5  # every image loads
+    _truncate(root / "red" / "2.png")
+    datamodule = ImageClassificationData.from_folders(train_folder=root, on_bad_file="skip", batch_size=3)
+    assert len(datamodule.train_dataset) == 6  # nothing decoded up front: the bad files are found when loaded
+    with pytest.warns(UserWarning) as record:
+        loaded = sum(len(batch["target"]) for batch in datamodule.train_dataloader())
+    assert loaded == 4  # every good image loads, the bad ones are dropped from their batches
+    skipped = sorted(str(w.message) for w in record if "Skipped a bad file" in str(w.message))
+    assert len(skipped) == 2 and "blue/1.png" in skipped[0] and "red/2.png" in skipped[1]
+    assert all("truncated" in message for message in skipped)
+
+
+def test_skip_refills_a_batch_whose_every_file_is_bad(tmp_path):
+    root = write_folder(tmp_path / "train", 2)
+    _truncate(root / "blue" / "0.png")
+    datamodule = ImageClassificationData.from_files(train_files=[str(root / "blue" / "0.png"),
+                                                                 str(root / "red" / "0.png")],
+                                                    train_targets=["blue", "red"], on_bad_file="skip", batch_size=1)
+    collate = datamodule.train_dataloader().collate_fn
+    with pytest.warns(UserWarning, match=r"Skipped a bad file in the train data: .*blue/0\.png"):
+        batch = collate([datamodule.train_dataset[0]])  # a batch of one bad file
+    assert batch["target"].tolist() == [1]  # the next loadable sample stands in: a batch is never empty
 
 
 def test_symlink_loop_is_walked_once_with_a_warning(tmp_path):

@@ -1,0 +1,207 @@
+"""Streamed data: a Hugging Face ``IterableDataset``, a torch ``IterableDataset`` or a generator, read as it comes.
+
+A stream has no length: ``Trainer(max_steps=...)`` or ``limit_train_batches=`` says how long an epoch is
+(without either, an epoch ends when the stream does). Its labels cannot be inferred without reading it
+all, so they are declared up front: ``labels=[...]`` or ``num_classes=``. Training streams are shuffled
+through a buffer (``shuffle_buffer`` samples, seeded per epoch). Every process (DDP rank) and DataLoader
+worker reads its own share, without duplicates: a Hugging Face stream is split by
+``datasets.distributed.split_dataset_by_node`` (by shard when the shards divide evenly) and then by
+``datasets`` itself across workers; any other stream is split sample by sample (sample ``i`` goes to share
+``i % shares``). A generator can be read once: one epoch (pass a list, or an object whose ``__iter__``
+starts over, for more).
+
+Example:
+    >>> stream = load_dataset("imagefolder", data_dir="...", streaming=True)["train"]  # doctest: +SKIP
+    >>> datamodule = ImageClassificationData.from_datasets(  # doctest: +SKIP
+    ...     train_dataset=stream, labels=["cat", "dog"])
+    >>> flash.Trainer(max_steps=1000).fit(model, datamodule=datamodule)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import types
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from flash.core.data.columns import TARGET
+from flash.core.data.inputs import STAGES, SkipSample
+from flash.core.targets import TargetFormatter
+from flash.errors import ConfigurationError, DataError
+
+
+def is_hf_iterable(obj: Any) -> bool:
+    """A Hugging Face ``datasets.IterableDataset`` (duck-typed: ``datasets`` is never imported here)."""
+    return type(obj).__name__ == "IterableDataset" and hasattr(obj, "n_shards") and hasattr(obj, "features")
+
+
+def is_stream(obj: Any) -> bool:
+    """Whether ``obj`` is read as a stream: an iterable dataset (torch or Hugging Face), a generator or iterator."""
+    if isinstance(obj, (IterableDataset, types.GeneratorType, Iterator)):
+        return True
+    return is_hf_iterable(obj)
+
+
+def process_share() -> tuple[int, int]:
+    """(this process's rank, the number of processes) of the running torch.distributed job, or (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def shuffled(items: Iterable[Any], *, buffer: int, rng: random.Random) -> Iterator[Any]:
+    """``items`` in a random order, holding at most ``buffer`` of them (a shuffle buffer)."""
+    held: list[Any] = []
+    for item in items:
+        if len(held) < buffer:
+            held.append(item)
+            continue
+        index = rng.randrange(buffer)
+        yield held[index]
+        held[index] = item
+    rng.shuffle(held)
+    yield from held
+
+
+class StreamInput(IterableDataset):
+    """One stage's stream. Subclasses say how a raw item becomes a sample (``to_sample``) and how it loads.
+
+    Args:
+        stage: "train", "val", "test" or "predict".
+        source: a torch/Hugging Face ``IterableDataset``, a generator, or any iterable of items.
+        shuffle_buffer: samples held to shuffle from (training only; 0: stream order).
+        seed: the shuffle's seed (with the epoch); on_bad_file: "skip" drops a sample whose load raises
+            :class:`SkipSample`, with a warning naming it.
+    """
+
+    label_names: list[str] | None = None
+    input_transform: Any = None
+
+    def __init__(self, stage: str, source: Any, *, shuffle_buffer: int = 1000, seed: int = 0) -> None:
+        if stage not in STAGES:
+            raise ConfigurationError(f"stage must be one of {STAGES}. Received: stage={stage!r}")
+        if not isinstance(shuffle_buffer, int) or shuffle_buffer < 0:
+            raise ConfigurationError(f"shuffle_buffer must be an int >= 0. Received: shuffle_buffer={shuffle_buffer!r}")
+        self.stage, self.source, self.seed = stage, source, seed
+        self.shuffle_buffer = shuffle_buffer if stage == "train" else 0
+        self.transform: Callable[[dict], dict] | None = None
+        self.target_formatter: TargetFormatter | None = None
+        self.has_targets = stage != "predict"
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()  # seen by forked, persistent workers
+        self._skip = torch.tensor([-1, 0, 0], dtype=torch.int64).share_memory_()  # epoch, batches, batch size
+        self._one_shot = isinstance(source, Iterator)
+        self._started = False
+
+    def to_sample(self, item: Any, index: int) -> dict:
+        raise NotImplementedError
+
+    def load_sample(self, sample: dict) -> dict:
+        return sample
+
+    def set_epoch(self, epoch: int) -> None:
+        """The engine calls this before each epoch: the shuffle (and a Hugging Face stream's) depends on it."""
+        self._epoch.fill_(epoch)
+
+    def skip_batches(self, batches: int, batch_size: int) -> None:
+        """Resume mid-epoch: the current epoch's next pass starts after ``batches`` batches.
+
+        The items are dropped before they are loaded (nothing decoded, no random augmentation drawn), so a
+        resumed run sees exactly the batches an unbroken run saw next. The engine calls this on resume.
+        """
+        self._skip[0], self._skip[1], self._skip[2] = int(self._epoch), batches, batch_size
+
+    def _to_skip(self) -> int:
+        """Items of this worker's share to drop: its part of the batches to skip (workers take turns per batch)."""
+        epoch, batches, batch_size = (int(v) for v in self._skip)
+        if epoch != int(self._epoch) or not batches:
+            return 0
+        worker = get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        return (batches - worker_id + workers - 1) // workers * batch_size
+
+    def format_targets(self, formatter: TargetFormatter) -> None:
+        self.target_formatter = formatter
+
+    def _items(self) -> Iterator[tuple[int, Any]]:
+        """``(index in the stream, item)`` of this process's and this worker's share."""
+        rank, ranks = process_share()
+        worker = get_worker_info()
+        worker_id, workers = (worker.id, worker.num_workers) if worker is not None else (0, 1)
+        epoch = int(self._epoch)
+        if is_hf_iterable(self.source):
+            source = self.source
+            if ranks > 1:
+                from datasets.distributed import split_dataset_by_node
+
+                source = split_dataset_by_node(source, rank=rank, world_size=ranks)
+            source.set_epoch(epoch)
+            return enumerate(source)  # datasets itself splits a stream across DataLoader workers
+        share, shares = rank * workers + worker_id, ranks * workers
+        return itertools.islice(enumerate(self.source), share, None, shares)
+
+    def __iter__(self) -> Iterator[dict]:
+        if self._one_shot and self._started:
+            raise DataError(f"The {self.stage} generator was read to its end already: a generator streams once. "
+                            "Train for one epoch (or set max_steps), or pass a list or an object whose __iter__ "
+                            "starts over.")
+        self._started = True
+        items = self._items()
+        if self.shuffle_buffer:
+            rng = random.Random(self.seed * 1_000_003 + int(self._epoch) * 7919 + _share_id())
+            items = shuffled(items, buffer=self.shuffle_buffer, rng=rng)
+        items = itertools.islice(items, self._to_skip(), None)
+        for index, item in items:
+            sample = self.to_sample(item, index)
+            target = sample.get(TARGET)
+            if target is not None and self.target_formatter is not None:
+                sample[TARGET] = self.target_formatter(target, where=f"the {self.stage} stream (item {index})")
+            try:
+                sample = self.load_sample(sample)
+            except SkipSample as skip:
+                warnings.warn(f"Skipped a bad file in the {self.stage} data: {skip}", stacklevel=2)
+                continue
+            yield self.transform(sample) if self.transform is not None else sample
+
+
+def _share_id() -> int:
+    rank, _ = process_share()
+    worker = get_worker_info()
+    return rank * 1000 + (worker.id if worker is not None else 0)
+
+
+def stream_formatter(labels: Sequence[str] | None, num_classes: int | None, *, multi_label: bool | None) -> Any:
+    """The target formatter of streamed data, from the labels declared up front."""
+    if multi_label:
+        raise ConfigurationError("Streamed data takes single-label targets (a class name or index per sample). "
+                                 f"Received: multi_label={multi_label!r}")
+    if labels:
+        if num_classes is not None and num_classes != len(labels):
+            raise ConfigurationError(f"num_classes={num_classes} disagrees with the {len(labels)} labels given. "
+                                     f"Received: num_classes={num_classes!r}, labels={list(labels)!r}")
+        return StreamTargets(list(labels))
+    if num_classes is None or num_classes < 1:
+        raise ConfigurationError(
+            "Streamed data has no length to read the labels from up front: declare them, with labels=[...] "
+            f"(the class names, in the order of their indices) or num_classes=N. Received: num_classes={num_classes!r}")
+    return StreamTargets(None, num_classes)
+
+
+class StreamTargets(TargetFormatter):
+    """Class names or indices -> class index, for labels declared up front (names and indices both accepted)."""
+
+    def __init__(self, labels: list[str] | None, num_classes: int | None = None) -> None:
+        super().__init__("names" if labels else "indices", len(labels) if labels else int(num_classes or 0),
+                         False, labels)
+
+    def __call__(self, target: Any, *, where: str = "the data") -> Any:
+        if self.kind == "names" and not isinstance(target, str):  # a ClassLabel column gives indices
+            return TargetFormatter("indices", self.num_classes, False, self.labels)(target, where=where)
+        if self.kind == "indices" and isinstance(target, str):
+            raise DataError(f"Unknown label {target!r} in {where}: only num_classes={self.num_classes} was declared, "
+                            "so the targets must be class indices. Pass labels=[...] to name the classes.")
+        return super().__call__(target, where=where)
