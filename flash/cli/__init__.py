@@ -35,7 +35,7 @@ from flash.tasks import ENTRIES
 RUNNERS = {"train": "flash.cli.train:run_train", "predict": "flash.cli.predict:run_predict",
            "list": "flash.cli.commands:run_list", "export": "flash.cli.export:run_export",
            "serve": "flash.cli.serve:run_serve", "tune": "flash.cli.tune:run_tune",
-           "data": "flash.cli.inspect:run_inspect"}
+           "data": "flash.cli.inspect:run_inspect", "cache": "flash.cli.cache:run_cache"}
 
 
 
@@ -61,7 +61,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,serve,tune,data}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,list,export,serve,tune,data,cache}")
 
     train = commands.add_parser(
         "train", help="train a task (on built-in demo data when no --data is given)",
@@ -132,6 +132,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens (default: words)"
     )
     _add_serve_parser(commands)
+    cache = commands.add_parser("cache", help="manage what fits cache on disk (flash cache clear)")
+    cache.add_argument("action", choices=("clear",), help="clear: remove the cached backbone features "
+                                                         "($FLASH_CACHE/features, default ~/.cache/flash/features)")
     for sub in [*commands.choices.values(), inspect]:  # --debug after the command works too
         sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser, {**commands.choices, "data inspect": inspect}

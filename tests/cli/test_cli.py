@@ -218,3 +218,18 @@ def test_model_file_holds_what_prediction_needs_and_the_resume_checkpoint_the_re
     probe = torch.rand(2, 32, 32, 3).numpy()
     a, b = ImageClassifier.load_from_checkpoint(trained_checkpoint), ImageClassifier.load_from_checkpoint(resume[-1])
     assert a.predict(probe, output="logits") == b.predict(probe, output="logits")
+
+
+def test_cache_clear_removes_the_cached_features(tmp_path, monkeypatch, capsys):
+    from flash.cli import main
+
+    monkeypatch.setenv("FLASH_CACHE", str(tmp_path / "cache"))
+    features = tmp_path / "cache" / "features" / "0123abcd"
+    features.mkdir(parents=True)
+    (features / "features.f32").write_bytes(b"\0" * 2**20)
+    assert main(["cache", "clear"]) == 0
+    assert not (tmp_path / "cache" / "features").exists()
+    assert f"Removed 1.0 MiB of cached features from {tmp_path / 'cache' / 'features'}" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0  # nothing left: still fine
+    assert "Removed 0.0 MiB" in capsys.readouterr().out
+    assert main(["cache", "wipe"]) == 2  # an unknown action: the usage line
