@@ -17,7 +17,6 @@ Results: benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 import os
@@ -35,10 +34,8 @@ def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, f
     from flash.tasks import get_task
 
     entry = get_task(task)
-    demo = importlib.import_module(entry.demo)
-    datamodule = demo.demo_datamodule()
-    demo_model = getattr(demo, "DEMO_MODEL", {})  # the text demo names only its backbone
-    model_kwargs = {"backbone": demo_model} if isinstance(demo_model, str) else dict(demo_model)
+    datamodule = entry.load_demo_datamodule()
+    model_kwargs = dict(entry.demo.model)
     params = inspect.signature(entry.load("model")).parameters
     for name in ("labels", "num_classes"):
         if name in params and name not in model_kwargs and getattr(datamodule, name, None) is not None:
@@ -46,7 +43,7 @@ def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, f
     if task == "text_classification" and quick:
         model_kwargs = {"backbone": _tiny_bert(root), "labels": datamodule.labels}
     model = entry.load("model")(**model_kwargs)
-    trainer_kwargs = {**getattr(demo, "DEMO_TRAINER", {}), "enable_progress_bar": False, "default_root_dir": root}
+    trainer_kwargs = {**entry.demo.trainer, "enable_progress_bar": False, "default_root_dir": root}
     if epochs is not None or quick:
         trainer_kwargs["max_epochs"] = 1 if quick else epochs
     if quick:
