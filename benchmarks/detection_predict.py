@@ -6,11 +6,13 @@ one process, ``--repeats`` times each, and the median rates are compared (target
 
     python benchmarks/detection_predict.py            # 64 images, 5 repeats
     python benchmarks/detection_predict.py --quick    # 16 images, 3 repeats
+    python benchmarks/detection_predict.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -46,19 +48,8 @@ def flash_predict(trainer, model, datamodule) -> int:
     return sum(len(batch) for batch in batches)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="16 images, 3 repeats")
-    parser.add_argument("--images", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--head", default="fcos")
-    parser.add_argument("--backbone", default="mobilenet_v3_large_fpn")
-    args = parser.parse_args()
-    if args.quick:
-        args.images, args.repeats = 16, 3
-
+def run(args: argparse.Namespace) -> dict:
+    """Images/s of ``trainer.predict`` and the hand loop, ``args.repeats`` times each."""
     import flash
     from flash.image import ObjectDetectionData, ObjectDetector
     from flash.image.detection.demo import write_shapes
@@ -102,6 +93,27 @@ def main() -> None:
     print(f"trainer.predict: {flash_rate:.2f} images/s   (runs: {', '.join(f'{r:.2f}' for r in rates['flash'])})")
     print(f"hand loop:       {hand_rate:.2f} images/s   (runs: {', '.join(f'{r:.2f}' for r in rates['hand'])})")
     print(f"ratio flash / hand = {flash_rate / hand_rate:.3f} (target >= 0.9)")
+    return {"head": args.head, "backbone": args.backbone, "images": args.images, "image_size": args.image_size,
+            "flash_images_per_s": rates["flash"], "hand_images_per_s": rates["hand"], "ratio": flash_rate / hand_rate}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="16 images, 3 repeats")
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--head", default="fcos")
+    parser.add_argument("--backbone", default="mobilenet_v3_large_fpn")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.repeats = 16, 3
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

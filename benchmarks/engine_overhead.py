@@ -28,6 +28,7 @@ Results: benchmarks/README.md.
 Usage:
     python benchmarks/engine_overhead.py            # full run (about 2 minutes on 2 CPU cores)
     python benchmarks/engine_overhead.py --quick    # smoke run (seconds)
+    python benchmarks/engine_overhead.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import json
 import math
 import os
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -272,7 +275,97 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.3f} (min {min(values):.3f}, max {max(values):.3f})"
 
 
-def main() -> int:
+def lockstep_fits(dataset, args, root: str) -> dict:
+    """Measurement 1: ``args.repeats`` fits, a hand step after each flash step."""
+    print(f"1. lockstep: {args.repeats} fit(s), a hand step after each flash step")
+    flash_steps, hand_steps, per_fit, matches = [], [], [], []
+    for i in range(args.repeats):
+        f, h, match = lockstep(dataset, args, root)
+        flash_steps += f
+        hand_steps += h
+        per_fit.append(sum(f) / sum(h))
+        matches.append(match)
+        print(f"  fit {i}: flash {sum(f):.3f} s  hand {sum(h):.3f} s  ratio {per_fit[-1]:.3f}  weights {match}")
+    total_ratio = sum(flash_steps) / sum(hand_steps)
+    step_ratio = statistics.median(a / b for a, b in zip(flash_steps, hand_steps))
+    overhead_us = (sum(flash_steps) - sum(hand_steps)) / len(flash_steps) * 1e6
+    print(
+        f"  {len(flash_steps)} step pairs: flash {statistics.median(flash_steps) * 1e3:.3f} ms/step, "
+        f"hand {statistics.median(hand_steps) * 1e3:.3f} ms/step (medians); overhead {overhead_us:.0f} us/step"
+    )
+    print(
+        f"  ratio of summed times flash/hand {total_ratio:.3f}; median per-step ratio {step_ratio:.3f}; "
+        f"per fit {spread(per_fit)}"
+    )
+    return {"ratio": statistics.median(per_fit), "per_fit_ratios": per_fit, "summed_ratio": total_ratio,
+            "median_step_ratio": step_ratio, "step_pairs": len(flash_steps),
+            "flash_ms_per_step": statistics.median(flash_steps) * 1e3,
+            "hand_ms_per_step": statistics.median(hand_steps) * 1e3, "overhead_us_per_step": overhead_us,
+            "weights": matches}
+
+
+def whole_runs(dataset, args, root: str, steps: int) -> dict:
+    """Measurement 2: alternating pairs of whole runs, beside the hand loop against itself (A/A control)."""
+    pairs = 2 * args.repeats
+    print(f"2. whole runs: {pairs} alternating pairs, Trainer construction and teardown included")
+
+    def flash_run():
+        fit_flash(dataset, args, root)
+
+    def hand_run():
+        HandLoop(dataset, args).run(steps)
+
+    whole = whole_run_ratios(flash_run, hand_run, pairs)
+    control = whole_run_ratios(hand_run, hand_run, pairs)
+    print(f"  flash/hand  {spread(whole)}")
+    print(f"  hand/hand   {spread(control)}  <- A/A control: this machine's noise on whole runs")
+    return {"flash_over_hand": whole, "aa_control": control}
+
+
+def bytecodes(dataset, args, root: str) -> dict:
+    """Measurement 3: bytecodes per training step, flash and hand, and where flash's extra ones are."""
+    steps_counted = min(64, -(-args.samples // args.batch_size) - 8)  # within the first epoch
+    flash_counts, hand_counts = bytecodes_per_step(dataset, args, root, steps_counted)
+    flash_total, hand_total = sum(flash_counts.values()) / steps_counted, sum(hand_counts.values()) / steps_counted
+    print(
+        f"3. bytecodes per training step, {steps_counted} steps counted (bar redraws left out): "
+        f"flash {flash_total:.0f}, hand {hand_total:.0f}, flash runs {flash_total - hand_total:.0f} more"
+    )
+    extra = {name: (flash_counts[name] - hand_counts.get(name, 0)) / steps_counted for name in flash_counts}
+    top = dict(sorted(extra.items(), key=lambda kv: -kv[1])[:8])
+    print("  where: " + ", ".join(f"{name} {n:+.0f}" for name, n in top.items()))
+    return {"flash": flash_total, "hand": hand_total, "steps_counted": steps_counted, "extra_by_function": top}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """All three measurements; returns their numbers (also printed as they come)."""
+    torch.set_num_threads(args.threads)
+    dataset = make_dataset(args.samples, args.seed)
+    steps = args.epochs * -(-args.samples // args.batch_size)
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s); MLP {IN_FEATURES}-{args.hidden}-{NUM_CLASSES}, "
+        f"batch {args.batch_size}, {steps} steps per fit"
+    )
+    with tempfile.TemporaryDirectory() as root:
+        fit_flash(dataset, args, root)  # warm-up: imports, allocator, tqdm
+        HandLoop(dataset, args).run(steps)
+        result = {"torch": torch.__version__, "threads": args.threads, "steps_per_fit": steps,
+                  "lockstep": lockstep_fits(dataset, args, root), "whole_runs": whole_runs(dataset, args, root, steps),
+                  "bytecodes_per_step": bytecodes(dataset, args, root)}
+    ratio = result["lockstep"]["ratio"]  # the median over fits: a fit a speed swing hit unevenly does not move it
+    result["target_met"] = ratio <= 1.03
+    print(
+        f"target: lockstep ratio (median over fits) <= 1.03: {'met' if ratio <= 1.03 else 'NOT met'} "
+        f"({ratio:.4f}; summed over all fits {result['lockstep']['summed_ratio']:.4f})"
+    )
+    matches = result["lockstep"]["weights"]
+    different = [m for m in matches if m.startswith("DIFFERENT")]
+    result["weights_equal"] = all(m == "equal (torch.equal)" for m in matches)
+    print(f"final weights, flash vs hand: {different[0] if different else matches[0]} in {len(matches)} fit(s)")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a very short run, for a smoke test")
     parser.add_argument("--epochs", type=int, default=4)
@@ -282,76 +375,14 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="lockstep fits; whole-run pairs are twice as many")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.samples, args.repeats = 2, 1024, 1
-    torch.set_num_threads(args.threads)
-    dataset = make_dataset(args.samples, args.seed)
-    steps = args.epochs * -(-args.samples // args.batch_size)
-    print(
-        f"torch {torch.__version__}, {args.threads} thread(s); MLP {IN_FEATURES}-{args.hidden}-{NUM_CLASSES}, "
-        f"batch {args.batch_size}, {steps} steps per fit"
-    )
-
-    with tempfile.TemporaryDirectory() as root:
-        fit_flash(dataset, args, root)  # warm-up: imports, allocator, tqdm
-        HandLoop(dataset, args).run(steps)
-
-        print(f"1. lockstep: {args.repeats} fit(s), a hand step after each flash step")
-        flash_steps, hand_steps, per_fit, matches = [], [], [], []
-        for i in range(args.repeats):
-            f, h, match = lockstep(dataset, args, root)
-            flash_steps += f
-            hand_steps += h
-            per_fit.append(sum(f) / sum(h))
-            matches.append(match)
-            print(f"  fit {i}: flash {sum(f):.3f} s  hand {sum(h):.3f} s  ratio {per_fit[-1]:.3f}  weights {match}")
-        total_ratio = sum(flash_steps) / sum(hand_steps)
-        step_ratio = statistics.median(a / b for a, b in zip(flash_steps, hand_steps))
-        print(
-            f"  {len(flash_steps)} step pairs: flash {statistics.median(flash_steps) * 1e3:.3f} ms/step, "
-            f"hand {statistics.median(hand_steps) * 1e3:.3f} ms/step (medians); "
-            f"overhead {(sum(flash_steps) - sum(hand_steps)) / len(flash_steps) * 1e6:.0f} us/step"
-        )
-        print(
-            f"  ratio of summed times flash/hand {total_ratio:.3f}; median per-step ratio {step_ratio:.3f}; "
-            f"per fit {spread(per_fit)}"
-        )
-
-        pairs = 2 * args.repeats
-        print(f"2. whole runs: {pairs} alternating pairs, Trainer construction and teardown included")
-
-        def flash_run():
-            fit_flash(dataset, args, root)
-
-        def hand_run():
-            HandLoop(dataset, args).run(steps)
-
-        whole = whole_run_ratios(flash_run, hand_run, pairs)
-        control = whole_run_ratios(hand_run, hand_run, pairs)
-        print(f"  flash/hand  {spread(whole)}")
-        print(f"  hand/hand   {spread(control)}  <- A/A control: this machine's noise on whole runs")
-
-        steps_counted = min(64, -(-args.samples // args.batch_size) - 8)  # within the first epoch
-        flash_counts, hand_counts = bytecodes_per_step(dataset, args, root, steps_counted)
-        flash_total, hand_total = sum(flash_counts.values()) / steps_counted, sum(hand_counts.values()) / steps_counted
-        print(
-            f"3. bytecodes per training step, {steps_counted} steps counted (bar redraws left out): "
-            f"flash {flash_total:.0f}, hand {hand_total:.0f}, flash runs {flash_total - hand_total:.0f} more"
-        )
-        extra = {name: (flash_counts[name] - hand_counts.get(name, 0)) / steps_counted for name in flash_counts}
-        print(
-            "  where: " + ", ".join(f"{name} {n:+.0f}" for name, n in sorted(extra.items(), key=lambda kv: -kv[1])[:8])
-        )
-
-    ratio = statistics.median(per_fit)  # the median over fits: a fit that a speed swing hit unevenly does not move it
-    print(
-        f"target: lockstep ratio (median over fits) <= 1.03: {'met' if ratio <= 1.03 else 'NOT met'} "
-        f"({ratio:.4f}; summed over all fits {total_ratio:.4f})"
-    )
-    different = [m for m in matches if m.startswith("DIFFERENT")]
-    print(f"final weights, flash vs hand: {different[0] if different else matches[0]} in {len(matches)} fit(s)")
-    return 1 if different else 0
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return 0 if not any(m.startswith("DIFFERENT") for m in result["lockstep"]["weights"]) else 1
 
 
 if __name__ == "__main__":

@@ -25,11 +25,13 @@ Usage:
     python benchmarks/finetune_e2e.py                    # freeze, no_freeze, cache; 3 repeats (~10 min on 2 cores)
     python benchmarks/finetune_e2e.py --modes freeze --repeats 5
     python benchmarks/finetune_e2e.py --quick            # 64/32 images, 1 repeat: a correctness smoke run
+    python benchmarks/finetune_e2e.py --json out.json    # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -157,20 +159,66 @@ def run_hand(train_dir: Path, val_dir: Path, *, mode: str, epochs: int, device: 
     return times, accuracy
 
 
-def summarise(mode: str, rows: list[dict]) -> None:
+def summarise(mode: str, rows: list[dict]) -> dict:
+    """The mode's medians (printed and returned) over its repeats' ``rows``."""
     ratios = [r["flash"] / r["hand"] for r in rows]
-    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    print(f"{mode}: median ratio flash/hand per epoch {statistics.median(ratios):.2f} (spread {spread}, "
-          f"{len(ratios)} repeats); accuracy flash {statistics.median(r['flash_acc'] for r in rows):.3f} "
-          f"vs hand {statistics.median(r['hand_acc'] for r in rows):.3f}")
+    summary = {"ratio": statistics.median(ratios), "ratios": ratios,
+               "flash_accuracy": statistics.median(r["flash_acc"] for r in rows),
+               "hand_accuracy": statistics.median(r["hand_acc"] for r in rows), "repeats": rows}
+    print(f"{mode}: median ratio flash/hand per epoch {summary['ratio']:.2f} (spread {min(ratios):.2f}-"
+          f"{max(ratios):.2f}, {len(ratios)} repeats); accuracy flash {summary['flash_accuracy']:.3f} "
+          f"vs hand {summary['hand_accuracy']:.3f}")
     if mode == "cache":
         speedups = [r["hand_later"] / r["flash_later"] for r in rows]
+        summary.update(later_epochs_speedup=statistics.median(speedups),
+                       first_epoch_ratio=statistics.median(r["first_ratio"] for r in rows))
         print(f"cache: epochs after the first, hand/flash median {statistics.median(speedups):.1f}x faster "
               f"(spread {min(speedups):.1f}-{max(speedups):.1f}); first epoch ratio "
-              f"{statistics.median(r['first_ratio'] for r in rows):.2f}")
+              f"{summary['first_epoch_ratio']:.2f}")
+    return summary
 
 
-def main() -> None:
+def run_mode(mode: str, args: argparse.Namespace, train_dir: Path, val_dir: Path, *, repeats: int,
+             root: Path) -> dict:
+    """``repeats`` pairs of runs of one mode, who goes first alternating; their summary."""
+    epochs = args.epochs or (3 if mode == "cache" else 2)
+    rows = []
+    for repeat in range(repeats):
+        order = ("flash", "hand") if repeat % 2 == 0 else ("hand", "flash")
+        result = {}
+        for side in order:
+            if side == "flash":
+                result["flash"] = run_flash(train_dir, val_dir, mode=mode, epochs=epochs, root=root,
+                                            device=args.device, precision=args.precision)
+            else:
+                result["hand"] = run_hand(train_dir, val_dir, mode=mode, epochs=epochs, device=args.device,
+                                          precision=args.precision)
+        (f_times, f_acc), (h_times, h_acc) = result["flash"], result["hand"]
+        rows.append({"flash": statistics.mean(f_times), "hand": statistics.mean(h_times), "flash_acc": f_acc,
+                     "hand_acc": h_acc, "first_ratio": f_times[0] / h_times[0],
+                     "flash_later": statistics.mean(f_times[1:] or f_times),
+                     "hand_later": statistics.mean(h_times[1:] or h_times),
+                     "flash_epoch_s": f_times, "hand_epoch_s": h_times})
+        print(f"{mode} repeat {repeat}: flash {' '.join(f'{t:.2f}' for t in f_times)} s/epoch "
+              f"(val_accuracy {f_acc:.3f}); hand {' '.join(f'{t:.2f}' for t in h_times)} s/epoch "
+              f"(accuracy {h_acc:.3f})", flush=True)
+    return summarise(mode, rows)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Every mode of ``args.modes``; returns ``{mode: summary}`` (also printed as it comes)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train, val, repeats = (64, 32, 1) if args.quick else (min(args.train, 1297), 500, args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        place_weights(tmp_path / "torch_home")
+        train_dir, val_dir = write_digits(tmp_path / "digits", train=train, val=val)
+        return {mode: run_mode(mode, args, train_dir, val_dir, repeats=repeats, root=tmp_path / "logs")
+                for mode in args.modes.split(",")}
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", default="freeze,no_freeze,cache")
     parser.add_argument("--repeats", type=int, default=3)
@@ -180,38 +228,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--precision", default="32-true", help="32-true | bf16-mixed (both sides)")
     parser.add_argument("--quick", action="store_true", help="64 train / 32 val images, 1 repeat, 2 epochs")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    train, val, repeats = (64, 32, 1) if args.quick else (min(args.train, 1297), 500, args.repeats)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        place_weights(tmp_path / "torch_home")
-        train_dir, val_dir = write_digits(tmp_path / "digits", train=train, val=val)
-        for mode in args.modes.split(","):
-            epochs = args.epochs or (3 if mode == "cache" else 2)
-            rows = []
-            for repeat in range(repeats):
-                order = ("flash", "hand") if repeat % 2 == 0 else ("hand", "flash")
-                result = {}
-                for side in order:
-                    if side == "flash":
-                        result["flash"] = run_flash(train_dir, val_dir, mode=mode, epochs=epochs,
-                                                    root=tmp_path / "logs", device=args.device,
-                                                    precision=args.precision)
-                    else:
-                        result["hand"] = run_hand(train_dir, val_dir, mode=mode, epochs=epochs, device=args.device,
-                                                  precision=args.precision)
-                (f_times, f_acc), (h_times, h_acc) = result["flash"], result["hand"]
-                row = {"flash": statistics.mean(f_times), "hand": statistics.mean(h_times), "flash_acc": f_acc,
-                       "hand_acc": h_acc, "first_ratio": f_times[0] / h_times[0],
-                       "flash_later": statistics.mean(f_times[1:] or f_times),
-                       "hand_later": statistics.mean(h_times[1:] or h_times)}
-                rows.append(row)
-                print(f"{mode} repeat {repeat}: flash {' '.join(f'{t:.2f}' for t in f_times)} s/epoch "
-                      f"(val_accuracy {f_acc:.3f}); hand {' '.join(f'{t:.2f}' for t in h_times)} s/epoch "
-                      f"(accuracy {h_acc:.3f})", flush=True)
-            summarise(mode, rows)
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -12,20 +12,19 @@ the JPEG decoder (PIL's draft mode, ``flash.image.io.load_image(min_size=...)``)
 plain tensor code on a contiguous tensor instead of a ``v2.Compose`` (``_Pipeline`` in
 ``flash/image/classification/transforms.py``).
 
-Measured 2026-11-30 (2 CPU cores, quiet machine): JPEG 256 px, 2 workers, 7 repeats: flash 1408 img/s,
-torchvision 740 (**1.90x**); the same in the main process (``--workers 0``): 893 vs 482 (1.86x); JPEG 500 px:
-529 vs 309 (1.71x); PNG 96 px (no draft mode: the pipeline only): 1481 vs 994 (1.49x). Before the two
-changes: 1.04 (0.95 on a quiet machine).
+Results: benchmarks/README.md.
 
 Usage:
     python benchmarks/image_data_throughput.py            # 2 x 300 JPEGs of 256 px, 5 repeats
     python benchmarks/image_data_throughput.py --format png --size 96
     python benchmarks/image_data_throughput.py --quick    # 2 x 60 images, 3 repeats (seconds)
+    python benchmarks/image_data_throughput.py --json out.json   # the numbers also as JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -99,16 +98,8 @@ def differences(root: Path) -> tuple[float, float]:
     return float(every.max()), float(every.mean())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small data, 3 repeats")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in the main process")
-    parser.add_argument("--format", default="jpg", choices=("jpg", "png"))
-    parser.add_argument("--size", type=int, default=None, help="image side in pixels (default 256; --quick: 160)")
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> dict:
+    """Images/s of flash's loader and torchvision's ImageFolder, and how far their tensors differ."""
     torch.set_num_threads(args.threads)
     per_class, size = (60, 160) if args.quick else (300, 256)
     size = args.size or size
@@ -137,6 +128,26 @@ def main() -> None:
     print(f"ratio flash/torchvision: {flash_rate / tv_rate:.3f} (target >= 1.2)")
     why = "JPEG draft decoding: the decoder's own downscale" if args.format == "jpg" else "float rounding"
     print(f"difference flash vs torchvision, evaluation transforms: max {worst:.2g}, mean {mean:.2g} of 255 ({why})")
+    return {"images": 2 * per_class, "format": args.format, "size": size, "repeats": repeats,
+            "flash_images_per_s": rates["flash"], "torchvision_images_per_s": rates["torchvision"],
+            "ratio": flash_rate / tv_rate, "max_difference": worst, "mean_difference": mean}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small data, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the main process")
+    parser.add_argument("--format", default="jpg", choices=("jpg", "png"))
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels (default 256; --quick: 160)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -10,14 +10,17 @@ than ``import torch``. Results: benchmarks/README.md.
 Usage:
     python benchmarks/import_time.py              # 7 repeats
     python benchmarks/import_time.py --repeats 3
+    python benchmarks/import_time.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 STATEMENTS = {
     "import torch": "import torch",
@@ -60,22 +63,19 @@ def flash_on_top_of_torch(most: int = 8) -> list[tuple[int, str]]:
     return sorted(rows, reverse=True)[:most]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
-
+def run(repeats: int) -> dict:
+    """Median seconds per statement over ``repeats`` fresh interpreters, and what flash adds to torch."""
     times: dict[str, list[float]] = {label: [] for label in STATEMENTS}
     loads_torch: dict[str, bool] = {}
     for stmt in STATEMENTS.values():  # warm the file cache once
         time_once(stmt)
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for label, stmt in STATEMENTS.items():
             elapsed, loads_torch[label] = time_once(stmt)
             times[label].append(elapsed)
 
     medians = {label: statistics.median(values) for label, values in times.items()}
-    print(f"python {sys.version.split()[0]}, {args.repeats} fresh interpreters per statement (median):")
+    print(f"python {sys.version.split()[0]}, {repeats} fresh interpreters per statement (median):")
     for label, median in medians.items():
         print(f"  {label:<30} {median:7.3f} s   (torch imported: {'yes' if loads_torch[label] else 'no'})")
     torch_s = medians["import torch"]
@@ -85,10 +85,24 @@ def main() -> int:
     print(f"import flash; flash.Trainer - import torch: {full:+.3f} s "
           f"(target <= {TARGET_S} s: {'met' if max(bare, full) <= TARGET_S else 'NOT met'})")
     print("modules flash.Trainer imports after torch, slowest first (python -X importtime, cumulative):")
-    for micros, name in flash_on_top_of_torch():
+    slowest = flash_on_top_of_torch()
+    for micros, name in slowest:
         print(f"  {micros / 1e6:7.3f} s  {name}")
-    return 0
+    return {"python": sys.version.split()[0], "repeats": repeats, "median_s": medians, "times_s": times,
+            "loads_torch": loads_torch, "flash_over_torch_s": bare, "trainer_over_torch_s": full,
+            "target_met": max(bare, full) <= TARGET_S, "slowest_after_torch_s": {n: m / 1e6 for m, n in slowest}}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    result = run(args.repeats)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -6,29 +6,21 @@ Bounded runs: each demo's own epoch count (image 4, speech 3), text 2 epochs; th
 of a MobileNetV3-FPN at 128 px) is left out as too slow for a CPU check. One seed per run, so differences of a
 point or two are within the seed-to-seed spread.
 
-Measured 2026-11-30 (2 shared CPU cores, load average ~20, one torch thread, seed 0; finder: 100 steps, 1e-8..1):
-
-| demo (epochs) | default lr -> metric | finder's lr -> metric | batch-size finder (CPU, half the RAM) |
-| --- | --- | --- | --- |
-| image_classification, digits, resnet18 from scratch (4) | 1e-3 -> val_accuracy 0.8997 | 1.79e-3 -> 0.9304 | 1294 (largest 1438 = the training set) |
-| text_classification, MiniLM (2) | 5e-5 -> val_accuracy 1.0000 | 7.56e-5 -> 1.0000 | 230 (largest 256 = the training set) |
-| speech_recognition, tiny random wav2vec2 (3) | 3e-3 -> val_wer 1.0000 | 3.13e-3 -> 1.0000 | 8 (largest 10 = the training set) |
-
-The finder helped the one demo that trains from scratch (+3.1 points, one seed); the text demo is already
-perfect at its default, and the speech demo does not learn in its 3 epochs at either (nearly equal) rate.
-On a CPU with GBs free the batch-size finder is capped by the training set; keeping the demo's batch size
-gives more steps per epoch, which matters more for accuracy at a fixed epoch count than speed.
+Results: benchmarks/README.md.
 
 Usage:
     python benchmarks/lr_finder_demo.py                        # image, text, speech (minutes on 2 CPU cores)
     python benchmarks/lr_finder_demo.py --tasks image_classification
+    python benchmarks/lr_finder_demo.py --json out.json        # the numbers also as JSON (what ``main`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -65,7 +57,7 @@ def _trainer(root: str, epochs: int) -> flash.Trainer:
                          enable_progress_bar=False)
 
 
-def compare(task: str) -> None:
+def compare(task: str) -> dict:
     _, _, epochs, metric, _ = DEMOS[task]
     with tempfile.TemporaryDirectory() as root:
         model, datamodule = _build(task, None)
@@ -84,16 +76,22 @@ def compare(task: str) -> None:
     print(f"{task}: default lr {default_lr:g} -> {metric} {baseline:.4f}; finder suggests {found.suggestion:.3g} "
           f"-> {metric} {tuned:.4f} ({epochs} epochs); batch-size finder: {batch.batch_size} "
           f"(largest within budget {batch.largest}); {time.perf_counter() - started:.0f} s", flush=True)
+    return {"epochs": epochs, "metric": metric, "default_lr": default_lr, "default_metric": baseline,
+            "suggested_lr": found.suggestion, "suggested_metric": tuned, "batch_size": batch.batch_size,
+            "largest_batch_size": batch.largest, "seconds": time.perf_counter() - started}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(DEMOS), help="comma-separated demo tasks")
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    for task in args.tasks.split(","):
-        compare(task)
+    result = {task: compare(task) for task in args.tasks.split(",")}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -11,11 +11,13 @@ the same labels. Prints the median ratio flash/hand and its spread; target <= 1.
 Usage:
     python benchmarks/predict_cold_start.py             # 60 images, 7 repeats
     python benchmarks/predict_cold_start.py --quick     # 8 images, 1 repeat: checks the labels agree
+    python benchmarks/predict_cold_start.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -84,13 +86,8 @@ def timed(command: list[str], cwd: Path) -> tuple[float, list[str]]:
     return elapsed, labels
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=60)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--device", default="cpu", help="cpu | cuda (both sides)")
-    parser.add_argument("--quick", action="store_true", help="8 images, 1 repeat: a correctness smoke run")
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> dict:
+    """Alternating cold starts of ``flash predict`` and the hand script; returns their times and ratio."""
     images, repeats = (8, 1) if args.quick else (args.images, args.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -100,12 +97,14 @@ def main() -> None:
                            "--device", args.device],
                  "hand": [sys.executable, str(root / "hand_predict.py"), str(checkpoint), str(folder), args.device]}
         times: dict[str, list[float]] = {"flash": [], "hand": []}
+        agreed = []
         for repeat in range(repeats):
             labels = {}
             for side in (("flash", "hand") if repeat % 2 == 0 else ("hand", "flash")):
                 elapsed, labels[side] = timed(sides[side], root)
                 times[side].append(elapsed)
             same = labels["flash"] == labels["hand"] and len(labels["hand"]) == images
+            agreed.append(same)
             print(f"repeat {repeat}: flash {times['flash'][-1]:.2f} s, hand {times['hand'][-1]:.2f} s; "
                   f"labels {'equal' if same else 'DIFFER'} ({len(labels['flash'])} predictions)", flush=True)
             if not same:
@@ -113,6 +112,22 @@ def main() -> None:
         ratios = [f / h for f, h in zip(times["flash"], times["hand"])]
         print(f"median flash {statistics.median(times['flash']):.2f} s, hand {statistics.median(times['hand']):.2f} s; "
               f"ratio flash/hand {statistics.median(ratios):.2f} (spread {min(ratios):.2f}-{max(ratios):.2f})")
+    return {"images": images, "flash_s": times["flash"], "hand_s": times["hand"], "ratio": statistics.median(ratios),
+            "ratios": ratios, "labels_equal": all(agreed), "predictions": len(labels["flash"])}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda (both sides)")
+    parser.add_argument("--quick", action="store_true", help="8 images, 1 repeat: a correctness smoke run")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

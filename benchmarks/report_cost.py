@@ -9,26 +9,21 @@ Fewer epochs than the demo's make the ratio larger (the report is written once):
     python benchmarks/report_cost.py                       # the demos as `flash train` runs them
     python benchmarks/report_cost.py --epochs 1 --tasks image_classification speech_recognition
     python benchmarks/report_cost.py --quick               # seconds: every task runs, numbers meaningless
+    python benchmarks/report_cost.py --json out.json       # the numbers also as JSON (what ``main`` returns)
 
-Results, 2026-11-30, 2 CPU cores shared with other jobs (load average 18-20, so every second here is
-~10x an idle machine's; the ratios are what to read):
-
-    task                      fit s  collect s  write s  report/fit
-    speech_recognition        86.31      0.000     2.91       3.4%   (--epochs 1; the demo runs 3)
-    image_classification    1416.35      0.424     7.07       0.5%   (--epochs 1; the demo runs 4)
-    text_classification      405.84      0.032     0.82       0.2%   (--epochs 1, MiniLM)
-    digits + tiny CNN, 4 epochs  451.74  3.866    17.54       4.7%   (the README picture's run)
+Results: benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
+import json
 import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 TASKS = ("image_classification", "text_classification", "speech_recognition", "object_detection")
 
@@ -39,10 +34,8 @@ def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, f
     from flash.tasks import get_task
 
     entry = get_task(task)
-    demo = importlib.import_module(entry.demo)
-    datamodule = demo.demo_datamodule()
-    demo_model = getattr(demo, "DEMO_MODEL", {})  # the text demo names only its backbone
-    model_kwargs = {"backbone": demo_model} if isinstance(demo_model, str) else dict(demo_model)
+    datamodule = entry.load_demo_datamodule()
+    model_kwargs = dict(entry.demo.model)
     params = inspect.signature(entry.load("model")).parameters
     for name in ("labels", "num_classes"):
         if name in params and name not in model_kwargs and getattr(datamodule, name, None) is not None:
@@ -50,7 +43,7 @@ def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, f
     if task == "text_classification" and quick:
         model_kwargs = {"backbone": _tiny_bert(root), "labels": datamodule.labels}
     model = entry.load("model")(**model_kwargs)
-    trainer_kwargs = {**getattr(demo, "DEMO_TRAINER", {}), "enable_progress_bar": False, "default_root_dir": root}
+    trainer_kwargs = {**entry.demo.trainer, "enable_progress_bar": False, "default_root_dir": root}
     if epochs is not None or quick:
         trainer_kwargs["max_epochs"] = 1 if quick else epochs
     if quick:
@@ -68,30 +61,35 @@ def run(task: str, *, epochs: int | None, quick: bool, root: str) -> dict[str, f
 def _tiny_bert(root: str) -> str:
     """The text tests' tiny BERT (the demo's MiniLM takes minutes per epoch on 2 cores): for --quick only."""
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pathlib import Path
 
     from tests.text.helpers import build_tiny_bert
 
     return build_tiny_bert(Path(root) / "tiny_bert")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--epochs", type=int, default=None, help="override the demo's epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 batches, 1 epoch: checks the script runs")
-    args = parser.parse_args()
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
     print(f"{'task':22} {'fit s':>8} {'collect s':>10} {'write s':>8} {'report/fit':>11}")
+    result = {}
     for task in args.tasks:
         with tempfile.TemporaryDirectory() as root:
             seconds = run(task, epochs=args.epochs, quick=args.quick, root=root)
         ratio = (seconds["collect"] + seconds["write"]) / seconds["fit"]
         print(f"{task:22} {seconds['fit']:8.2f} {seconds['collect']:10.3f} {seconds['write']:8.2f} {ratio:10.1%}",
               flush=True)
+        result[task] = {**seconds, "report_over_fit": ratio}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

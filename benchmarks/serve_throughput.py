@@ -6,6 +6,7 @@ flash's requests/s as a ratio of the hand-written endpoint's, measured side by s
 
     python benchmarks/serve_throughput.py            # resnet18 at 128 px, 1/8/32 clients
     python benchmarks/serve_throughput.py --quick    # a tiny model, few requests: checks that it all works
+    python benchmarks/serve_throughput.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 
 ``--quick`` also checks that both servers give the same answers for the same images.
 """
@@ -13,6 +14,7 @@ flash's requests/s as a ratio of the hand-written endpoint's, measured side by s
 
 import argparse
 import io
+import json
 import os
 import socket
 import subprocess
@@ -116,20 +118,15 @@ def _load(url: str, payloads: list[bytes], *, clients: int, requests: int) -> di
             "p99": float(np.percentile(latencies, 99)), "answers": [r[1] for r in results]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny model, few requests: a correctness check")
-    parser.add_argument("--backbone", default=None)
-    parser.add_argument("--image-size", type=int, default=None)
-    parser.add_argument("--requests", type=int, default=None, help="requests per concurrency level")
-    parser.add_argument("--baseline-server", nargs=2, metavar=("CHECKPOINT", "PORT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.baseline_server:
-        baseline_server(args.baseline_server[0], int(args.baseline_server[1]))
-        return 0
+def run(args: argparse.Namespace) -> dict:
+    """Both servers under 1, 8 (and 32) concurrent clients; per level their req/s, latencies and agreement.
+
+    Stops after the first level where the answers differ.
+    """
     backbone = args.backbone or ("test_resnet" if args.quick else "resnet18")
     image_size = args.image_size or (32 if args.quick else 128)
     levels = (1, 8) if args.quick else (1, 8, 32)
+    result: dict = {"backbone": backbone, "image_size": image_size, "levels": []}
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint, payloads = _make_checkpoint(Path(tmp), backbone=backbone, image_size=image_size)
         ports = {"flash serve": _free_port(), "hand-written": _free_port()}
@@ -148,16 +145,39 @@ def main() -> int:
                         for name, port in ports.items()}
                 for name, row in rows.items():
                     print(f"{clients:>7} {name:>13} {row['rps']:>8.1f} {row['p50']:>8.1f} {row['p99']:>8.1f}")
-                print(f"{clients:>7} {'ratio':>13} {rows['flash serve']['rps'] / rows['hand-written']['rps']:>8.2f}x")
+                ratio = rows["flash serve"]["rps"] / rows["hand-written"]["rps"]
+                print(f"{clients:>7} {'ratio':>13} {ratio:>8.2f}x")
                 same = rows["flash serve"]["answers"] == rows["hand-written"]["answers"]
                 print(f"answers identical at {clients} clients: {same}")
+                result["levels"].append({
+                    "clients": clients, "requests": requests, "ratio": ratio, "answers_identical": same,
+                    **{name: {k: v for k, v in row.items() if k != "answers"} for name, row in rows.items()},
+                })
                 if not same:
-                    return 1
+                    break
         finally:
             for process in servers.values():
                 process.terminate()
                 process.wait(timeout=300)
-    return 0
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny model, few requests: a correctness check")
+    parser.add_argument("--backbone", default=None)
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--requests", type=int, default=None, help="requests per concurrency level")
+    parser.add_argument("--baseline-server", nargs=2, metavar=("CHECKPOINT", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    if args.baseline_server:
+        baseline_server(args.baseline_server[0], int(args.baseline_server[1]))
+        return 0
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return 0 if all(level["answers_identical"] for level in result["levels"]) else 1
 
 
 if __name__ == "__main__":

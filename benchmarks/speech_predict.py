@@ -8,16 +8,17 @@ Runs alternate in one process; the score is seconds of audio transcribed per sec
 The hand loop merges CTC repeats before it drops blanks and special tokens. ``tokenizer.batch_decode(ids,
 skip_special_tokens=True)`` drops the blanks first, so "w _ w" became "w": this script did that until
 2026-11-30, and only 21% of its transcripts matched flash's (flash was right). Since the fix: 100%, batched and
-one clip at a time. Measured 2026-11-30 (quiet 2-core machine, 48 clips, 5 repeats): ratio 0.98 and 1.08 in two
-runs (paired 0.98, 1.00).
+one clip at a time. Results: benchmarks/README.md.
 
     python benchmarks/speech_predict.py            # wav2vec2 with a base-like encoder, 48 clips
     python benchmarks/speech_predict.py --quick    # a smaller model and fewer clips
+    python benchmarks/speech_predict.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -97,12 +98,8 @@ def hand_loop(folder: Path, paths: list[str], batch_size: int):
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small model, 16 clips, 3 repeats")
-    parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=8)
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> dict:
+    """Seconds of audio per second, flash and the hand loop, and whether their transcripts are identical."""
     repeats = args.repeats or (3 if args.quick else 5)
     from flash.audio import SpeechRecognizer
 
@@ -138,6 +135,23 @@ def main() -> None:
         f"paired runs (target >= 0.9); identical transcripts: {agree:.0%}"
     )
     print(f"  identical transcripts one clip at a time: {alone:.0%}, {spoken:.0%} of them not empty")
+    return {"clips": len(paths), "audio_s": seconds, "batch_size": args.batch_size, "repeats": repeats,
+            "flash_audio_s_per_s": speeds["flash"], "hand_audio_s_per_s": speeds["hand loop"],
+            "ratio_of_medians": medians["flash"] / medians["hand loop"], "paired_ratio": paired,
+            "identical_batched": agree, "identical_one_at_a_time": alone, "not_empty_one_at_a_time": spoken}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small model, 16 clips, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -9,32 +9,28 @@ and the default accuracy/F1 metrics on). Side (b) is a plain loop. Runs alternat
 warm-up; only training is timed (models are built outside the clock). Prints samples/s of each, the median
 ratio flash/hand (target >= 0.95), and whether the final weights agree.
 
-Measured (2 shared CPU cores, load average ~10, --threads 1): MiniLM median flash 5.4 samples/s vs
-hand 5.1 samples/s, ratio 1.06 (repeats 1.22, 0.97, 1.06: the machine's noise dominates); --quick
-tiny BERT: 140 vs 142 samples/s, ratio 0.98, final weights equal (same math, same batches).
-
 ``--freeze``: a frozen encoder. flash runs ``finetune(strategy="freeze")`` with default arguments (tokenizing is
 deterministic, so the encoder's pooled output is cached after one pass); the hand loop freezes the encoder,
-keeps it in eval mode and trains the head, running the encoder every epoch. Measured 2026-11-30 (quiet
-machine, ``--freeze --epochs 3``): MiniLM flash 267 vs hand 103 samples/s, ratio 2.56 (2.38-2.76); tiny BERT
-1510 vs 951, 1.72, final weights equal to 4e-9.
+keeps it in eval mode and trains the head, running the encoder every epoch. Results: benchmarks/README.md.
 
 Usage:
     python benchmarks/text_throughput.py            # MiniLM, 3 repeats (minutes on 2 CPU cores)
     python benchmarks/text_throughput.py --freeze --epochs 3
     python benchmarks/text_throughput.py --quick    # tiny BERT, smoke run (seconds)
+    python benchmarks/text_throughput.py --json out.json   # the numbers also as JSON (what ``run`` returns)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -152,28 +148,15 @@ def run_hand(texts, targets, folder, args) -> tuple[Clock, torch.nn.Module]:
     return clock, model
 
 
-def weights_match(flash_model, hand_model) -> str:
+def weights_difference(flash_model, hand_model) -> float:
+    """The largest absolute difference between flash's final weights and the hand loop's (0.0: equal)."""
     a = list(flash_model.backbone.state_dict().values()) + list(flash_model.head.state_dict().values())
     b = list(hand_model.encoder.state_dict().values()) + list(hand_model.head.state_dict().values())
-    worst = max(float((x.float() - y.float()).abs().max()) for x, y in zip(a, b))
-    return "equal" if worst == 0 else f"max abs difference {worst:.3g}"
+    return max(float((x.float() - y.float()).abs().max()) for x, y in zip(a, b))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny BERT and few samples: a smoke run")
-    parser.add_argument("--samples", type=int, default=512)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--freeze", action="store_true",
-                        help="frozen encoder: flash's finetune(strategy='freeze') vs a hand loop training the head")
-    args = parser.parse_args()
-    if args.quick:
-        args.samples, args.repeats = 256, 3
+def run(args: argparse.Namespace) -> dict:
+    """Samples/s of flash and the hand loop, alternating repeats, and how far their final weights differ."""
     if args.threads:
         torch.set_num_threads(args.threads)
     texts, targets = make_texts(args.samples, args.seed)
@@ -204,9 +187,35 @@ def main() -> int:
         f"median: flash {statistics.median(rates['flash']):.1f} samples/s, hand {statistics.median(rates['hand']):.1f} "
         f"samples/s, ratio flash/hand {ratio:.3f} (target >= 0.95: {'met' if ratio >= 0.95 else 'NOT met'})"
     )
-    print(f"final weights flash vs hand: {weights_match(flash_model, hand_model)}")
-    return 0
+    worst = weights_difference(flash_model, hand_model)
+    print(f"final weights flash vs hand: {'equal' if worst == 0 else f'max abs difference {worst:.3g}'}")
+    return {"model": name, "samples": args.samples, "epochs": args.epochs, "freeze": args.freeze,
+            "flash_samples_per_s": rates["flash"], "hand_samples_per_s": rates["hand"], "ratio": ratio,
+            "ratios": ratios, "weights_max_abs_difference": worst}
+
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny BERT and few samples: a smoke run")
+    parser.add_argument("--samples", type=int, default=512)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--freeze", action="store_true",
+                        help="frozen encoder: flash's finetune(strategy='freeze') vs a hand loop training the head")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.samples, args.repeats = 256, 3
+    result = run(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

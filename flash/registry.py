@@ -15,8 +15,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,31 @@ class Registry:
             return fn
 
         return add(fn) if fn is not None else add
+
+    @contextlib.contextmanager
+    def temporarily(self, name: str, fn: Callable, **metadata: Any) -> Iterator[Callable]:
+        """``name`` resolves to ``fn`` inside the block; afterwards what was registered before (or nothing).
+
+        For tests and demos that stand a tiny model in for a big one under its real name.
+
+        Example:
+            >>> heads = Registry("heads")
+            >>> _ = heads.register(lambda: "linear", name="linear")
+            >>> with heads.temporarily("linear", lambda: "a stand-in"):
+            ...     heads.get("linear")()
+            'a stand-in'
+            >>> heads.get("linear")()
+            'linear'
+        """
+        previous = self._entries.get(name)
+        self._entries[name] = Entry(name, fn, metadata)
+        try:
+            yield fn
+        finally:
+            if previous is None:
+                self._entries.pop(name, None)
+            else:
+                self._entries[name] = previous
 
     def add_provider(self, provider: Provider) -> None:
         self._providers[provider.prefix] = provider

@@ -24,22 +24,26 @@ def _run(command, cwd, timeout=600):
     ("object_detection.py", "boxes drawn into detections.png"),
     ("mixed_precision.py", "bf16-mixed validation accuracy"),
 ])
+@pytest.mark.slow
 def test_example_runs(script, expected, tmp_path):
     out = _run([sys.executable, str(EXAMPLES / script)], tmp_path)
     assert expected in out
 
 
+@pytest.mark.slow
 def test_ddp_example_started_by_flash(tmp_path):
     out = _run([sys.executable, str(EXAMPLES / "ddp_torchrun.py"), "--devices", "2"], tmp_path)
     assert "world size 2" in out
 
 
+@pytest.mark.slow
 def test_ddp_example_started_by_torchrun(tmp_path):
     out = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                 str(EXAMPLES / "ddp_torchrun.py")], tmp_path)
     assert "world size 2" in out
 
 
+@pytest.mark.slow
 def test_cli_walkthrough(tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     env_path = f"{bin_dir}{os.pathsep}{ENV['PATH']}"

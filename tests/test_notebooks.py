@@ -19,6 +19,7 @@ def test_committed_without_outputs(path):
                for cell in notebook.cells if cell.cell_type == "code")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     from nbclient import NotebookClient

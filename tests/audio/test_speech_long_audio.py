@@ -11,6 +11,7 @@ import torch
 import flash
 from flash.audio import SpeechRecognitionData, SpeechRecognizer
 from flash.audio.speech_recognition.chunking import collapse_ctc, merge_words, windows
+from flash.audio.speech_recognition.features import output_lengths
 from flash.errors import ConfigurationError
 from tests.audio.conftest import tone
 
@@ -36,13 +37,12 @@ def test_merge_keeps_shared_words_once_and_ctc_keeps_separated_repeats():
 
 def _local_ctc(model: SpeechRecognizer, value_to_token: dict) -> None:
     """Replace the network by a causal-free stand-in: frame f's token depends only on its own 400 samples."""
-    real, ratio = model.model, model._samples_per_frame()
+    real, ratio = model.model, model.samples_per_frame
     vocab = len(model.tokenizer)
 
     def forward(input_values, attention_mask=None, **kwargs):
-        lengths = attention_mask.sum(-1) if attention_mask is not None else torch.full((len(input_values),),
-                                                                                         input_values.shape[-1])
-        frames = int(real._get_feat_extract_output_lengths(lengths).max())
+        mask = {} if attention_mask is None else {"attention_mask": attention_mask}
+        frames = int(output_lengths(real, {"input_values": input_values, **mask}).max())
         means = torch.stack([input_values[:, f * ratio: f * ratio + 400].mean(-1) for f in range(frames)], dim=1)
         codes = torch.round(means * 2).long().clamp(-2, 2)  # (B, frames) in {-2..2}
         logits = torch.zeros(*codes.shape, vocab)
@@ -59,8 +59,7 @@ def test_ctc_long_audio_joins_windows_exactly(ctc_folder):
     a, b, c, bar = model.tokenizer.convert_tokens_to_ids(["a", "b", "c", "|"])
     _local_ctc(model, {-2: a, -1: b, 0: model.tokenizer.pad_token_id, 1: c, 2: bar})
     signal = np.repeat(np.random.default_rng(0).choice([-1.0, -0.5, 0.0, 0.5, 1.0], 165), 320).astype(np.float32)
-    whole = model.model(torch.from_numpy(signal)[None]).logits.argmax(-1)[0].tolist()
-    expected = model._ctc_text(whole)  # the clip read in one piece
+    expected = model.decode_ctc(model.model(torch.from_numpy(signal)[None]).logits, {})[0]  # read in one piece
     assert len(expected.split()) > 5
     assert model.predict(signal) == expected  # 3.3 s > max_duration: read in 0.6 s windows
     stamped = model.predict(signal, timestamps=True)
@@ -81,13 +80,13 @@ def test_ctc_long_audio_through_trainer_predict(ctc_folder, write_wav, tmp_path)
 def test_whisper_long_audio_merges_windows_with_segment_timestamps(whisper_folder, monkeypatch):
     model = SpeechRecognizer(str(whisper_folder))  # 2 s windows
     signal = np.repeat(np.arange(20, dtype=np.float32) / 100, RATE // 4)  # 5 s: the word "w<k>" every 0.25 s
-    monkeypatch.setattr(model, "_extract", lambda clips: {"clips": clips})
+    monkeypatch.setattr(model, "extract_features", lambda clips: {"clips": clips})
 
     def generate(features):  # each window "hears" the words of its samples, cut ones included
         return [" ".join(f"w{round(v * 100)}" for v in dict.fromkeys(np.round(clip, 4).tolist()))
                 for clip in features["clips"]]
 
-    monkeypatch.setattr(model, "_generate", generate)
+    monkeypatch.setattr(model, "generate_transcripts", generate)
     assert model.predict(signal) == " ".join(f"w{k}" for k in range(20))
     stamped = model.predict(signal, timestamps=True)
     spans = [s["timestamp"] for s in stamped["chunks"]]
@@ -116,7 +115,7 @@ def test_ctc_decoding_keeps_repeats_a_blank_separates(ctc_folder):
     h, e, ell, o, bar = model.tokenizer.convert_tokens_to_ids(["h", "e", "l", "o", "|"])
     frames = [h, e, ell, ell, model.tokenizer.pad_token_id, ell, o, o, bar, h, h, e]
     logits = torch.nn.functional.one_hot(torch.tensor([frames]), len(model.tokenizer)).float()
-    assert model._ctc_decode(logits, {}) == ["hello he"]
+    assert model.decode_ctc(logits, {}) == ["hello he"]
 
 
 def test_flash_predict_reads_long_audio(ctc_folder, write_wav, tmp_path):

@@ -81,8 +81,8 @@ def test_labels_are_padded_with_minus_100_and_padding_does_not_change_the_loss(c
             "sampling_rate": 16000,
         }
         meta = [{"row": i} for i in indices]
-        features = model._features(batch_input, meta)
-        labels = model._labels([texts[i] for i in indices], meta, features)
+        features = model.input_features(batch_input, meta)
+        labels = model.label_ids([texts[i] for i in indices], meta, features)
         with torch.no_grad():
             return model.model(**features, labels=labels).loss.item(), labels
 
@@ -103,7 +103,7 @@ def test_resampled_inputs_give_the_same_features(ctc_folder, write_wav):
             "lengths": torch.tensor([sample["input"].shape[0]]),
             "sampling_rate": 16000,
         }
-        features.append(model._features(batch_input, [sample["metadata"]])["input_values"][0])
+        features.append(model.input_features(batch_input, [sample["metadata"]])["input_values"][0])
     reference = features[1]
     assert all(f.shape == reference.shape for f in features)
     middle = slice(400, -400)
@@ -116,7 +116,7 @@ def test_resampled_inputs_give_the_same_features(ctc_folder, write_wav):
         "lengths": torch.tensor([8000]),
         "sampling_rate": 8000,
     }
-    assert model._features(eight, [{}])["input_values"].shape[-1] == 16000
+    assert model.input_features(eight, [{}])["input_values"].shape[-1] == 16000
 
 
 def test_unknown_characters_are_named_with_the_fix(ctc_folder, write_wav):
@@ -168,7 +168,7 @@ def test_silent_clip_is_transcribed_without_nan(ctc_folder, whisper_folder):
     silence = np.zeros(16000, dtype=np.float32)
     for folder in (ctc_folder, whisper_folder):
         model = SpeechRecognizer(str(folder))
-        features = model._features(
+        features = model.input_features(
             {"waveform": torch.zeros(1, 16000), "lengths": torch.tensor([16000]), "sampling_rate": 16000}, [{}]
         )
         assert all(torch.isfinite(v.float()).all() for v in features.values())

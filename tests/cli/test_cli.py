@@ -32,6 +32,7 @@ def test_console_script_matches_python_m(tmp_path):
     assert a.stdout.split()[::1][0] == "image_classification"
 
 
+@pytest.mark.slow
 def test_readme_first_command_trains_on_builtin_demo_data(tmp_path):
     """`flash train image_classification`, exactly as the README says, offline, on real digits."""
     result = run_flash("train", "image_classification", cwd=tmp_path, timeout=900)

@@ -48,6 +48,7 @@ def _check_prediction(prediction: Any, labels: list[str] | None) -> None:
         assert isinstance(prediction, str) and prediction.isprintable()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ENTRIES, ids=[entry.name for entry in ENTRIES])
 def test_zero_code_train_then_predict(entry: TaskEntry, tmp_path, request):
     quick = QUICK.get(entry.name, [])

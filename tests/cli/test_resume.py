@@ -72,6 +72,7 @@ def runs(tmp_path_factory):
     return root, err, resumed
 
 
+@pytest.mark.slow
 def test_two_identical_runs_end_bitwise_equal(runs):
     root, _, _ = runs
     a, b = _weights(root / "a" / "model.pt"), _weights(root / "b" / "model.pt")
@@ -80,6 +81,7 @@ def test_two_identical_runs_end_bitwise_equal(runs):
     assert torch.load(root / "a" / "model.pt", weights_only=True)["seed"] == 0
 
 
+@pytest.mark.slow
 def test_sigterm_then_resume_equals_an_uninterrupted_run_in_the_same_folder(runs):
     root, stop_message, resumed = runs
     run = root / "stopped" / "flash_logs" / "version_0"

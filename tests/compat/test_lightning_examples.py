@@ -8,7 +8,6 @@ real names resolve through; the example text is not edited.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,6 @@ import torch
 from . import datasets
 
 EXAMPLES = Path(__file__).parent / "examples"
-
-
-@contextlib.contextmanager
-def registered(registry, name: str, fn):
-    """``name`` resolves to ``fn`` in ``registry`` for the duration of the block."""
-    previous = registry._entries.get(name)
-    registry.register(fn, name=name, override=True)
-    try:
-        yield
-    finally:
-        registry._entries.pop(name)
-        if previous is not None:
-            registry._entries[name] = previous
 
 
 def tiny_cnn(*, pretrained=False, **kwargs):
@@ -65,7 +51,7 @@ def run_example(name: str, tmp_path: Path, monkeypatch, build) -> dict:
 def test_image_classification(tmp_path, monkeypatch):
     from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
 
-    with registered(IMAGE_CLASSIFIER_BACKBONES, "resnet18", tiny_cnn):
+    with IMAGE_CLASSIFIER_BACKBONES.temporarily("resnet18", tiny_cnn):
         ns = run_example("image_classification.py", tmp_path, monkeypatch, datasets.hymenoptera)
     assert len(ns["predictions"]) == 1 and len(ns["predictions"][0]) == 3
     assert set(ns["predictions"][0]) <= {"ants", "bees"}
@@ -76,7 +62,7 @@ def test_reference_page_custom_transforms(tmp_path, monkeypatch):
     """The image classification reference page's "Custom Transformations" snippet (Lightning-style hooks)."""
     from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
 
-    with registered(IMAGE_CLASSIFIER_BACKBONES, "resnet18", tiny_cnn):
+    with IMAGE_CLASSIFIER_BACKBONES.temporarily("resnet18", tiny_cnn):
         ns = run_example("reference_image_classification_transforms.py", tmp_path, monkeypatch, datasets.hymenoptera)
     assert ns["datamodule"].transform.image_size == (128, 128)
     batch = next(iter(ns["datamodule"].train_dataloader()))
@@ -87,7 +73,7 @@ def test_reference_page_custom_transforms(tmp_path, monkeypatch):
 def test_image_classification_multi_label(tmp_path, monkeypatch):
     from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
 
-    with registered(IMAGE_CLASSIFIER_BACKBONES, "resnet18", tiny_cnn):
+    with IMAGE_CLASSIFIER_BACKBONES.temporarily("resnet18", tiny_cnn):
         ns = run_example("image_classification_multi_label.py", tmp_path, monkeypatch, datasets.movie_posters)
     assert ns["model"].multi_label is True
     labels = [row for batch in ns["predictions"] for row in batch]
@@ -109,7 +95,7 @@ def test_object_detection(tmp_path, monkeypatch):
     pytest.importorskip("effdet")
     from flash.image.detection.efficientdet import EFFICIENTDET_CONFIGS
 
-    with registered(EFFICIENTDET_CONFIGS, "d0", tiny_efficientdet):
+    with EFFICIENTDET_CONFIGS.temporarily("d0", tiny_efficientdet):
         ns = run_example("object_detection.py", tmp_path, monkeypatch, datasets.coco128)
     found = [row for batch in ns["predictions"] for row in batch]  # no output=: the model's raw detections
     assert len(found) == 3 and all(set(row) == {"boxes", "labels", "scores"} for row in found)
@@ -127,7 +113,7 @@ def test_text_classification(tmp_path, monkeypatch, example, backbone, build, la
     from tests.text.helpers import build_tiny_bert
 
     folder = build_tiny_bert(tmp_path / "tiny_bert")
-    with registered(TEXT_CLASSIFIER_BACKBONES, backbone, lambda: folder):
+    with TEXT_CLASSIFIER_BACKBONES.temporarily(backbone, lambda: folder):
         ns = run_example(example, tmp_path, monkeypatch, build)
     predicted = [row for batch in ns["predictions"] for row in batch]
     assert len(predicted) == 3
@@ -141,7 +127,7 @@ def test_text_classification(tmp_path, monkeypatch, example, backbone, build, la
 def test_speech_recognition(tmp_path, monkeypatch):
     from flash.audio.speech_recognition.backbones import SPEECH_BACKBONES, tiny_wav2vec2_ctc
 
-    with registered(SPEECH_BACKBONES, "facebook/wav2vec2-base-960h", tiny_wav2vec2_ctc):
+    with SPEECH_BACKBONES.temporarily("facebook/wav2vec2-base-960h", tiny_wav2vec2_ctc):
         ns = run_example("speech_recognition.py", tmp_path, monkeypatch, datasets.timit)
     texts = [row for batch in ns["predictions"] for row in batch]
     assert len(texts) == 1 and isinstance(texts[0], str)

@@ -50,3 +50,15 @@ def test_available_keys_with_wildcards():
     assert reg.available_keys() == ["resnet18", "zoo:alpha", "zoo:beta"]
     assert reg.available_keys("res*") == ["resnet18"]
     assert reg.available_keys("*eta") == ["zoo:beta"]
+
+
+def test_temporarily_stands_in_and_restores_what_was_there():
+    reg = make()
+    with reg.temporarily("resnet18", lambda pretrained=False: "stand-in", family="tiny") as fn:
+        assert reg.get("resnet18")() == "stand-in" == fn() and reg.metadata("resnet18") == {"family": "tiny"}
+    assert reg.get("resnet18")(pretrained=True) == ("resnet18", True)
+    assert reg.metadata("resnet18") == {"family": "resnet"}
+    with pytest.raises(RuntimeError), reg.temporarily("alpha", lambda: "mine"):  # shadows the provider's alpha
+        assert reg.get("alpha")() == "mine"
+        raise RuntimeError("restored even when the block fails")
+    assert reg.get("alpha")() == "zoo-alpha" and "alpha" not in [k for k in reg.available_keys() if ":" not in k]

@@ -20,6 +20,7 @@ def _trainer(tmp_path, **kwargs):
     return flash.Trainer(default_root_dir=tmp_path, enable_checkpointing=False, accelerator="cpu", **kwargs)
 
 
+@pytest.mark.slow
 def test_fit_logs_metrics_and_learns(tmp_path):
     flash.seed_everything(0)
     dm = _datamodule(200)

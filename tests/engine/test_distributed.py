@@ -86,11 +86,13 @@ def ddp_run(tmp_path_factory):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_ddp_matches_single_process(ddp_run, tmp_path, monkeypatch):
     rank0, _ = _check_against_single(ddp_run, _single_process_reference(tmp_path, monkeypatch))
     assert rank0["source"] == "flash"  # flash launched rank 1 itself
 
 
+@pytest.mark.slow
 def test_ddp_shards_reshuffle_per_epoch_and_cover_the_dataset(ddp_run, tmp_path, monkeypatch):
     rank0, rank1 = (torch.load(ddp_run / f"rank{r}.pt") for r in (0, 1))
     single = _single_process_reference(tmp_path, monkeypatch)
@@ -102,6 +104,7 @@ def test_ddp_shards_reshuffle_per_epoch_and_cover_the_dataset(ddp_run, tmp_path,
     assert rank0["seen"][0] != rank0["seen"][1] != rank0["seen"][2]
 
 
+@pytest.mark.slow
 def test_fsdp_under_torchrun_matches_single_process(tmp_path, monkeypatch):
     """FSDP2 works on CPU with gloo; torchrun's environment is adopted instead of launching."""
     out = tmp_path / "fsdp"

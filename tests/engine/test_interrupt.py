@@ -95,6 +95,7 @@ def _final(tmp_path, root: str) -> dict:
     return torch.load(tmp_path / root / "final.pt")
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_saves_last_and_resume_is_bitwise_exact(runs):
     tmp_path, first = runs
     output = first["term"][1]
@@ -107,6 +108,7 @@ def test_sigterm_mid_epoch_saves_last_and_resume_is_bitwise_exact(runs):
     assert same_weights(resumed["state"], full["state"]) and resumed["metrics"] == full["metrics"]
 
 
+@pytest.mark.slow
 def test_sigterm_on_one_ddp_rank_stops_every_rank_at_the_same_step(runs):
     tmp_path, first = runs
     output = first["ddp_term"][1]
@@ -119,6 +121,7 @@ def test_sigterm_on_one_ddp_rank_stops_every_rank_at_the_same_step(runs):
     assert same_weights(resumed["state"], full["state"]) and resumed["metrics"] == full["metrics"]
 
 
+@pytest.mark.slow
 def test_second_ctrl_c_quits_at_once_without_saving(runs):
     tmp_path, first = runs
     code, output = first["int2"]
@@ -127,6 +130,7 @@ def test_second_ctrl_c_quits_at_once_without_saving(runs):
     assert not list((tmp_path / "int2").rglob("*.ckpt"))
 
 
+@pytest.mark.slow
 def test_sigusr1_under_slurm_saves_and_requeues(runs):
     tmp_path, first = runs
     code, output = first["usr1"]

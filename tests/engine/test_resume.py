@@ -98,6 +98,7 @@ def runs(tmp_path_factory):
     return {name: torch.load(tmp_path / f"{name}.pt") for name in ("full", "resumed", "step6", "epoch0")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, start_step", [("resumed", 9), ("step6", 6), ("epoch0", 6)])
 def test_resume_is_bitwise_exact(runs, name, start_step):
     full, resumed = runs["full"], runs[name]
@@ -108,6 +109,7 @@ def test_resume_is_bitwise_exact(runs, name, start_step):
     assert resumed["lr"] == full["lr"] < 0.05  # the plateau scheduler saw the same validations
 
 
+@pytest.mark.slow
 def test_killed_run_left_a_readable_last_checkpoint(runs, tmp_path_factory):
     path = next(tmp_path_factory.getbasetemp().glob("resume*/killed/flash_logs/version_0/**/last.ckpt"))
     checkpoint = torch.load(path, weights_only=True)

@@ -25,6 +25,7 @@ def _model(tiny_bert, **kwargs) -> TextClassifier:
     return TextClassifier(**{**options, **kwargs})
 
 
+@pytest.mark.slow
 def test_fit_learns_and_logs_metrics(tiny_bert, tmp_path):
     torch.manual_seed(0)
     texts, labels = make_reviews(240)

@@ -4,6 +4,8 @@ The data pipeline hands over padded waveforms; the model resamples them to its f
 extractor's rate if needed, runs the feature extractor (normalisation / log-mel), tokenizes the
 transcripts (label padding -100), and takes the loss from the Hugging Face model. Decoding is
 greedy: argmax + CTC collapse for CTC models, ``generate`` for sequence-to-sequence ones.
+The work itself lives beside it: ``features.py`` (rates, durations, features, label ids) and
+``decoding.py`` (CTC decoding, Whisper generation, audio of any length in windows).
 
 Example:
     >>> model = SpeechRecognizer("facebook/wav2vec2-base-960h")  # doctest: +SKIP
@@ -13,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import os
 import tempfile
 from collections.abc import Sequence
@@ -28,17 +29,33 @@ from flash.audio.speech_recognition.backbones import (
     load_backbone,
     write_backbone_files,
 )
-from flash.audio.speech_recognition.chunking import collapse_ctc, ctc_words, merge_words, segments, windows
+from flash.audio.speech_recognition.chunking import windows
+from flash.audio.speech_recognition.decoding import (
+    chunk_and_stride,
+    ctc_decode,
+    ctc_long,
+    generate,
+    seq2seq_long,
+    set_whisper_prompt,
+)
+from flash.audio.speech_recognition.features import (
+    check_ctc_lengths,
+    check_durations,
+    clip_name,
+    extract,
+    output_lengths,
+    pad_labels,
+    resolve_max_duration,
+    resolve_sampling_rate,
+    window_seconds,
+)
 from flash.audio.speech_recognition.input import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
 from flash.audio.speech_recognition.text import TranscriptChecker
 from flash.core.data import INPUT, METADATA, TARGET
 from flash.core.task import Task, temporarily
-from flash.errors import CheckpointError, ConfigurationError, DataError, invalid_choice, require
+from flash.errors import CheckpointError, ConfigurationError, DataError, require
 
-DEFAULT_CTC_MAX_DURATION = 60.0
-DEFAULT_CTC_CHUNK = 30.0  # seconds per window when a CTC model reads long audio
-WINDOWS_PER_BATCH = 8
 OUTPUTS = ("labels", "transcripts", "text")
 
 
@@ -104,8 +121,10 @@ class SpeechRecognizer(Task):
         self.is_ctc = speech.is_ctc
         if self.is_ctc:
             self.model.config.ctc_loss_reduction = "mean"  # a loss that does not grow with batch size or length
-        self.sampling_rate = self._sampling_rate(sampling_rate)
-        self.max_duration = self._max_duration(max_duration)
+        self.sampling_rate = resolve_sampling_rate(self.feature_extractor, sampling_rate, backbone=backbone)
+        self.max_duration = resolve_max_duration(
+            self.feature_extractor, max_duration, sampling_rate=self.sampling_rate, backbone=backbone
+        )
         self.chunk_length_s, self.stride_length_s, self.timestamps = chunk_length_s, stride_length_s, bool(timestamps)
         self._chunking()  # a bad chunk / stride pair fails here, not at the first long clip
         set_whisper_prompt(self.tokenizer, language=language, task=task, ctc=self.is_ctc)
@@ -122,115 +141,64 @@ class SpeechRecognizer(Task):
         """The encoder (for CTC models the whole wav2vec2/HuBERT body): what finetuning strategies freeze."""
         return self.model.base_model if self.is_ctc else self.model.get_encoder()
 
-    def _sampling_rate(self, requested: int | None) -> int:
-        native = getattr(self.feature_extractor, "sampling_rate", None)
-        if requested is not None and native is not None and int(requested) != int(native):
-            raise ConfigurationError(
-                f"The feature extractor of {self.hparams['backbone']!r} works at {native} Hz; audio at other rates is "
-                f"resampled to it automatically. Leave sampling_rate=None. Received: sampling_rate={requested!r}"
-            )
-        return int(requested or native or 16000)
-
-    def _max_duration(self, requested: float | None) -> float:
-        window = getattr(self.feature_extractor, "n_samples", None)  # Whisper-style fixed input window
-        window_s = window / self.sampling_rate if window else None
-        if window_s is not None and requested is not None and requested > window_s:
-            raise ConfigurationError(
-                f"{self.hparams['backbone']!r} reads at most {window_s:g} s of audio at a time. Split longer clips. "
-                f"Received: max_duration={requested!r}"
-            )
-        return float(requested or window_s or DEFAULT_CTC_MAX_DURATION)
+    @property
+    def samples_per_frame(self) -> int:
+        """Waveform samples per output frame of a CTC model (320 for wav2vec2 / HuBERT)."""
+        return int(getattr(self.model.config, "inputs_to_logits_ratio", 0) or 320)
 
     def _chunking(self) -> tuple[int, int]:
         """``(chunk, stride)`` in samples at the model's rate (whole CTC frames) for reading long audio."""
-        window = getattr(self.feature_extractor, "n_samples", None)
-        longest = window / self.sampling_rate if window else None
-        chunk_s = self.chunk_length_s or longest or min(self.max_duration, DEFAULT_CTC_CHUNK)
-        if chunk_s <= 0 or (longest is not None and chunk_s > longest + 1e-6):
-            raise ConfigurationError(f"chunk_length_s must be in (0, {longest or 'inf'}] s for "
-                                     f"{self.hparams['backbone']!r}. Received: chunk_length_s={self.chunk_length_s!r}")
-        stride_s = chunk_s / 6 if self.stride_length_s is None else self.stride_length_s
-        align = self._samples_per_frame() if self.is_ctc else 1
-        chunk, stride = (int(round(v * self.sampling_rate / align)) * align for v in (chunk_s, stride_s))
-        windows(chunk, chunk=chunk, stride=stride)  # raises when the stride leaves no step
-        return chunk, stride
+        return chunk_and_stride(
+            chunk_length_s=self.chunk_length_s, stride_length_s=self.stride_length_s,
+            window_s=window_seconds(self.feature_extractor, self.sampling_rate), max_duration=self.max_duration,
+            sampling_rate=self.sampling_rate, align=self.samples_per_frame if self.is_ctc else 1,
+            backbone=self.hparams["backbone"],
+        )
 
-    def _samples_per_frame(self) -> int:
-        return int(getattr(self.model.config, "inputs_to_logits_ratio", 0) or 320)
+    # ------------------------------------------------------------------ features & labels (see features.py)
+    def input_features(self, batch_input: dict, metadata: list[dict]) -> dict[str, torch.Tensor]:
+        """A collated batch's ``"input"`` (padded waveforms at any rate) -> the model's input features.
 
-    # ------------------------------------------------------------------ features & labels
-    def _features(self, batch_input: dict, metadata: list[dict]) -> dict[str, torch.Tensor]:
+        Clips longer than ``max_duration`` raise a ``DataError`` naming them.
+        """
         waveform, lengths, rate = (
             batch_input["waveform"],
             batch_input["lengths"].tolist(),
             int(batch_input["sampling_rate"]),
         )
-        for length, meta in zip(lengths, metadata):
-            if length / rate > self.max_duration + 1e-6:
-                raise DataError(
-                    f"Audio {_name(meta)} is {length / rate:.1f} s long, but this model trains and evaluates on at "
-                    f"most {self.max_duration:g} s (max_duration; prediction reads longer audio in windows). Split the "
-                    "recording into shorter clips" + (" or raise max_duration." if self.is_ctc else "."))
+        check_durations(lengths, rate, metadata, max_duration=self.max_duration, ctc=self.is_ctc)
         clips = [resample(waveform[i, :n].float().cpu(), rate, self.sampling_rate).numpy()
                  for i, n in enumerate(lengths)]
-        return self._extract(clips)
+        return self.extract_features(clips)
 
-    def _extract(self, clips: list) -> dict[str, torch.Tensor]:
+    def extract_features(self, clips: list) -> dict[str, torch.Tensor]:
         """Waveforms (NumPy, at the model's rate) -> the model's input features, padded, on its device."""
-        extractor = self.feature_extractor
-        kwargs: dict[str, Any] = {} if getattr(extractor, "n_samples", None) else {"padding": True}
-        if getattr(extractor, "return_attention_mask", False):
-            kwargs["return_attention_mask"] = True
-        features = extractor(clips, sampling_rate=self.sampling_rate, return_tensors="pt", **kwargs)
-        return {key: value.to(self.device) for key, value in features.items()}
+        return extract(self.feature_extractor, clips, sampling_rate=self.sampling_rate, device=self.device)
 
-    def _labels(self, texts: list[str], metadata: list[dict], features: dict) -> torch.Tensor:
-        ids = [self.tokenizer(self.transcripts.prepare(t, _name(m))).input_ids for t, m in zip(texts, metadata)]
+    def label_ids(self, texts: list[str], metadata: list[dict], features: dict) -> torch.Tensor:
+        """Transcripts -> ``(B, tokens)`` label ids padded with -100, checked against the vocabulary (and for
+        CTC against the frames ``features`` make)."""
+        ids = [self.tokenizer(self.transcripts.prepare(t, clip_name(m))).input_ids for t, m in zip(texts, metadata)]
         if not self.is_ctc:
             start = self.model.config.decoder_start_token_id
             ids = [row[1:] if row and row[0] == start else row for row in ids]  # the model prepends it itself
         else:
-            self._check_ctc_lengths(ids, texts, metadata, features)
-        labels = torch.full((len(ids), max(1, max(len(r) for r in ids))), -100, dtype=torch.long)
-        for i, row in enumerate(ids):
-            labels[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        return labels.to(self.device)
-
-    def _output_lengths(self, features: dict) -> torch.Tensor | None:
-        mask = features.get("attention_mask")
-        lengths_of = getattr(self.model, "_get_feat_extract_output_lengths", None)
-        if lengths_of is None:
-            return None
-        samples = (
-            mask.sum(-1)
-            if mask is not None
-            else torch.full((next(iter(features.values())).shape[0],), next(iter(features.values())).shape[-1])
-        )
-        return lengths_of(samples.cpu())
-
-    def _check_ctc_lengths(self, ids: list[list[int]], texts: list[str], metadata: list[dict], features: dict) -> None:
-        frames = self._output_lengths(features)
-        if frames is None:
-            return
-        for row, text, meta, available in zip(ids, texts, metadata, frames.tolist()):
-            needed = len(row) + sum(1 for a, b in zip(row, row[1:]) if a == b)  # repeats need a blank between them
-            if needed > available:
-                raise DataError(
-                    f"Audio {_name(meta)} is too short for its transcript {text!r}: CTC needs {needed} output frames, "
-                    f"the model makes {available} from this clip. Check that audio and transcript belong together."
-                )
+            check_ctc_lengths(ids, texts, metadata, output_lengths(self.model, features))
+        return pad_labels(ids).to(self.device)
 
     # ------------------------------------------------------------------ steps
     def _shared_step(self, batch: dict, stage: str) -> dict[str, Any]:
         """``{"loss"}``, plus ``"transcripts"`` and ``"references"`` in validation and test (read by the report)."""
         texts, metadata = batch[TARGET], batch[METADATA]
-        features = self._features(batch[INPUT], metadata)
-        outputs = self.model(**features, labels=self._labels(texts, metadata, features))
+        features = self.input_features(batch[INPUT], metadata)
+        outputs = self.model(**features, labels=self.label_ids(texts, metadata, features))
         metrics = {"val": self.val_metrics, "test": self.test_metrics}.get(stage)
         result: dict[str, Any] = {"loss": outputs.loss}
         if metrics:
             predictions = (
-                self._ctc_decode(outputs.logits.detach(), features) if self.is_ctc else self._generate(features)
+                self.decode_ctc(outputs.logits.detach(), features)
+                if self.is_ctc
+                else self.generate_transcripts(features)
             )
             references = [self.transcripts.reference(t) for t in texts]
             for metric in metrics.values():
@@ -256,32 +224,26 @@ class SpeechRecognizer(Task):
                 self._transcribe_long(batch_input["waveform"][i, :n], rate, timestamps=timestamps)
                 for i, n in enumerate(lengths)
             ]
-        features = self._features(batch_input, metadata)
+        features = self.input_features(batch_input, metadata)
         if self.is_ctc:
-            return self._ctc_decode(self.model(**features).logits, features)
-        return self._generate(features)
+            return self.decode_ctc(self.model(**features).logits, features)
+        return self.generate_transcripts(features)
 
     forward = transcribe  # type: ignore[assignment]  # the task's forward takes a batch dict, not one tensor
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[str] | list[dict]:
         return self.transcribe(batch[INPUT], batch.get(METADATA))
 
-    def _ctc_decode(self, logits: torch.Tensor, features: dict) -> list[str]:
-        ids = logits.argmax(dim=-1)  # (B, frames, vocab) -> (B, frames)
-        frames = self._output_lengths(features) if "attention_mask" in features else None
-        if frames is not None:  # frames made from padding are blanks
-            ids = ids.masked_fill(
-                torch.arange(ids.shape[1], device=ids.device)[None, :] >= frames.to(ids.device)[:, None],
-                self.tokenizer.pad_token_id,
-            )
-        return [self._ctc_text(row) for row in ids.cpu().tolist()]
+    # ------------------------------------------------------------------ decoding (see decoding.py)
+    def decode_ctc(self, logits: torch.Tensor, features: dict) -> list[str]:
+        """CTC logits ``(B, frames, vocab)`` -> one text per clip (greedy; frames made from padding are blanks)."""
+        frames = output_lengths(self.model, features) if "attention_mask" in features else None
+        return ctc_decode(self.tokenizer, logits, frames)
 
-    def _ctc_text(self, frame_ids: list[int]) -> str:
-        """Per-frame ids -> text by the CTC rule (a blank between repeats keeps both: "hel_lo" -> "hello")."""
-        tokens = [token for token, _, _ in collapse_ctc(frame_ids, blank=self.tokenizer.pad_token_id)]
-        return " ".join(self.tokenizer.decode(tokens, group_tokens=False, skip_special_tokens=True).split())
+    def generate_transcripts(self, features: dict) -> list[str]:
+        """Sequence-to-sequence (Whisper) input features -> one text per clip, prompted with language / task."""
+        return generate(self.model, self.tokenizer, features, prompt=self.transcripts.prompt_ids, device=self.device)
 
-    # ------------------------------------------------------------------ long audio
     def _transcribe_long(self, waveform: torch.Tensor, rate: int, *, timestamps: bool) -> str | dict:
         """One clip of any length, read in overlapping windows (see :mod:`~flash.audio.speech_recognition.chunking`)."""
         audio = resample(waveform.float().cpu(), rate, self.sampling_rate)
@@ -289,55 +251,18 @@ class SpeechRecognizer(Task):
         spans = windows(len(audio), chunk=chunk, stride=stride)
         clips = [audio[w.start : w.end].numpy() for w in spans]
         if self.is_ctc:
-            return self._ctc_long(clips, spans, timestamps=timestamps)
-        texts: list[str] = []
-        for first in range(0, len(clips), WINDOWS_PER_BATCH):
-            texts += self._generate(self._extract(clips[first : first + WINDOWS_PER_BATCH]))
-        words: list = []
-        for index, text in enumerate(texts):
-            words = merge_words(words, [(word, index) for word in text.split()])
-        text = " ".join(word for word, _ in words)
-        return {"text": text, "chunks": segments(words, spans, self.sampling_rate)} if timestamps else text
+            return ctc_long(self.tokenizer, clips, spans, logits_of=self._window_logits,
+                            samples_per_frame=self.samples_per_frame, sampling_rate=self.sampling_rate,
+                            timestamps=timestamps)
+        return seq2seq_long(clips, spans, transcribe=self._transcribe_windows, sampling_rate=self.sampling_rate,
+                            timestamps=timestamps)
 
-    def _ctc_long(self, clips: list, spans: list, *, timestamps: bool) -> str | dict:
-        ratio, kept = self._samples_per_frame(), []
-        for first in range(0, len(clips), WINDOWS_PER_BATCH):
-            features = self._extract(clips[first : first + WINDOWS_PER_BATCH])
-            logits = self.model(**features).logits  # (windows, frames, vocab)
-            frames = self._output_lengths(features)
-            for j, span in enumerate(spans[first : first + WINDOWS_PER_BATCH]):
-                made = int(frames[j]) if frames is not None else logits.shape[1]
-                # frames starting in the window's own span: contiguous with the neighbours', context dropped
-                own = slice(-(-span.left // ratio), min(made, -(-(span.end - span.start - span.right) // ratio)))
-                kept.append(logits[j, own])
-        ids = torch.cat(kept).argmax(dim=-1).cpu().tolist()
-        if not timestamps:
-            return self._ctc_text(ids)
-        runs = collapse_ctc(ids, blank=self.tokenizer.pad_token_id)
-        seconds = ratio / self.sampling_rate
-        chunks = [
-            {
-                "text": self.tokenizer.decode(tokens, group_tokens=False, skip_special_tokens=True).strip(),
-                "timestamp": (round(start * seconds, 3), round(end * seconds, 3)),
-            }
-            for tokens, start, end in ctc_words(
-                runs, delimiter=getattr(self.tokenizer, "word_delimiter_token_id", None)
-            )
-        ]
-        chunks = [c for c in chunks if c["text"]]
-        return {"text": " ".join(c["text"] for c in chunks), "chunks": chunks}
+    def _transcribe_windows(self, clips: list) -> list[str]:
+        return self.generate_transcripts(self.extract_features(clips))
 
-    def _generate(self, features: dict) -> list[str]:
-        prompt = self.transcripts.prompt_ids
-        batch_size = next(iter(features.values())).shape[0]
-        prompt_ids = torch.tensor([prompt] * batch_size, dtype=torch.long, device=self.device)
-        config = copy.deepcopy(self.model.generation_config)
-        config.max_length = getattr(self.model.config, "max_target_positions", 448)
-        config.begin_suppress_tokens = config.suppress_tokens = None
-        generated = self.model.generate(**features, decoder_input_ids=prompt_ids, generation_config=config)
-        if generated.shape[1] >= len(prompt) and torch.equal(generated[:, : len(prompt)], prompt_ids):
-            generated = generated[:, len(prompt) :]  # some models return the prompt, Whisper does not
-        return [" ".join(t.split()) for t in self.tokenizer.batch_decode(generated.cpu(), skip_special_tokens=True)]
+    def _window_logits(self, clips: list) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features = self.extract_features(clips)
+        return self.model(**features).logits, output_lengths(self.model, features)
 
     # ------------------------------------------------------------------ prediction
     def predict(
@@ -402,34 +327,3 @@ class SpeechRecognizer(Task):
 
 
 SpeechRecognition = SpeechRecognizer  # Lightning Flash's name
-
-
-def set_whisper_prompt(tokenizer: Any, *, language: str | None, task: str | None, ctc: bool) -> None:
-    """Put ``language`` / ``task`` tokens in a Whisper tokenizer's prefix (what ``generate`` is prompted with)."""
-    if language is None and task is None:
-        return
-    if ctc or not hasattr(tokenizer, "set_prefix_tokens"):
-        raise ConfigurationError(
-            f"language= and task= are Whisper options; this model has no language/task prompt. "
-            f"Received: language={language!r}, task={task!r}"
-        )
-    if task not in (None, "transcribe", "translate"):
-        raise invalid_choice("task", task, ("transcribe", "translate"))
-    from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
-
-    code = TO_LANGUAGE_CODE.get(str(language).lower(), str(language).lower()) if language is not None else None
-    vocab = tokenizer.get_vocab()
-    missing = [f"<|{name}|>" for name in (code, task) if name is not None and f"<|{name}|>" not in vocab]
-    if missing:
-        raise ConfigurationError(
-            f"This Whisper's vocabulary has no {', '.join(missing)} token: it cannot be prompted "
-            f"with language={language!r} / task={task!r}. Use a language code or name it knows "
-            f"(e.g. 'en' or 'english'). Received: language={language!r}, task={task!r}"
-        )
-    tokenizer.set_prefix_tokens(language=code, task=task)
-
-
-def _name(meta: dict) -> str:
-    if "filepath" in meta:
-        return f"'{meta['filepath']}'"
-    return f"row {meta['row']}" if "row" in meta else "in the batch"

@@ -64,7 +64,7 @@ class ObjectDetector(Task):
         num_classes: classes including the background (``datamodule.num_classes``); or pass ``labels``.
         labels: class names, ``labels[0]`` the background (added when missing): ``datamodule.labels``.
         head: ``"faster_rcnn"``, ``"retinanet"``, ``"fcos"``, ``"ssdlite"`` or ``"efficientdet"`` (backbones
-            ``"d0"``..``"d7"``, needs ``pip install "flash[efficientdet]"``); see :meth:`available_heads`.
+            ``"d0"``..``"d7"``, needs ``pip install "flash-finetune[efficientdet]"``); see :meth:`available_heads`.
         backbone: e.g. ``"resnet18_fpn"``, ``"resnet50_fpn"``, ``"mobilenet_v3_large_fpn"``
             (see :meth:`available_backbones`).
         pretrained: ``True`` loads torchvision's COCO detector where the pair has one, else ImageNet weights

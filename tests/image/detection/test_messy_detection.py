@@ -74,6 +74,7 @@ def test_from_numpy_and_from_images(tmp_path):
         ObjectDetectionData.from_numpy(bad, [["cat"], ["dog"]], boxes)
 
 
+@pytest.mark.slow
 def test_val_loss_is_logged_beside_map_and_monitorable(tmp_path):
     data = np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), dtype=np.uint8)
     boxes = [[{"xmin": 2 + i, "ymin": 3, "width": 12, "height": 10}] for i in range(4)]

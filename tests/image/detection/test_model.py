@@ -23,6 +23,7 @@ def _batch(n: int = 2, size: int = 64) -> dict:
 
 @pytest.mark.parametrize("head,backbone", [("faster_rcnn", "resnet18_fpn"), ("retinanet", "mobilenet_v3_large_fpn"),
                                            ("fcos", "resnet18_fpn"), ("ssdlite", "mobilenet_v3_large")])
+@pytest.mark.slow
 def test_each_head_trains_one_step(head, backbone):
     model = tiny_model(head, backbone)
     model.train()
@@ -74,6 +75,7 @@ def test_background_handling_per_head(head, internal):
     assert model.offset == (1 if head == "fcos" else 0)
 
 
+@pytest.mark.slow
 def test_fit_logs_coco_map(fitted):
     model, trainer, datamodule = fitted
     for key in ("val_map", "val_map_50", "val_map_75", "val_mar_100"):
@@ -94,6 +96,7 @@ def test_map_is_one_for_perfect_detections():
     assert results["map"].item() == pytest.approx(1.0) and results["map_50"].item() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_predictions_are_in_original_pixels(fitted, tmp_path):
     model, _, _ = fitted
     path = save_noise(tmp_path / "wide.png", size=(100, 200))  # resized to 32 x 64 inside
@@ -108,6 +111,7 @@ def test_predictions_are_in_original_pixels(fitted, tmp_path):
     assert torch.allclose(scaled, model.detect(batch)[0]["boxes"] * torch.tensor([200 / 64, 100 / 32] * 2), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_predict_outputs_and_threshold(fitted, tmp_path):
     model, trainer, datamodule = fitted
     batches = trainer.predict(model, datamodule=datamodule, output="preds")
@@ -125,6 +129,7 @@ def test_predict_outputs_and_threshold(fitted, tmp_path):
         model.format_predictions([], "probabilities")
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip(fitted, tmp_path):
     model, trainer, datamodule = fitted
     trainer.save_checkpoint(tmp_path / "detector.pt")
@@ -135,6 +140,7 @@ def test_checkpoint_round_trip(fitted, tmp_path):
     assert len(before["boxes"]) > 0 and before == after
 
 
+@pytest.mark.slow
 def test_finetune_freeze_freezes_the_trunk_only(fitted, tmp_path):
     _, _, datamodule = fitted
     model = tiny_model(labels=datamodule.labels, norm="frozen_bn")  # plain BN would keep training (train_bn=True)
