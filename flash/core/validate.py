@@ -18,8 +18,9 @@ from flash.errors import DataError
 def walk_files(folder: str | os.PathLike) -> list[str]:
     """Every non-hidden file under ``folder`` (links followed), in a stable order, each real folder once.
 
-    A link back to a folder already walked (a loop, or a second way into the same folder) is not
-    walked again; one warning names the first such link and counts them.
+    A link back to a folder already walked (a loop, or a second way into the same folder), or to a folder
+    that holds ``folder`` itself (``train/cat/up -> ..``, which would pull the other classes in), is not
+    walked; one warning names the first such link and counts them.
 
     Example:
         >>> walk_files("data/train/cat")  # doctest: +SKIP
@@ -28,9 +29,10 @@ def walk_files(folder: str | os.PathLike) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     repeats: list[str] = []
+    top = os.path.realpath(folder)
     for root, dirs, files in os.walk(os.fspath(folder), followlinks=True):
         real = os.path.realpath(root)
-        if real in seen:  # reached again through a link: walk none of it
+        if real in seen or top.startswith(real.rstrip(os.sep) + os.sep):  # a loop, or a link to an enclosing folder
             repeats.append(root)
             dirs[:] = []
             continue

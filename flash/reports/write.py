@@ -44,8 +44,10 @@ def _facts(section: Section, source: Any, model: Any, datamodule: Any, timings: 
     rows += [[key, str(hparams[key])] for key in ("backbone", "head") if hparams.get(key) is not None]
     for split in ("train", "val"):
         dataset = getattr(datamodule, f"{split}_dataset", None)
-        if dataset is not None and hasattr(dataset, "__len__"):
+        try:
             rows.append([f"{split} samples", len(dataset)])
+        except TypeError:  # no data for the split, or a stream of unknown length
+            pass
     labels = getattr(model, "labels", None)
     if labels:
         rows.append(["classes", len(labels)])

@@ -78,6 +78,16 @@ def test_symlink_loop_is_walked_once_with_a_warning(tmp_path):
     assert len(datamodule.train_dataset) == 4
 
 
+def test_link_to_the_data_root_does_not_pull_other_classes_in(tmp_path):
+    root = write_folder(tmp_path / "train", 2)
+    os.symlink(root, root / "blue" / "up", target_is_directory=True)  # blue/up -> train/: red's images under blue
+    with pytest.warns(UserWarning, match=r"blue/up'"):
+        datamodule = ImageClassificationData.from_folders(train_folder=root, batch_size=2)
+    assert len(datamodule.train_dataset) == 4
+    targets = [datamodule.train_dataset[i]["target"] for i in range(4)]
+    assert sorted(targets) == [0, 0, 1, 1]  # each image once, under its own class
+
+
 def test_empty_csv_image_cell_names_file_row_and_column(tmp_path):
     write_folder(tmp_path / "images", 1)
     csv = tmp_path / "train.csv"
