@@ -103,7 +103,7 @@ class SemanticSegmentation(Task):
     @property
     def backbone(self) -> torch.nn.Module:
         """The encoder: what ``trainer.finetune(strategy="freeze")`` freezes."""
-        encoder: torch.nn.Module = self.model.encoder  # type: ignore[union-attr]  # always built
+        encoder: torch.nn.Module = self.model.encoder  # type: ignore[assignment]  # always built
         return encoder
 
     # ------------------------------------------------------------------ steps
