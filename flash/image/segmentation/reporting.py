@@ -1,0 +1,142 @@
+"""The ``report`` adapter: what a segmentation run adds to its HTML report.
+
+From the last validation pass (``validation_step`` returns ``{"loss", "masks", "targets"}``): the per-class
+IoU table, the confusion matrix (rows: true class, normalised per row) and a grid of sample overlays
+(image, truth, prediction). The page and its sections are the report's own objects, passed in: this module
+imports nothing from ``flash.reports`` (task packages sit below it).
+
+Example:
+    >>> import torch
+    >>> collected = Collected()
+    >>> collected.add(None, {"masks": torch.tensor([[[0, 1]]]), "targets": torch.tensor([[[0, 1]]])}, {})
+    >>> collected.matrix.tolist()
+    [[1, 0], [0, 1]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from flash.core.data import INPUT
+from flash.image.segmentation.metrics import confusion_matrix, scores
+from flash.image.segmentation.visualize import overlay, palette
+
+MAX_SHOWN = 8
+TILE = 160
+
+
+@dataclass
+class Collected:
+    """One validation pass: the confusion matrix and a few ``(image, truth, prediction)`` samples to draw."""
+
+    matrix: torch.Tensor | None = None
+    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add(self, module: Any, outputs: Any, batch: Any) -> None:
+        """Keep one validation batch (``outputs``: what ``validation_step`` returned)."""
+        if not isinstance(outputs, dict) or "masks" not in outputs or "targets" not in outputs:
+            return
+        masks, targets = outputs["masks"].detach().cpu(), outputs["targets"].detach().cpu()
+        num_classes = int(getattr(module, "num_classes", 0) or 0) or int(masks.max()) + 1
+        ignore = getattr(module, "ignore_index", 255)
+        batch_matrix = confusion_matrix(masks, targets, num_classes, ignore)
+        self.matrix = batch_matrix if self.matrix is None else self.matrix + batch_matrix
+        images = batch.get(INPUT) if isinstance(batch, dict) else None
+        if images is None:
+            return
+        transform = getattr(module, "input_transform", None)
+        for image, truth, predicted in zip(images, targets, masks):
+            if len(self.samples) >= MAX_SHOWN:
+                break
+            self.samples.append((_denormalize(image, transform), truth.numpy(), predicted.numpy()))
+
+    @classmethod
+    def merged(cls, parts: list[Collected]) -> Collected:
+        whole = cls()
+        for part in parts:
+            if part.matrix is not None:
+                whole.matrix = part.matrix if whole.matrix is None else whole.matrix + part.matrix
+            whole.samples += part.samples
+        whole.samples = whole.samples[:MAX_SHOWN]
+        return whole
+
+
+def _denormalize(image: torch.Tensor, transform: Any) -> np.ndarray:
+    """A normalized ``(3, H, W)`` tensor -> ``(H, W, 3)`` uint8."""
+    mean = torch.tensor(getattr(transform, "mean", (0.485, 0.456, 0.406))).view(-1, 1, 1)
+    std = torch.tensor(getattr(transform, "std", (0.229, 0.224, 0.225))).view(-1, 1, 1)
+    pixels = (image.detach().float().cpu() * std + mean).clamp(0, 1)
+    return (pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def sections(page: Any, collected: Collected, *, model: Any) -> None:
+    """Add the per-class IoU, the confusion matrix and the sample overlays of ``collected`` to ``page``."""
+    if collected.matrix is None:
+        page.section("Validation").text("No validation masks were collected (no validation data).", note=True)
+        return
+    names = _names(model, collected.matrix.shape[0])
+    results = scores(collected.matrix)
+    section = page.section("IoU per class")
+    section.text(f"Mean IoU {float(results['mIoU']):.4f} over the classes present, pixel accuracy "
+                 f"{float(results['pixel_accuracy']):.4f}, mean Dice {float(results['dice']):.4f}; pixels of the "
+                 "ignored value are left out.")
+    truth = collected.matrix.sum(1).tolist()
+    rows = [[name, None if iou != iou else round(iou, 4), int(pixels)]
+            for name, iou, pixels in zip(names, results["iou"].tolist(), truth)]
+    section.table(["class", "IoU", "true pixels"], rows, csv_name="per_class_iou.csv")
+    _confusion_figure(page.section("Confusion matrix"), collected.matrix, names)
+    if collected.samples:
+        _samples(page.section("Validation samples"), collected.samples, model)
+
+
+def _names(model: Any, count: int) -> list[str]:
+    labels = getattr(model, "labels", None)
+    return [str(labels[i]) if labels and i < len(labels) else str(i) for i in range(count)]
+
+
+def _confusion_figure(section: Any, matrix: torch.Tensor, names: list[str]) -> None:
+    from flash.core.plots import new_figure
+
+    counts = matrix.double().numpy()
+    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    size = min(10.0, 2.5 + 0.45 * len(names))
+    figure, axes = new_figure(size=(size, size * 0.85))
+    ax = axes[0, 0]
+    shown = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted class", ylabel="true class",
+           title="share of each true class's pixels")
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticklabels(names, fontsize=8)
+    if len(names) <= 12:
+        for (row, col), value in np.ndenumerate(share):
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.5 else "black")
+    figure.colorbar(shown, ax=ax, fraction=0.046)
+    section.figure(figure, "confusion_matrix.png", alt="confusion matrix of pixels")
+
+
+def _samples(section: Any, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], model: Any) -> None:
+    from PIL import Image
+
+    colours = palette(int(getattr(model, "num_classes", 0) or 0), getattr(model, "labels_map", None))
+    rows = []
+    for image, truth, predicted in samples:
+        tiles = [image, overlay(image, truth, colours), overlay(image, predicted, colours)]
+        rows.append(np.concatenate([_tile(t) for t in tiles], axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(section.folder / "val_overlays.png")
+    section.text("Each row: the validation image, its true mask, the predicted mask (class colours over the image; "
+                 "ignored pixels in white).", note=True)
+    section.picture("val_overlays.png", alt="validation images with true and predicted masks")
+
+
+def _tile(array: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    scale = TILE / max(image.size)
+    return np.asarray(image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                   Image.Resampling.NEAREST).crop((0, 0, TILE, TILE)))
