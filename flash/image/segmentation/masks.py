@@ -5,7 +5,7 @@ Three kinds of mask files are read, told apart by the file's mode (its header) a
 - ``"index"``: single-channel PNGs (modes ``L``, ``I;16``, ``I``, ``1``) and palette PNGs (``P``, as Pascal
   VOC's) whose pixel values *are* the class indices;
 - ``"red"``: RGB PNGs whose class index sits in the red channel (Lightning Flash's CARLA data); read only
-  when the red channel tells every colour of the file apart, else the file is a colour mask;
+  when green and blue carry nothing (one value each, or equal to red), else the file is a colour mask;
 - ``"colour"``: RGB masks whose colours map to classes through ``labels_map`` (``{class: (r, g, b)}``).
 
 Every error names the file, the value and the fix.
@@ -118,16 +118,17 @@ def mask_from_array(array: np.ndarray, *, kind: MaskKind, labels_map: LabelsMap 
 
 
 def red_channel(rgb: np.ndarray, *, where: str) -> np.ndarray:
-    """The red channel as classes, when it tells the file's colours apart; else the file needs a labels_map."""
-    codes = _codes(rgb)
-    colours = np.unique(codes)
-    reds = np.unique(colours >> 16)
-    if len(reds) != len(colours):
+    """The red channel as classes when green and blue carry nothing (each one value, as CARLA's masks, or equal
+    to red: a grey mask saved as RGB); else the file is a colour mask and needs a labels_map."""
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    grey = np.array_equal(red, green) and np.array_equal(red, blue)
+    if not grey and (green.min() != green.max() or blue.min() != blue.max()):
+        colours = np.unique(_codes(rgb))
         shown = ", ".join(str(_rgb(c)) for c in colours[:4])
-        raise DataError(f"{where} is an RGB colour mask ({len(colours)} colours, e.g. {shown}): its red channel alone "
-                        "does not tell the classes apart. Pass labels_map={class index: (r, g, b), ...} to map colours "
-                        f"to classes. Received: labels_map=None")
-    return rgb[..., 0].astype(np.int64)
+        raise DataError(f"{where} is an RGB colour mask ({len(colours)} colours, e.g. {shown}), not a class index in "
+                        "the red channel. Pass labels_map={class index: (r, g, b), ...} to map colours to classes. "
+                        "Received: labels_map=None")
+    return red.astype(np.int64)
 
 
 def colours_to_classes(rgb: np.ndarray, labels_map: LabelsMap, *, where: str) -> np.ndarray:
