@@ -18,7 +18,8 @@ def blocky_mask(rng: np.random.Generator, size: tuple[int, int] = (40, 60), clas
     mask = np.zeros(size, dtype=np.uint8)
     for _ in range(3):
         top, left = int(rng.integers(0, height - 8)), int(rng.integers(0, width - 8))
-        mask[top : top + int(rng.integers(6, 20)), left : left + int(rng.integers(6, 24))] = int(rng.integers(1, classes))
+        bottom, right = top + int(rng.integers(6, 20)), left + int(rng.integers(6, 24))
+        mask[top:bottom, left:right] = int(rng.integers(1, classes))
     return mask
 
 
