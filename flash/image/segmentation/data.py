@@ -31,20 +31,21 @@ log = logging.getLogger(__name__)
 Folder = str | os.PathLike | None
 
 
-def _scan_num_classes(inputs: Sequence[Input | None], ignore_index: int | None) -> int:
-    """The largest class value in the training masks, plus one: reads every mask once."""
-    source = next((i for i in inputs if isinstance(i, SegmentationInput) and len(i)), None)
+def _scan_num_classes(inputs: Sequence[Input | None], ignore_index: int | None) -> int | None:
+    """The largest class value in the first labelled input's masks, plus one (reads each mask once); None when no
+    input has masks (prediction data)."""
+    source = next((i for i in inputs if isinstance(i, SegmentationInput) and len(i)
+                   and (i.has_targets or isinstance(i, DatasetInput))), None)
     if source is None:
-        raise ConfigurationError("num_classes cannot be inferred without masks. Pass num_classes=... "
-                                 "Received: num_classes=None")
-    top = 0
+        return None
+    top = -1
     for index in range(len(source)):
         target = source.load_sample(dict(source.samples[index])).get(TARGET)
         if target is not None:
             values = np.unique(target)
             values = values[values != ignore_index] if ignore_index is not None else values
             top = max(top, int(values.max(initial=0)))
-    return top + 1
+    return top + 1 if top >= 0 else None
 
 
 class SemanticSegmentationData(DataModule):
@@ -72,7 +73,7 @@ class SemanticSegmentationData(DataModule):
         if self._labels is not None and len(self._labels) != num_classes:
             raise ConfigurationError(f"labels names {len(self._labels)} classes but num_classes={num_classes}. "
                                      f"Received: labels={self._labels}, num_classes={num_classes}")
-        self._num_classes = int(num_classes)
+        self._num_classes = int(num_classes) if num_classes is not None else None
         self.mask_kind: str | None = None
         for dataset in inputs:
             if isinstance(dataset, SegmentationInput):
@@ -93,7 +94,8 @@ class SemanticSegmentationData(DataModule):
         return None
 
     @property
-    def num_classes(self) -> int:
+    def num_classes(self) -> int | None:
+        """The number of classes; None for prediction data (no masks) built without ``num_classes``."""
         return self._num_classes
 
     @property
