@@ -64,8 +64,8 @@ ENTRY = TaskEntry(
     model="flash.image.segmentation.model:SemanticSegmentation",
     data="flash.image.segmentation.data:SemanticSegmentationData",
     demo=Demo(datamodule="flash.image.segmentation.demo:demo_datamodule",
-              model={"backbone": "resnet18", "head": "unet", "pretrained": False, "image_size": 128},
-              trainer={"max_epochs": 12},  # validation mIoU > 0.8 from random weights (demo.py)
+              model={"backbone": "resnet18", "head": "unet", "pretrained": False, "image_size": 64},
+              trainer={"max_epochs": 4},  # validation mIoU 0.79 after 3 epochs from random weights (demo.py)
               inputs="flash.image.segmentation.demo:write_inputs"),
     extra="image",
     summary="classify every pixel (image folders with masks, arrays)",
