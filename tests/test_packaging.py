@@ -43,7 +43,7 @@ PART_EXTRA = {
 NOT_IMPORTED = {
     "pyarrow": "pandas.read_parquet's engine (text classification from_parquet, the CLI's Parquet detection)",
     "pycocotools": "torchmetrics' COCO mAP backend, picked at run time in flash.image.detection.model",
-    "python-multipart": "FastAPI's parser of multipart uploads (flash serve's POST /predict with files)",
+    "python-multipart": "imported inside flash.serve.forms (reads multipart uploads as raw bytes) and by FastAPI",
 }
 RUNTIME_EXTRAS = sorted(set(PYPROJECT["project"]["optional-dependencies"]) - {"test", "lint"})
 

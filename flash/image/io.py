@@ -8,6 +8,7 @@ a decompression bomb, not an image, or corrupt/truncated.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Sequence
@@ -199,3 +200,28 @@ def as_rgb_image(value: Any, *, min_size: tuple[int, int] | None = None) -> Any:
     if hasattr(value, "mode") and hasattr(value, "convert"):
         return to_rgb(upright(value))
     return image_from_array(value)
+
+
+def decode_image(data: bytes, *, name: str, min_size: tuple[int, int] | None = None) -> Any:
+    """The bytes of an image file (an upload) -> upright RGB, as :func:`load_image` reads the same file.
+
+    Unreadable bytes raise :class:`~flash.core.serving.InputError` naming ``name`` (413 for a decompression bomb,
+    415 otherwise), which ``flash serve`` answers with that status.
+    """
+    require("PIL", "image", purpose="reading images")
+    from PIL import Image, UnidentifiedImageError
+
+    from flash.core.serving import InputError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if min_size is not None:
+                draft(image, min_size)
+            image.load()
+            return to_rgb(upright(image))
+    except Image.DecompressionBombError as err:
+        raise InputError(f"Image '{name}' has too many pixels ({err}). Send a smaller image.", status=413) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        reason = "unknown format" if isinstance(err, UnidentifiedImageError) else str(err).split("\n")[0]
+        raise InputError(f"'{name}' is not an image flash can read (PNG, JPEG, BMP, GIF, TIFF, WebP): "
+                         f"{reason or type(err).__name__}. Received: {len(data)} bytes") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flash.engine.callbacks import Callback
 from flash.reports.collect import Collected
+from flash.reports.write import write_report
 
 
 class ReportCallback(Callback):
@@ -64,8 +65,6 @@ class ReportCallback(Callback):
             collected = Collected.merged(trainer.strategy.all_gather_object(collected))
         if not trainer.is_global_zero:
             return
-        from flash.reports.build import write_report
-
         try:
             self.path = write_report(trainer, module, getattr(trainer, "datamodule", None), collected=collected,
                                      folder=self.folder, timings=self.seconds)

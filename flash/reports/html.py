@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flash.core.reporting import Markup  # noqa: F401 - the cell type task packages use for HTML (e.g. a diff)
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{margin-bottom:0}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
@@ -37,21 +39,19 @@ def cell(value: Any) -> str:
         return f'<td class="num">{value:.4f}</td>'
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="num">{value}</td>'
-    if isinstance(value, Markup):
-        return f"<td>{value.text}</td>"
+    if hasattr(value, "__html__"):  # already HTML (flash.core.reporting.Markup, markupsafe.Markup)
+        return f"<td>{value.__html__()}</td>"
     return f"<td>{html.escape(str(value))}</td>"
-
-
-@dataclass(frozen=True)
-class Markup:
-    """Text that is already HTML (e.g. an aligned diff with ``<del>``/``<ins>``); shown as is."""
-
-    text: str
 
 
 @dataclass
 class Section:
-    """A heading and its parts (HTML strings), in order."""
+    """A heading and its parts (HTML strings), in order.
+
+    A task's report adapter gets sections from ``page.section(title)`` and adds to them with :meth:`text`,
+    :meth:`table`, :meth:`figure` and :meth:`picture`; ``folder`` is where files beside the page go (a PNG saved
+    there by other means, e.g. an image grid, is then shown with :meth:`picture`).
+    """
 
     title: str
     folder: Path
@@ -70,14 +70,13 @@ class Section:
             with open(self.folder / csv_name, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(headers)
-                writer.writerows([[v.text if isinstance(v, Markup) else v for v in row] for row in rows])
+                writer.writerows([[v.__html__() if hasattr(v, "__html__") else v for v in row] for row in rows])
         return self
 
     def figure(self, figure: Any, name: str, *, alt: str) -> Section:
         """Save a matplotlib figure as ``name`` beside the page and show it."""
         figure.savefig(self.folder / name, dpi=90, pil_kwargs={"compress_level": 1})  # fast to write
         return self.picture(name, alt=alt)
-
 
     def picture(self, name: str, *, alt: str) -> Section:
         """Show a PNG already saved as ``name`` beside the page."""

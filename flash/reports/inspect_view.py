@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flash.reports.html import Page, Section
-from flash.reports.inspect import Inspection
+from flash.reports.inspection import Inspection
 
 
 def _spread(values: list) -> str:

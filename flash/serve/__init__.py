@@ -20,7 +20,7 @@ _LAZY = {
     "TorchPredictor": "flash.serve.predictors",
     "OnnxPredictor": "flash.serve.onnx",
     "export": "flash.serve.export",
-    "read_metadata": "flash.serve.export",
+    "read_metadata": "flash.serve.metadata",
 }
 __all__ = sorted(_LAZY)
 __getattr__ = lazy_getattr(__name__, _LAZY)

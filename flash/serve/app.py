@@ -14,7 +14,8 @@ from typing import Any
 
 from flash.errors import ConfigurationError, DataError, require
 from flash.serve.batching import Batcher
-from flash.serve.inputs import RequestError, decode, decode_text, json_item_bytes
+from flash.serve.forms import read_form
+from flash.serve.inputs import RequestError, checked_text, decode_upload, json_item_bytes
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_INPUTS = 64  # inputs in one request
@@ -130,7 +131,7 @@ def create_app(predictor: Any, *, max_batch_size: int = 16, max_wait_ms: float =
                 raise RequestError(f"Cannot predict on '{name}': {result}", status=422)
             if isinstance(result, BaseException):
                 raise result
-        return [{"input": name, "prediction": result} for (name, _), result in zip(named, results)]
+        return [{"input": name, "prediction": predictor.encode(result)} for (name, _), result in zip(named, results)]
 
     return BodyLimit(app, max_bytes=max_request_bytes) if max_request_bytes else app
 
@@ -146,7 +147,7 @@ def _predict_grouped(predictor: Any, items: list[tuple[Any, str | None]]) -> lis
 
 
 async def _read_inputs(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: int) -> list[tuple[str, Any]]:
-    """``[(name, decoded input)]`` from a multipart or JSON request."""
+    """``[(name, decoded input)]`` from a multipart, form or JSON request (decoded by the task's serve adapter)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raw = await _form(request)
@@ -159,33 +160,16 @@ async def _read_inputs(request: Any, predictor: Any, *, allow_urls: bool, max_by
         raise RequestError("The request holds no inputs: upload files (multipart) or send {\"inputs\": [...]} as JSON.")
     if len(raw) > MAX_INPUTS:
         raise RequestError(f"At most {MAX_INPUTS} inputs per request. Received: {len(raw)} inputs", status=413)
-    kind, rate, size = predictor.input_kind, predictor.sampling_rate, predictor.image_min_size
-    return [(name, value if isinstance(value, str) and kind == "text" else
-             decode(value if isinstance(value, bytes) else value.encode(), kind=kind, name=name, sampling_rate=rate,
-                    image_min_size=size))
-            for name, value in raw]
+    return [(name, decode_upload(predictor.decode, data, name=name)) for name, data in raw]
 
 
-async def _form(request: Any) -> list[tuple[str, bytes | str]]:
-    raw: list[tuple[str, bytes | str]] = []
-    try:
-        form = await request.form(max_files=MAX_INPUTS, max_fields=MAX_INPUTS)
-    except RequestError:
-        raise
-    except Exception as err:  # noqa: BLE001 - starlette raises HTTPException/MultiPartException on a broken body
-        raise RequestError(f"The form cannot be read: {getattr(err, 'detail', err)}.") from None
-    try:
-        for field, value in form.multi_items():
-            if isinstance(value, str):
-                raw.append((field, decode_text(value, name=field)))
-            else:
-                raw.append((value.filename or field, await value.read()))
-    finally:
-        await form.close()  # spooled upload files (over 1 MB) are removed here
-    return raw
+async def _form(request: Any) -> list[tuple[str, bytes]]:
+    """Uploaded files as they are; text fields checked as texts (UTF-8, not empty), as JSON strings are."""
+    parts = await read_form(request, max_parts=MAX_INPUTS)
+    return [(part.name, part.data if part.is_file else checked_text(part.data, name=part.name)) for part in parts]
 
 
-async def _json(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: int) -> list[tuple[str, bytes | str]]:
+async def _json(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: int) -> list[tuple[str, bytes]]:
     try:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as err:
@@ -196,13 +180,12 @@ async def _json(request: Any, predictor: Any, *, allow_urls: bool, max_bytes: in
     items = body["inputs"] if "inputs" in body else [body["input"]]
     if not isinstance(items, list):
         raise RequestError(f"\"inputs\" must be a list. Received: inputs={type(items).__name__}")
-    if predictor.input_kind == "text":
+    if predictor.input_kind == "text":  # JSON inputs are the texts themselves; for other kinds, files in base64
         return [(f"inputs[{i}]", _text(item, i)) for i, item in enumerate(items)]
     return [json_item_bytes(item, index=i, allow_urls=allow_urls, max_bytes=max_bytes) for i, item in enumerate(items)]
 
 
-def _text(item: Any, index: int) -> str:
+def _text(item: Any, index: int) -> bytes:
     if not isinstance(item, str):
         raise RequestError(f"inputs[{index}] must be a string. Received: inputs[{index}]={item!r}", status=422)
-    return decode_text(item, name=f"inputs[{index}]")
-
+    return checked_text(item.encode("utf-8", "surrogatepass"), name=f"inputs[{index}]")

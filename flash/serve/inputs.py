@@ -1,25 +1,27 @@
-"""Turn what a client sent (uploaded files, JSON strings, base64, URLs) into model inputs, or a 4xx error.
+"""Turn what a client sent (uploaded files, form fields, JSON strings, base64, URLs) into model inputs, or a 4xx.
 
-Each decoder reads bytes in memory (nothing is written to disk) and raises :class:`RequestError`
-with the HTTP status and a message that names the input and the fix.
+The task's ``serve`` adapter decodes the bytes (in memory: nothing is written to disk); this module checks what
+every task shares and turns a ``DataError`` into :class:`RequestError`, with the HTTP status and a message that
+names the input and the fix.
 
 Example:
-    >>> decode_text(b"  a fine film ", name="review.txt")
-    'a fine film'
-    >>> decode_text(b"   ", name="review.txt")
+    >>> checked_text(b"  a fine film ", name="review")
+    b'a fine film'
+    >>> checked_text(b"\\xff", name="review")
     Traceback (most recent call last):
     ...
-    flash.serve.inputs.RequestError: Text 'review.txt' is empty. Send some text. Received: 3 bytes
+    flash.serve.inputs.RequestError: Text 'review' is not UTF-8 (byte 0 is b'\\xff'). Send UTF-8 text. Received: 1 bytes
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
+from flash.core.serving import decode_text
 from flash.errors import DataError, FlashError
 
 
@@ -31,63 +33,25 @@ class RequestError(FlashError):
         self.status = status
 
 
-def decode_image(data: bytes, *, name: str, min_size: tuple[int, int] | None = None) -> Any:
-    """Bytes of a PNG/JPEG/... file -> an upright RGB PIL image, as ``flash predict`` reads the same file
-    (EXIF orientation, transparency on white, JPEG draft decoding to ``min_size``); 415 when it is not an image."""
-    from PIL import Image, UnidentifiedImageError
+def decode_upload(decode: Callable[..., Any], data: bytes, *, name: str) -> Any:
+    """``decode(data, name=name)`` (a predictor's, from its task's serve adapter) on one uploaded input.
 
-    from flash.image.io import draft, to_rgb, upright
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if min_size is not None:
-                draft(image, min_size)
-            image.load()
-            return to_rgb(upright(image))
-    except Image.DecompressionBombError as err:
-        raise RequestError(f"Image '{name}' has too many pixels ({err}). Send a smaller image.", status=413) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        reason = "unknown format" if isinstance(err, UnidentifiedImageError) else str(err).split("\n")[0]
-        raise RequestError(f"'{name}' is not an image flash can read (PNG, JPEG, BMP, GIF, TIFF, WebP): "
-                           f"{reason or type(err).__name__}. Received: {len(data)} bytes", status=415) from None
-
-
-def decode_audio(data: bytes, *, name: str, sampling_rate: int) -> Any:
-    """Bytes of a WAV/FLAC/OGG/MP3 file -> a mono float32 waveform at ``sampling_rate`` (415 when unreadable)."""
-    from flash.audio.speech_recognition.io import read_audio
-
-    try:
-        return read_audio(data, sampling_rate=sampling_rate, name=name)
-    except DataError as err:
-        raise RequestError(f"{err} Received: {len(data)} bytes", status=415) from None
-
-
-def decode_text(data: bytes | str, *, name: str) -> str:
-    """UTF-8 bytes or a string -> the stripped text (422 when empty, 415 when not UTF-8)."""
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError(f"Text '{name}' is not UTF-8. Send UTF-8 text. Received: {len(data)} bytes",
-                               status=415) from None
-    else:
-        text = data
-    if not text.strip():
-        raise RequestError(f"Text '{name}' is empty. Send some text. Received: {len(text)} "
-                           f"{'bytes' if isinstance(data, bytes) else 'characters'}", status=422)
-    return text.strip()
-
-
-def decode(data: bytes, *, kind: str, name: str, sampling_rate: int | None = None,
-           image_min_size: tuple[int, int] | None = None) -> Any:
-    """Decode one uploaded file for a model whose inputs are ``kind`` (image, text or audio)."""
+    Empty data is 422; a ``DataError`` becomes a RequestError with the error's ``status`` (415 when it has none).
+    """
     if not data:
         raise RequestError(f"Upload '{name}' is empty (0 bytes). Send the file's contents.", status=422)
-    if kind == "image":
-        return decode_image(data, name=name, min_size=image_min_size)
-    if kind == "audio":
-        return decode_audio(data, name=name, sampling_rate=int(sampling_rate or 16000))
-    return decode_text(data, name=name)
+    try:
+        return decode(data, name=name)
+    except DataError as err:
+        raise RequestError(str(err), status=getattr(err, "status", 415)) from None
+
+
+def checked_text(data: bytes, *, name: str) -> bytes:
+    """A text sent as a form field or a JSON string: its stripped UTF-8 bytes (415 when not UTF-8, 422 when empty)."""
+    try:
+        return decode_text(data, name=name).encode("utf-8")
+    except DataError as err:
+        raise RequestError(str(err), status=getattr(err, "status", 415)) from None
 
 
 def json_item_bytes(value: Any, *, index: int, allow_urls: bool, max_bytes: int) -> tuple[str, bytes]:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import flash
-from flash.reports.detection import average_precision, precision_recall
-from flash.reports.speech import align, diff_html, error_count
+from flash.audio.speech_recognition.reporting import align, diff_html, error_count
+from flash.image.detection.reporting import average_precision, precision_recall
 from tests.reports.conftest import is_picture, read_csv
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from flash.image.io import EXIF_ORIENTATION, load_image
-from flash.serve.inputs import decode_image
+from flash.image.io import EXIF_ORIENTATION, decode_image, load_image
 
 
 def _same(a: Image.Image, b: Image.Image) -> bool:

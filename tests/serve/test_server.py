@@ -137,6 +137,17 @@ def test_text_server_started_by_model_serve(servers, text_checkpoint):
     assert empty.status_code == 422 and "'inputs[0]' is empty" in empty.json()["detail"]
 
 
+def test_text_server_refuses_text_that_is_not_utf8_as_a_form_field_as_it_does_as_a_file(servers):
+    server = servers["text"].wait()
+    latin1 = "café".encode("latin-1")
+    body = b'--B\r\nContent-Disposition: form-data; name="review"\r\n\r\n' + latin1 + b"\r\n--B--\r\n"
+    field = httpx.post(f"{server.url}/predict", content=body, timeout=300,
+                       headers={"content-type": "multipart/form-data; boundary=B"})
+    assert field.status_code == 415 and "Text 'review' is not UTF-8" in field.json()["detail"]
+    upload = httpx.post(f"{server.url}/predict", files={"files": ("review.txt", latin1, "text/plain")}, timeout=300)
+    assert upload.status_code == 415 and "Text 'review.txt' is not UTF-8" in upload.json()["detail"]
+
+
 def test_detection_server_returns_boxes_in_the_uploaded_images_pixels(servers, detection_checkpoint, tmp_path):
     server = servers["detection"].wait()
     paths = write_images(tmp_path, 2, seed=5, size=40)

@@ -32,4 +32,11 @@ ENTRY = TaskEntry(
     expects="a CSV/JSON file of audio paths and transcripts (or a folder holding one)",
     extensions="flash.audio.speech_recognition.io:AUDIO_EXTENSIONS",
     detect=detect,
+    adapters={
+        "serve": "flash.audio.speech_recognition.serving:SERVE",
+        "export": "flash.audio.speech_recognition.exporting:export_spec",
+        "onnx": "flash.audio.speech_recognition.onnx_runner:SpeechRecognitionRunner",
+        "report": "flash.audio.speech_recognition.reporting:SpeechRecognitionReport",
+        "inspect": "flash.audio.speech_recognition.inspection:INSPECT",
+    },
 )

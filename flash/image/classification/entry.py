@@ -38,4 +38,11 @@ ENTRY = TaskEntry(
     expects="a folder of class folders, or a CSV/JSON/Parquet file of image paths and labels",
     extensions="flash.image.io:IMAGE_EXTENSIONS",
     detect=detect,
+    adapters={
+        "serve": "flash.image.classification.serving:SERVE",
+        "export": "flash.image.classification.exporting:export_spec",
+        "onnx": "flash.image.classification.onnx_runner:ImageClassificationRunner",
+        "report": "flash.image.classification.reporting:ImageClassificationReport",
+        "inspect": "flash.image.classification.inspection:INSPECT",
+    },
 )

@@ -54,4 +54,11 @@ ENTRY = TaskEntry(
     expects="a COCO json file, or a Pascal VOC folder with .xml annotations",
     extensions="flash.image.io:IMAGE_EXTENSIONS",
     detect=detect,
+    adapters={
+        "serve": "flash.image.detection.serving:SERVE",
+        "export": "flash.image.detection.exporting:export_spec",
+        "onnx": "flash.image.detection.onnx_runner:ObjectDetectionRunner",
+        "report": "flash.image.detection.reporting:DetectionReport",
+        "inspect": "flash.image.detection.inspection:INSPECT",
+    },
 )

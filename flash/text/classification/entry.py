@@ -31,4 +31,11 @@ ENTRY = TaskEntry(
     summary="classify texts (CSV, JSON, Parquet)",
     expects="a CSV/JSON/JSONL/Parquet file of texts and labels",
     detect=detect,
+    adapters={
+        "serve": "flash.text.classification.serving:SERVE",
+        "export": "flash.text.classification.exporting:export_spec",
+        "onnx": "flash.text.classification.onnx_runner:TextClassificationRunner",
+        "report": "flash.text.classification.reporting:TextClassificationReport",
+        "inspect": "flash.text.classification.inspection:INSPECT",
+    },
 )

@@ -1,5 +1,8 @@
-"""Detection sections: average precision per class at IoU 0.5, precision-recall curves, boxes on images.
+"""The object detector's ``report`` adapter: average precision per class at IoU 0.5, precision-recall curves,
+true and predicted boxes drawn on the first validation images.
 
+``validation_step`` returns ``{"detections": [{"boxes", "labels", "scores"}], "targets": [{"boxes", "labels"}]}``
+(boxes in the original images' pixels); :class:`DetectionReport` keeps them for one validation pass.
 AP here is the area under the all-point interpolated precision-recall curve at IoU >= 0.5 (Pascal VOC);
 the COCO mAP the task logs (``val_map``) averages over ten IoU thresholds and is lower.
 """
@@ -7,17 +10,77 @@ the COCO mAP the task logs (``val_map``) averages over ten IoU thresholds and is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from flash.reports.collect import Collected
-from flash.reports.html import Page, Section
+from flash.core.data import INPUT, METADATA
 
+SHOWN_IMAGES = 8  # validation images drawn with their boxes
 IOU = 0.5
 SHOWN_SCORE = 0.3  # predicted boxes drawn on the validation images
 TILE = 256
+
+class DetectionReport:
+    """The detections and true boxes of one validation pass, on the CPU, and the first images to draw them on."""
+
+    outputs: ClassVar[tuple[str, ...]] = ("detections", "targets")
+
+    def __init__(self) -> None:
+        self.detections: list[dict] = []
+        self.targets: list[dict] = []
+        self.images: list[tuple[torch.Tensor, dict, dict]] = []  # (image, detection, target), boxes in its pixels
+
+    def add(self, module: Any, outputs: dict, batch: Any) -> None:
+        """Keep one validation batch's detections and true boxes, and its images while fewer than 8 are kept."""
+        detections = [{k: v.detach().cpu() for k, v in d.items()} for d in outputs["detections"]]
+        targets = [{k: v.detach().cpu() for k, v in t.items()} for t in outputs["targets"]]
+        images = batch.get(INPUT, []) if isinstance(batch, dict) else []
+        metadata = batch.get(METADATA) if isinstance(batch, dict) else None
+        for i, (image, detection, target) in enumerate(zip(images, detections, targets)):
+            if len(self.images) >= SHOWN_IMAGES:
+                break
+            size = (metadata[i] if isinstance(metadata, list) else {}).get("size") or image.shape[-2:]
+            sy, sx = image.shape[-2] / size[0], image.shape[-1] / size[1]  # original pixels -> the tensor's
+            scale = torch.tensor([sx, sy, sx, sy])
+            self.images.append((image.detach().float().cpu(), {**detection, "boxes": detection["boxes"] * scale},
+                                {**target, "boxes": target["boxes"] * scale}))
+        self.detections += detections
+        self.targets += targets
+
+    @classmethod
+    def merged(cls, parts: list[DetectionReport]) -> DetectionReport:
+        """One pass's outputs from every process (each saw its shard of the validation data)."""
+        whole = cls()
+        for part in parts:
+            whole.detections += part.detections
+            whole.targets += part.targets
+            whole.images += part.images
+        whole.images = whole.images[:SHOWN_IMAGES]
+        return whole
+
+    def sections(self, page: Any, *, model: Any) -> None:
+        """Add per-class AP, precision-recall curves and an image grid for this validation pass to ``page``."""
+        labels = getattr(model, "labels", None)
+        present = {int(label) for t in self.targets for label in t["labels"].tolist()}
+        present |= {int(label) for d in self.detections for label in d["labels"].tolist()}
+        curves = {}
+        for label in sorted(present):
+            precision, recall, num_true = precision_recall(self.detections, self.targets, label)
+            curves[label] = (precision, recall, num_true, average_precision(precision, recall))
+        names = {label: _name(labels, label) for label in curves}
+        section = page.section("Average precision per class")
+        true_classes = [c for c in curves.values() if c[2]]
+        mean_ap = float(np.mean([c[3] for c in true_classes])) if true_classes else 0.0
+        section.text(f"{len(self.targets)} validation images; mAP@0.5 {mean_ap:.4f} over the classes with true "
+                     "boxes. A detection counts when it overlaps an unmatched true box of its class by IoU >= 0.5.")
+        rows = [[names[label], ap, num_true, len(precision)] for label, (precision, _, num_true, ap) in curves.items()]
+        section.table(["class", "AP@0.5", "true boxes", "detections"], rows, csv_name="per_class_ap.csv")
+        if curves:
+            _pr_figure(section, curves, names)
+        if self.images:
+            _image_grid(page.section("Validation images"), self.images, labels)
 
 
 def precision_recall(detections: list[dict], targets: list[dict], label: int, *, iou: float = IOU):
@@ -71,33 +134,11 @@ def average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(np.sum((r[1:] - r[:-1]) * p[1:]))
 
 
-def detection_sections(page: Page, collected: Collected, *, labels: Sequence[Any] | None) -> None:
-    """Add per-class AP, precision-recall curves and an image grid for one validation pass to ``page``."""
-    present = {int(label) for t in collected.box_targets for label in t["labels"].tolist()}
-    present |= {int(label) for d in collected.detections for label in d["labels"].tolist()}
-    curves = {}
-    for label in sorted(present):
-        precision, recall, num_true = precision_recall(collected.detections, collected.box_targets, label)
-        curves[label] = (precision, recall, num_true, average_precision(precision, recall))
-    names = {label: _name(labels, label) for label in curves}
-    section = page.section("Average precision per class")
-    true_classes = [c for c in curves.values() if c[2]]
-    mean_ap = float(np.mean([c[3] for c in true_classes])) if true_classes else 0.0
-    section.text(f"{len(collected.box_targets)} validation images; mAP@0.5 {mean_ap:.4f} over the classes with true "
-                 "boxes. A detection counts when it overlaps an unmatched true box of its class by IoU >= 0.5.")
-    rows = [[names[label], ap, num_true, len(precision)] for label, (precision, _, num_true, ap) in curves.items()]
-    section.table(["class", "AP@0.5", "true boxes", "detections"], rows, csv_name="per_class_ap.csv")
-    if curves:
-        _pr_figure(section, curves, names)
-    if collected.images:
-        _image_grid(page.section("Validation images"), collected.images, labels)
-
-
 def _name(labels: Sequence[Any] | None, label: int) -> str:
     return str(labels[label]) if labels and 0 <= label < len(labels) else str(label)
 
 
-def _pr_figure(section: Section, curves: dict, names: dict) -> None:
+def _pr_figure(section: Any, curves: dict, names: dict) -> None:
     from flash.core.plots import new_figure
 
     figure, axes = new_figure(size=(5.5, 4.0))
@@ -111,10 +152,10 @@ def _pr_figure(section: Section, curves: dict, names: dict) -> None:
     section.figure(figure, "pr_curves.png", alt="precision-recall curves")
 
 
-def _image_grid(section: Section, images: list[tuple[torch.Tensor, dict, dict]], labels: Sequence[Any] | None) -> None:
+def _image_grid(section: Any, images: list[tuple[torch.Tensor, dict, dict]], labels: Sequence[Any] | None) -> None:
     from torchvision.utils import draw_bounding_boxes
 
-    from flash.reports.grid import save_grid, to_uint8
+    from flash.core.reporting.grid import save_grid, to_uint8
 
     section.text(f"True boxes in green, predicted boxes (score >= {SHOWN_SCORE}) in red.", note=True)
     drawn, captions = [], []

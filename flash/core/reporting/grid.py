@@ -1,4 +1,7 @@
-"""Image grids drawn with PIL: a tile per image and its caption, far cheaper than one matplotlib axis each."""
+"""Image grids drawn with PIL: a tile per image and its caption, far cheaper than one matplotlib axis each.
+
+Shared by the reports of every task that shows images (classification mistakes, detection boxes).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,135 @@
+"""What a task's ``inspect`` adapter gives ``flash data inspect``: the items of a split, and one file's measurements.
+
+``flash data inspect`` (``flash.reports.inspect``) asks the task's adapter, an :class:`InspectAdapter` or any
+object with the same attributes, to read each split as the detected ``from_*`` constructor would (``read``) and
+to measure each file (``measure``); it does the counting, the checks and the page itself. The readers of class
+folders and tables here are the ones several tasks share. Standard library only (pandas for Parquet).
+
+Example:
+    >>> adapter = InspectAdapter(read=lambda split, constructor, kwargs: ([Item(split, text="hi", label="a")], []))
+    >>> adapter.read("train", "from_csv", {})[0][0].label, adapter.labels
+    ('a', 'classes')
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+@dataclass
+class Item:
+    """One sample as read from disk.
+
+    Args:
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        path: its file, if it is one (then it is measured); None for a text.
+        label: a class name, a list of names (multi-label, or one per box), or a transcript.
+        text: the text itself, for tasks whose inputs are texts.
+        boxes: ``[[x1, y1, x2, y2], ...]`` in pixels, one per name in ``label``, for tasks with boxes.
+        row: where it was read: the table's row number (as an editor shows it), for naming it in findings.
+    """
+
+    split: str
+    path: Path | None = None
+    label: Any = None
+    text: str | None = None
+    boxes: list[list[float]] | None = None
+    row: int | None = None
+
+
+@dataclass
+class Measurement:
+    """What measuring one file found.
+
+    Args:
+        measures: ``{name: [values]}``: numbers or ``(width, height)`` pairs for the histograms, e.g.
+            ``{"image sizes": [(640, 480)]}``.
+        tallies: ``{name: [keys]}`` counted, e.g. ``{"image modes": ["RGB"]}``.
+        problems: ``{what: [examples]}``: problems that do not stop training, gathered over all files into one
+            warning per ``what`` (``"<count> <what>: <first 3 examples>."``), in the order first seen.
+    """
+
+    measures: dict[str, list] = field(default_factory=dict)
+    tallies: dict[str, list] = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+#: ``read(split, constructor, kwargs) -> (items, errors)``; see :class:`InspectAdapter`.
+Reader = Callable[[str, str, Mapping[str, Any]], "tuple[list[Item], list[str]]"]
+
+
+@dataclass(frozen=True)
+class InspectAdapter:
+    """A task's ``inspect`` adapter (ARCHITECTURE.md, "Adding a task").
+
+    Args:
+        read: ``read(split, constructor, kwargs) -> (items, errors)``: the split's items as ``constructor``
+            (``"from_folders"``, ``"from_csv"``, ...; what the task's ``detect`` returned) reads them from
+            ``kwargs`` (the ``train_*`` arguments ``detect`` returned), and one message per sample it had to skip.
+            Raises ``flash.errors.DataError`` when the split cannot be read at all.
+        measure: ``measure(item) -> Measurement`` for an item whose file exists; raises ``DataError`` (the
+            message names the file and the fix) when the file cannot be read. None: inputs are not files.
+        labels: ``"classes"`` (one class per item), ``"multi-labels"`` (a list per item, e.g. one per box) or
+            ``"transcripts"`` (free text: counted per split, not per class).
+        counted: the word for what a class count counts, in the imbalance warning (``"examples"``, ``"boxes"``).
+        same_input: how one input given twice inside a split is found: ``"content"`` (the same file bytes or
+            text, under any name: the default) or ``"path"`` (the same file listed twice: for annotation formats
+            where distinct files may share their pixels, e.g. blank or synthetic scenes).
+    """
+
+    read: Reader
+    measure: Callable[[Item], Measurement] | None = None
+    labels: Literal["classes", "multi-labels", "transcripts"] = "classes"
+    counted: str = "examples"
+    same_input: Literal["content", "path"] = "content"
+
+
+def read_class_folders(split: str, folder: Path, *, accept: Callable[[Path], bool]) -> list[Item]:
+    """One item per accepted file under each class folder of ``folder`` (hidden folders skipped), labelled by it."""
+    classes = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    return [Item(split, path=f, label=d.name) for d in classes for f in sorted(d.rglob("*"))
+            if f.is_file() and accept(f)]
+
+
+def read_table_items(split: str, kwargs: Mapping[str, Any], *,
+                     root_key: str | None = None) -> tuple[list[Item], list[str]]:
+    """The rows of ``kwargs["train_file"]`` as items: files under ``kwargs[root_key]`` when that is set, else texts.
+
+    Rows with an empty input or target are skipped, each with an error message naming the row.
+    """
+    path, input_field, target = Path(kwargs["train_file"]), kwargs["input_field"], kwargs["target_fields"]
+    root = (kwargs.get(root_key) or None) if root_key else None
+    items, errors = [], []
+    for number, row in enumerate(table_rows(path), start=2 if path.suffix.lower() == ".csv" else 0):
+        value, label = row.get(input_field), row.get(target)
+        if value in (None, "") or label in (None, ""):
+            column = input_field if value in (None, "") else target
+            errors.append(f"'{path}' row {number} has an empty {column!r}. Fill it in or remove the row. "
+                          f"Received: {row!r}")
+            continue
+        if root is not None:
+            items.append(Item(split, path=Path(root) / str(value), label=str(label), row=number))
+        else:
+            items.append(Item(split, label=str(label), text=str(value), row=number))
+    return items, errors
+
+
+def table_rows(path: Path) -> list[dict]:
+    """Every row of a CSV, JSON (a list, or ``{"data": [...]}``), JSON lines or Parquet file, as dicts."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            return list(csv.DictReader(handle))
+    if suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    if suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        return data if isinstance(data, list) else data.get("data", [])
+    import pandas as pd
+
+    return pd.read_parquet(path).to_dict("records")
