@@ -6,9 +6,9 @@ each, 1 to 4 shapes are drawn: ``disc`` (warm yellow-orange discs) and ``square`
 2 square) with a one-pixel ``255`` ring around each shape, ignored by loss and metrics (the Pascal VOC
 convention for uncertain edges). Everything is written deterministically from ``seed``; nothing downloads.
 
-A U-Net on ``resnet18`` trained from random weights (the demo's settings: 64 training images of 64x64 pixels,
-batch 8, 4 epochs = 32 optimizer steps) reached a validation mIoU of 0.79 after 3 epochs in our run (seed 0, CPU);
-tests/image/segmentation/test_learning.py bounds a shorter run.
+A U-Net on ``resnet18`` trained from random weights with the demo's settings (64 training images of 64x64
+pixels, batch 8, 4 epochs = 32 optimizer steps) reached a validation mIoU of 0.92 on the 16 validation images
+(0.69 after 2 epochs, 0.79 after 3; seed 0, CPU). tests/image/segmentation/test_learning.py bounds a shorter run.
 
 Example:
     >>> from flash.image.segmentation.demo import demo_datamodule

@@ -1,123 +1,104 @@
-"""The ``inspect`` adapter: ``flash data inspect`` on a segmentation folder, every file read once.
+"""The ``inspect`` adapter: ``flash data inspect`` on a folder of images and masks paired by name.
 
-It finds images without a mask and masks without an image, masks of another size than their image,
-class values outside ``num_classes``, colours that ``labels_map`` does not name, unreadable files, and
-counts pixels per class (the class balance segmentation cares about) per split. Results are plain data
-(``Inspection``), for the all-task inspect page to show; nothing here imports ``flash.reports``.
+``read`` pairs the files as ``from_folders`` does and reads each mask once: an image without a mask, a mask
+without an image, a class value outside ``num_classes`` (when given), a colour that ``labels_map`` does not
+name and an unreadable mask are errors naming the file. The classes a mask holds are its item's labels
+(counted per mask). ``measure`` reads the image: a mask of another size is an error; each mask's share of
+pixels per class is measured (the class balance that matters for segmentation: a class on many masks may
+still cover few pixels).
 
 Example:
-    >>> result = inspect_folders({"train": ("images", "masks")}, num_classes=3)  # doctest: +SKIP
-    >>> result.errors  # doctest: +SKIP
-    ["mask 'masks/7.png' holds class 7 (...), but num_classes=3 allows 0..2 ..."]
+    >>> from flash.image.segmentation.entry import ENTRY
+    >>> ENTRY.adapter("inspect").labels, ENTRY.adapter("inspect").counted
+    ('multi-labels', 'masks')
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from flash.core.reporting.inspection import InspectAdapter, Item, Measurement
 from flash.errors import DataError
+from flash.image.inspection import image_size
 from flash.image.segmentation.input import MASK_SUFFIXES
-from flash.image.segmentation.masks import LabelsMap, check_classes, check_labels_map, read_mask
-
-IMBALANCE = 100.0  # most / least frequent class (in pixels) above this: a warning
-Level = Literal["error", "warning"]
+from flash.image.segmentation.masks import check_classes, check_labels_map, read_mask
 
 
 @dataclass
-class Inspection:
-    """Pixels per class per split, image sizes, mask kinds seen, and findings ``(level, message)``."""
+class MaskedItem(Item):
+    """An image whose mask was read: its size, and each class's share of its pixels (``"ignored"`` included)."""
 
-    pixels: dict[str, Counter] = field(default_factory=dict)
-    images: dict[str, int] = field(default_factory=dict)
-    sizes: list[tuple[int, int]] = field(default_factory=list)
-    findings: list[tuple[Level, str]] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[str]:
-        return [message for level, message in self.findings if level == "error"]
-
-    @property
-    def warnings(self) -> list[str]:
-        return [message for level, message in self.findings if level == "warning"]
+    mask: Path | None = None
+    mask_size: tuple[int, int] | None = None  # (height, width)
+    shares: dict[str, float] = field(default_factory=dict)
 
 
 def _files(folder: Path) -> dict[str, Path]:
     from flash.image.io import is_image_file
 
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.is_file() and is_image_file(path):
-            found.setdefault(path.stem, path)
-    return found
+    if not folder.is_dir():
+        raise DataError(f"The folder '{folder}' does not exist. Check --data. Received: {folder}")
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and is_image_file(p)}
 
 
 def _mask_stem(stem: str) -> str:
     return next((stem[: -len(s)] for s in MASK_SUFFIXES if stem.endswith(s) and len(stem) > len(s)), stem)
 
 
-def inspect_folders(splits: dict[str, tuple[str | Path, str | Path]], *, num_classes: int | None = None,
-                    labels_map: LabelsMap | None = None, ignore_index: int | None = 255) -> Inspection:
-    """Check ``{split: (image folder, mask folder)}``; see the module docstring."""
-    result = Inspection()
-    colours = check_labels_map(labels_map)
-    for split, (image_folder, mask_folder) in splits.items():
-        images, masks = _files(Path(image_folder)), {_mask_stem(s): p for s, p in _files(Path(mask_folder)).items()}
-        if not masks:
-            result.findings.append(("error", f"The {split} mask folder '{mask_folder}' holds no mask images."))
-        for stem in sorted(set(images) - set(masks)):
-            result.findings.append(("error", f"{split}: image '{images[stem]}' has no mask in '{mask_folder}' "
-                                              f"(expected '{stem}.png'). Add it or move the image out."))
-        for stem in sorted(set(masks) - set(images)):
-            result.findings.append(("warning", f"{split}: mask '{masks[stem]}' has no image in '{image_folder}'; "
-                                                "it is skipped."))
-        pixels: Counter = Counter()
-        for stem in sorted(set(images) & set(masks)):
-            _check_pair(result, images[stem], masks[stem], pixels, num_classes=num_classes, labels_map=colours,
-                        ignore_index=ignore_index)
-        result.pixels[split], result.images[split] = pixels, len(set(images) & set(masks))
-    _balance(result, num_classes)
-    return result
+def read(split: str, constructor: str, kwargs: Mapping[str, Any]) -> tuple[list[Item], list[str]]:
+    """``from_folders``: one item per image with a readable mask, labelled by the classes its mask holds.
+
+    Each mask is read here, once (the labels are counted before files are measured); an image without a mask, a
+    mask without an image, and a mask that cannot be read as classes are errors, each naming its file.
+    """
+    image_folder, mask_folder = Path(kwargs["train_folder"]), Path(kwargs["train_target_folder"])
+    images = _files(image_folder)
+    masks = {_mask_stem(stem): path for stem, path in _files(mask_folder).items()}
+    if not masks:
+        raise DataError(f"The {split} mask folder '{mask_folder}' holds no mask images. Put one mask per image there "
+                        "(same name, PNG).")
+    errors = [f"Image '{images[stem]}' has no mask in '{mask_folder}' (masks pair with images by name: "
+              f"'{stem}.png'). Add the mask or move the image out." for stem in sorted(set(images) - set(masks))]
+    errors += [f"Mask '{masks[stem]}' has no image in '{image_folder}'; it is skipped. Add the image or remove the "
+               "mask." for stem in sorted(set(masks) - set(images))]
+    items: list[Item] = []
+    for stem in sorted(set(images) & set(masks)):
+        try:
+            items.append(_read_pair(split, images[stem], masks[stem], kwargs))
+        except DataError as err:
+            errors.append(str(err))
+    return items, errors
 
 
-def _check_pair(result: Inspection, image: Path, mask_path: Path, pixels: Counter, *, num_classes: int | None,
-                labels_map: Any, ignore_index: int | None) -> None:
-    from flash.image.io import check_image, upright_size
-
-    problem = check_image(image, verify=False, decode=True)
-    if problem:
-        result.findings.append(("error", problem))
-        return
-    try:
-        mask = read_mask(mask_path, labels_map=labels_map)
-        size = upright_size(image)
-        if mask.shape != size:
-            raise DataError(f"mask '{mask_path}' is {mask.shape[1]}x{mask.shape[0]} pixels but its image '{image}' "
-                            f"is {size[1]}x{size[0]}; a mask must have its image's size.")
-        check_classes(mask, num_classes=num_classes, ignore_index=ignore_index, where=f"mask '{mask_path}'")
-    except DataError as err:
-        result.findings.append(("error", str(err)))
-        return
-    result.sizes.append(size)
+def _read_pair(split: str, image: Path, mask_path: Path, kwargs: Mapping[str, Any]) -> MaskedItem:
+    mask = read_mask(mask_path, labels_map=check_labels_map(kwargs.get("labels_map")))
+    ignore, names = kwargs.get("ignore_index", 255), kwargs.get("labels")
+    check_classes(mask, num_classes=kwargs.get("num_classes"), ignore_index=ignore, where=f"mask '{mask_path}'")
     values, counts = np.unique(mask, return_counts=True)
-    pixels.update({("ignored" if v == ignore_index else int(v)): int(c) for v, c in zip(values, counts)})
+    named = {int(v): ("ignored" if v == ignore else str(names[v]) if names and v < len(names) else str(int(v)))
+             for v in values}
+    return MaskedItem(split, path=image, label=[named[int(v)] for v in values if v != ignore], mask=mask_path,
+                      mask_size=(int(mask.shape[0]), int(mask.shape[1])),
+                      shares={named[int(v)]: round(int(c) / mask.size, 4) for v, c in zip(values, counts)})
 
 
-def _balance(result: Inspection, num_classes: int | None) -> None:
-    train = Counter({k: v for k, v in result.pixels.get("train", Counter()).items() if k != "ignored"})
-    if not train:
-        return
-    (top, most), (bottom, least) = train.most_common(1)[0], train.most_common()[-1]
-    if least and most / least > IMBALANCE:
-        result.findings.append(("warning", f"Strong class imbalance in train pixels: class {top} covers {most}, class "
-                                           f"{bottom} {least} ({most / least:.0f}x). Consider loss_fn='dice' or "
-                                           "'focal', or more examples of the rare class."))
-    if num_classes is not None:
-        absent = [c for c in range(num_classes) if c not in train]
-        if absent:
-            result.findings.append(("warning", f"Classes never present in the training masks: {absent}. The model "
-                                               "cannot learn them."))
+def measure(item: Item) -> Measurement:
+    """Image size and mode; a mask of another size is an error; each class's share of the mask's pixels."""
+    measurement, (width, height) = image_size(item)
+    if not isinstance(item, MaskedItem):
+        return measurement
+    if item.mask_size != (height, width):
+        mask_h, mask_w = item.mask_size or (0, 0)
+        raise DataError(f"mask '{item.mask}' is {mask_w}x{mask_h} pixels but its image '{item.path}' is "
+                        f"{width}x{height}; a mask must have its image's size. Fix or remove the pair.")
+    for name, share in item.shares.items():
+        measurement.measures[f"share of pixels: {name}"] = [share]
+    return measurement
+
+
+INSPECT = InspectAdapter(read=read, measure=measure, labels="multi-labels", counted="masks")

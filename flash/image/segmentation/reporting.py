@@ -3,19 +3,18 @@
 From the last validation pass (``validation_step`` returns ``{"loss", "masks", "targets"}``): the per-class
 IoU table, the confusion matrix (rows: true class, normalised per row) and a grid of sample overlays
 (image, truth, prediction). The page and its sections are the report's own objects, passed in: this module
-imports nothing from ``flash.reports`` (task packages sit below it).
+imports nothing from ``flash.reports`` (task packages sit below it); see ARCHITECTURE.md, "Adding a task".
 
 Example:
     >>> import torch
-    >>> collected = Collected()
-    >>> collected.add(None, {"masks": torch.tensor([[[0, 1]]]), "targets": torch.tensor([[[0, 1]]])}, {})
-    >>> collected.matrix.tolist()
+    >>> report = SegmentationReport()
+    >>> report.add(None, {"masks": torch.tensor([[[0, 1]]]), "targets": torch.tensor([[[0, 1]]])}, {})
+    >>> report.matrix.tolist()
     [[1, 0], [0, 1]]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,21 +28,20 @@ MAX_SHOWN = 8
 TILE = 160
 
 
-@dataclass
-class Collected:
-    """One validation pass: the confusion matrix and a few ``(image, truth, prediction)`` samples to draw."""
+class SegmentationReport:
+    """One validation pass: the confusion matrix of pixels and a few ``(image, truth, prediction)`` to draw."""
 
-    matrix: torch.Tensor | None = None
-    samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    outputs = ("masks", "targets")
 
-    def add(self, module: Any, outputs: Any, batch: Any) -> None:
+    def __init__(self) -> None:
+        self.matrix: torch.Tensor | None = None
+        self.samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, module: Any, outputs: dict, batch: Any) -> None:
         """Keep one validation batch (``outputs``: what ``validation_step`` returned)."""
-        if not isinstance(outputs, dict) or "masks" not in outputs or "targets" not in outputs:
-            return
         masks, targets = outputs["masks"].detach().cpu(), outputs["targets"].detach().cpu()
         num_classes = int(getattr(module, "num_classes", 0) or 0) or int(masks.max()) + 1
-        ignore = getattr(module, "ignore_index", 255)
-        batch_matrix = confusion_matrix(masks, targets, num_classes, ignore)
+        batch_matrix = confusion_matrix(masks, targets, num_classes, getattr(module, "ignore_index", 255))
         self.matrix = batch_matrix if self.matrix is None else self.matrix + batch_matrix
         images = batch.get(INPUT) if isinstance(batch, dict) else None
         if images is None:
@@ -55,7 +53,7 @@ class Collected:
             self.samples.append((_denormalize(image, transform), truth.numpy(), predicted.numpy()))
 
     @classmethod
-    def merged(cls, parts: list[Collected]) -> Collected:
+    def merged(cls, parts: list[SegmentationReport]) -> SegmentationReport:
         whole = cls()
         for part in parts:
             if part.matrix is not None:
@@ -64,6 +62,25 @@ class Collected:
         whole.samples = whole.samples[:MAX_SHOWN]
         return whole
 
+    def sections(self, page: Any, *, model: Any) -> None:
+        """The per-class IoU, the confusion matrix and the sample overlays, in that order."""
+        if self.matrix is None:
+            page.section("Validation").text("No validation masks were collected.", note=True)
+            return
+        names = _names(model, self.matrix.shape[0])
+        results = scores(self.matrix)
+        section = page.section("IoU per class")
+        section.text(f"Mean IoU {float(results['mIoU']):.4f} over the classes present, pixel accuracy "
+                     f"{float(results['pixel_accuracy']):.4f}, mean Dice {float(results['dice']):.4f}; pixels of the "
+                     "ignored value are left out.")
+        truth = self.matrix.sum(1).tolist()
+        rows = [[name, None if iou != iou else round(iou, 4), int(pixels)]
+                for name, iou, pixels in zip(names, results["iou"].tolist(), truth)]
+        section.table(["class", "IoU", "true pixels"], rows, csv_name="per_class_iou.csv")
+        _confusion_figure(page.section("Confusion matrix"), self.matrix, names)
+        if self.samples:
+            _samples(page.section("Validation samples"), self.samples, model)
+
 
 def _denormalize(image: torch.Tensor, transform: Any) -> np.ndarray:
     """A normalized ``(3, H, W)`` tensor -> ``(H, W, 3)`` uint8."""
@@ -71,26 +88,6 @@ def _denormalize(image: torch.Tensor, transform: Any) -> np.ndarray:
     std = torch.tensor(getattr(transform, "std", (0.229, 0.224, 0.225))).view(-1, 1, 1)
     pixels = (image.detach().float().cpu() * std + mean).clamp(0, 1)
     return (pixels.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-def sections(page: Any, collected: Collected, *, model: Any) -> None:
-    """Add the per-class IoU, the confusion matrix and the sample overlays of ``collected`` to ``page``."""
-    if collected.matrix is None:
-        page.section("Validation").text("No validation masks were collected (no validation data).", note=True)
-        return
-    names = _names(model, collected.matrix.shape[0])
-    results = scores(collected.matrix)
-    section = page.section("IoU per class")
-    section.text(f"Mean IoU {float(results['mIoU']):.4f} over the classes present, pixel accuracy "
-                 f"{float(results['pixel_accuracy']):.4f}, mean Dice {float(results['dice']):.4f}; pixels of the "
-                 "ignored value are left out.")
-    truth = collected.matrix.sum(1).tolist()
-    rows = [[name, None if iou != iou else round(iou, 4), int(pixels)]
-            for name, iou, pixels in zip(names, results["iou"].tolist(), truth)]
-    section.table(["class", "IoU", "true pixels"], rows, csv_name="per_class_iou.csv")
-    _confusion_figure(page.section("Confusion matrix"), collected.matrix, names)
-    if collected.samples:
-        _samples(page.section("Validation samples"), collected.samples, model)
 
 
 def _names(model: Any, count: int) -> list[str]:
@@ -120,23 +117,14 @@ def _confusion_figure(section: Any, matrix: torch.Tensor, names: list[str]) -> N
 
 
 def _samples(section: Any, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], model: Any) -> None:
-    from PIL import Image
+    from flash.core.reporting.grid import save_grid
 
     colours = palette(int(getattr(model, "num_classes", 0) or 0), getattr(model, "labels_map", None))
-    rows = []
-    for image, truth, predicted in samples:
-        tiles = [image, overlay(image, truth, colours), overlay(image, predicted, colours)]
-        rows.append(np.concatenate([_tile(t) for t in tiles], axis=1))
-    Image.fromarray(np.concatenate(rows, axis=0)).save(section.folder / "val_overlays.png")
-    section.text("Each row: the validation image, its true mask, the predicted mask (class colours over the image; "
+    tiles, captions = [], []
+    for index, (image, truth, predicted) in enumerate(samples):
+        tiles += [image, overlay(image, truth, colours), overlay(image, predicted, colours)]
+        captions += [f"image {index}", "true mask", "predicted mask"]
+    save_grid(tiles, captions, section.folder / "val_overlays.png", cols=3, tile=TILE)
+    section.text("Each row: a validation image, its true mask and the predicted mask (class colours over the image; "
                  "ignored pixels in white).", note=True)
     section.picture("val_overlays.png", alt="validation images with true and predicted masks")
-
-
-def _tile(array: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    image = Image.fromarray(array)
-    scale = TILE / max(image.size)
-    return np.asarray(image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                   Image.Resampling.NEAREST).crop((0, 0, TILE, TILE)))

@@ -1,12 +1,12 @@
 """The ``serve`` and ``write`` adapters: a predicted class map as a JSON answer and as files.
 
 ``SERVE.encode`` answers ``{"mask": base64 PNG of class indices, "overlay": base64 PNG, "size": [H, W],
-"classes": {class: pixels}}``; the overlay is the image with class colours laid over it when the image is
-given (``encode(prediction, image=...)``), else the class colours on a transparent background, to lay over
-the image the client sent. ``write`` saves ``<name>_mask.png`` (class indices) and ``<name>_overlay.png``.
+"classes": {class: pixels}}``; the overlay holds the class colours on a transparent background, which the
+serve page draws over the uploaded image. ``write`` saves ``<name>_mask.png`` (class indices) and
+``<name>_overlay.png`` (the colours blended into the input image).
 
 Example:
-    >>> answer = SERVE.encode([[0, 1], [1, 1]])
+    >>> answer = encode([[0, 1], [1, 1]])
     >>> answer["size"], answer["classes"]
     ([2, 2], {'0': 1, '1': 3})
 """
@@ -14,14 +14,14 @@ Example:
 from __future__ import annotations
 
 import base64
-import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from flash.errors import DataError
+from flash.core.serving import Serving
+from flash.image.io import decode_image
 from flash.image.segmentation.visualize import (
     as_class_map,
     overlay,
@@ -36,46 +36,27 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-class Serve:
-    """How ``flash serve`` reads an image for a segmentation model and answers with its masks."""
-
-    input_kind = "image"
-
-    def settings(self, model: Any) -> dict[str, Any]:
-        """What decoding and drawing need from a trained model: nothing to decode at reduced size (masks are per
-        pixel), the class count and colours."""
-        return {"image_min_size": None, "num_classes": int(model.num_classes),
-                "labels_map": {str(k): list(v) for k, v in (model.labels_map or {}).items()},
-                "labels": list(model.labels) if model.labels else None}
-
-    def decode(self, data: bytes, *, name: str, settings: dict[str, Any] | None = None) -> Any:
-        """Bytes of an image file -> an upright RGB PIL image; a DataError naming ``name`` when it is none."""
-        from PIL import Image
-
-        from flash.image.io import to_rgb, upright
-
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                return to_rgb(upright(image))
-        except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise DataError(f"'{name}' is not an image flash can read (PNG, JPEG, BMP, GIF, TIFF, WebP): {reason}. "
-                            f"Send an image file. Received: {len(data)} bytes") from None
-
-    def encode(self, prediction: Any, *, image: Any = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A class map -> ``{"mask", "overlay", "size", "classes"}`` (PNGs as base64)."""
-        classes = as_class_map(prediction)
-        settings = settings or {}
-        colours = palette(int(settings.get("num_classes") or 0),
-                          {int(k): v for k, v in (settings.get("labels_map") or {}).items()})
-        drawn = overlay(image, classes, colours) if image is not None else transparent_overlay(classes, colours)
-        values, counts = np.unique(classes, return_counts=True)
-        return {"mask": _b64(png_bytes(classes)), "overlay": _b64(png_bytes(drawn)), "size": list(classes.shape),
-                "classes": {str(int(v)): int(c) for v, c in zip(values, counts)}}
+def settings(model: Any) -> dict[str, Any]:
+    """Uploads are decoded whole (a mask has the upload's every pixel); nothing else is needed to read them."""
+    return {"image_min_size": None}
 
 
-SERVE = Serve()
+def decode(data: bytes, *, name: str, settings: dict[str, Any]) -> Any:
+    """An uploaded image file -> upright RGB, as ``flash predict`` reads the same file."""
+    return decode_image(data, name=name, min_size=settings.get("image_min_size"))
+
+
+def encode(prediction: Any) -> dict[str, Any]:
+    """A class map -> ``{"mask", "overlay", "size", "classes"}``: the class indices as a PNG, the class colours as
+    an RGBA PNG (class 0 transparent; the page draws it half-transparent over the upload), both base64."""
+    classes = as_class_map(prediction)
+    colours = palette(int(classes.max(initial=0)) + 1)
+    values, counts = np.unique(classes, return_counts=True)
+    return {"mask": _b64(png_bytes(classes)), "overlay": _b64(png_bytes(transparent_overlay(classes, colours))),
+            "size": list(classes.shape), "classes": {str(int(v)): int(c) for v, c in zip(values, counts)}}
+
+
+SERVE = Serving("image", settings=settings, decode=decode, encode=encode)
 
 
 def write(prediction: Any, *, source: Any, folder: str | os.PathLike) -> list[Path]:

@@ -72,7 +72,7 @@ def overlay(image: Any, classes: np.ndarray, colours: np.ndarray, *, alpha: floa
     return (base * (1.0 - weight) + painted * weight).round().astype(np.uint8)
 
 
-def transparent_overlay(classes: np.ndarray, colours: np.ndarray, *, alpha: float = 0.5) -> np.ndarray:
+def transparent_overlay(classes: np.ndarray, colours: np.ndarray, *, alpha: float = 1.0) -> np.ndarray:
     """``(H, W, 4)`` RGBA: class colours at ``alpha``, class 0 transparent; laid over the image by a viewer."""
     rgba = np.zeros((*classes.shape, 4), dtype=np.uint8)
     rgba[..., :3] = colour_mask(classes, colours)

@@ -10,11 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from flash.errors import DataError
 from flash.image import SemanticSegmentationData
 from flash.tasks import TASKS
 
-from .conftest import quiet_trainer, read_png, tiny_model, write_pairs
+from .conftest import read_png, tiny_model, write_pairs
 
 ENTRY = TASKS["semantic_segmentation"]
 
@@ -40,23 +39,26 @@ def test_every_adapter_resolves():
 
 
 def test_serve_decodes_images_and_answers_masks_as_pngs(tmp_path):
+    from flash.core.serving import InputError
+
     serve = ENTRY.adapter("serve")
-    model = tiny_model(labels_map={1: (10, 20, 30)})
+    model = tiny_model()
     settings = serve.settings(model)
     buffer = io.BytesIO()
     Image.new("RGB", (30, 20), (200, 0, 0)).save(buffer, format="PNG")
     image = serve.decode(buffer.getvalue(), name="street.png", settings=settings)
     assert image.size == (30, 20) and serve.input_kind == "image"
-    with pytest.raises(DataError, match="'notes.txt' is not an image"):
+    with pytest.raises(InputError, match="'notes.txt' is not an image"):
         serve.decode(b"hello", name="notes.txt", settings=settings)
     prediction = model.predict(image)
-    answer = serve.encode(prediction, settings=settings)
+    answer = serve.encode(prediction)
     mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["mask"]))))
     assert mask.tolist() == prediction and answer["size"] == [20, 30]
+    assert sum(answer["classes"].values()) == 20 * 30
     overlay = Image.open(io.BytesIO(base64.b64decode(answer["overlay"])))
-    assert overlay.size == (30, 20) and overlay.mode == "RGBA"
-    blended = serve.encode(prediction, image=image, settings=settings)
-    assert Image.open(io.BytesIO(base64.b64decode(blended["overlay"]))).mode == "RGB"
+    assert overlay.size == (30, 20) and overlay.mode == "RGBA"  # the page draws it over the upload
+    alpha = np.asarray(overlay)[..., 3]
+    assert ((alpha == 0) == (mask == 0)).all()  # class 0 left clear
 
 
 def test_write_saves_the_class_index_png_and_an_overlay(tmp_path):
@@ -90,45 +92,52 @@ def test_onnx_export_has_dynamic_height_and_width_and_the_runner_gives_the_same_
 
 
 def test_report_sections_show_iou_confusion_matrix_and_overlays(tmp_path):
-    from flash.reports.html import Page
+    from flash.reports import report as write_run_report
 
-    report = ENTRY.adapter("report")
     images, masks = write_pairs(tmp_path / "data", count=4)
     datamodule = SemanticSegmentationData.from_folders(train_folder=images, train_target_folder=masks,
                                                        val_folder=images, val_target_folder=masks, num_classes=3,
                                                        batch_size=2, num_workers=0,
                                                        transform_kwargs=dict(image_size=32))
     model = tiny_model(labels=["bg", "a", "b"])
-    collected = report.Collected()
-
-    class Keep(__import__("flash").Callback):
-        def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0):
-            collected.add(module, outputs, batch)
-
-    quiet_trainer(tmp_path, callbacks=[Keep()]).validate(model, datamodule=datamodule)
-    assert int(collected.matrix.sum()) == 4 * 32 * 32 and len(collected.samples) == 4
-    page = Page("report", folder=tmp_path / "report")
-    report.sections(page, collected, model=model)
-    html = page.write().read_text()
+    page = write_run_report(tmp_path / "run", model, datamodule, folder=tmp_path / "report")
+    html = page.read_text()
     assert "IoU per class" in html and "Confusion matrix" in html and "val_overlays.png" in html
     assert (tmp_path / "report" / "confusion_matrix.png").is_file()
-    assert (tmp_path / "report" / "per_class_iou.csv").read_text().startswith("class,IoU,true pixels")
+    assert (tmp_path / "report" / "val_overlays.png").is_file()
+    rows = (tmp_path / "report" / "per_class_iou.csv").read_text().splitlines()
+    assert rows[0] == "class,IoU,true pixels" and [row.split(",")[0] for row in rows[1:]] == ["bg", "a", "b"]
+    assert sum(int(row.split(",")[2]) for row in rows[1:]) == 4 * 32 * 32
 
 
-def test_inspect_finds_what_is_wrong_and_counts_pixels_per_class(tmp_path):
-    inspection = ENTRY.adapter("inspect")
-    images, masks = write_pairs(tmp_path, count=5)
+def test_report_merges_the_parts_of_every_process():
+    report = ENTRY.adapter("report")
+    parts = []
+    for _ in range(2):
+        part = report()
+        part.add(None, {"masks": torch.tensor([[[0, 1]]]), "targets": torch.tensor([[[0, 0]]])}, {})
+        parts.append(part)
+    assert report.merged(parts).matrix.tolist() == [[2, 2], [0, 0]] and report.outputs == ("masks", "targets")
+
+
+def test_inspect_finds_what_is_wrong_and_measures_pixels_per_class(tmp_path):
+    from flash.reports.inspect import inspect_data, read_split
+
+    images, masks = write_pairs(tmp_path, count=6)
     (masks / "0.png").unlink()  # image without mask
     Image.fromarray(np.zeros((40, 60), np.uint8)).save(masks / "orphan.png")  # mask without image
     Image.fromarray(np.zeros((30, 60), np.uint8)).save(masks / "1.png")  # size mismatch
     seven = np.zeros((40, 60), np.uint8)
     seven[0, 0] = 7
     Image.fromarray(seven).save(masks / "2.png")  # class outside num_classes
-    result = inspection.inspect_folders({"train": (images, masks)}, num_classes=5)
+    (masks / "3.png").write_bytes(b"not a png")  # corrupt
+    detected = ENTRY.recognise(tmp_path, val_split=0.0)
+    kwargs = {**detected.kwargs, "num_classes": 5}
+    items, findings = read_split("train", detected.constructor, kwargs, task=ENTRY)
+    result = inspect_data(ENTRY, {"train": items}, findings=findings)
     errors = " | ".join(result.errors)
-    assert "image '" in errors and "0.png' has no mask" in errors
+    assert "images/0.png' has no mask" in errors and "orphan.png' has no image" in errors
     assert "1.png' is 60x30 pixels but its image" in errors
-    assert "2.png' holds class 7" in errors
-    assert any("orphan.png' has no image" in w for w in result.warnings)
-    assert any("never present in the training masks: [3, 4]" in w for w in result.warnings)
-    assert result.images["train"] == 4 and sum(result.pixels["train"].values()) == 2 * 40 * 60
+    assert "2.png' holds class 7" in errors and "Cannot read mask '" in errors and "3.png'" in errors
+    assert any(name.startswith("share of pixels: 0") for name in result.measures)
+    assert result.counts["train"]["0"] == 3  # masks read as classes: 1.png (wrong size: found on measuring), 4, 5
