@@ -75,7 +75,7 @@ ENTRY = TaskEntry(
     detect=detect,
     adapters={"serve": "flash.image.segmentation.serving:SERVE", "write": "flash.image.segmentation.serving:write",
               "export": "flash.image.segmentation.exporting:export_spec",
-              "onnx": "flash.image.segmentation.exporting:Runner",
+              "onnx": "flash.image.segmentation.exporting:SegmentationRunner",
               "report": "flash.image.segmentation.reporting:SegmentationReport",
               "inspect": "flash.image.segmentation.inspection:INSPECT"},
 )

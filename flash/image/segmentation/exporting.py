@@ -53,7 +53,7 @@ def export_spec(model: Any) -> ExportSpec:
     return ExportSpec(_Logits(model), (example,), ["input"], ["logits"], axes, meta)
 
 
-class Runner:
+class SegmentationRunner:
     """An exported segmentation model on onnxruntime: images in, class maps at their own size out."""
 
     default_output = "labels"
