@@ -33,14 +33,24 @@ def image_and_mask_folders(path: Path) -> tuple[Path, Path] | None:
     return (images, masks) if images is not None and masks is not None else None
 
 
+def _flat(images: Path, masks: Path, val_split: float) -> Detected:
+    return Detected("from_folders", {"train_folder": str(images), "train_target_folder": str(masks),
+                                     "val_split": val_split},
+                    f"a segmentation folder: images in '{images.name}/', masks paired by name in '{masks.name}/'")
+
+
 def detect(path: Path, *, val_split: float) -> Detected | None:
-    """A folder with ``images/`` and ``masks/`` (or ``train/`` and ``val/`` holding them) -> ``from_folders``."""
+    """A folder with ``images/`` and ``masks/`` (or ``train/`` and ``val/`` holding them) -> ``from_folders``.
+
+    The ``images/`` folder itself is recognised too (its sibling holds the masks), with the same arguments.
+    """
     found = image_and_mask_folders(path)
     if found is not None:
-        images, masks = found
-        return Detected("from_folders", {"train_folder": str(images), "train_target_folder": str(masks),
-                                         "val_split": val_split},
-                        f"a segmentation folder: images in '{images.name}/', masks paired by name in '{masks.name}/'")
+        return _flat(*found, val_split)
+    if path.is_dir() and path.name.lower() in IMAGE_FOLDERS:
+        siblings = image_and_mask_folders(path.parent)
+        if siblings is not None and siblings[0] == path:
+            return _flat(*siblings, val_split)
     if not path.is_dir():
         return None
     children = {p.name.lower(): p for p in path.iterdir() if p.is_dir()}
