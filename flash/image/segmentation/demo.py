@@ -1,6 +1,7 @@
 """The built-in demo for ``flash train semantic_segmentation``: shapes on real photographs.
 
-Backgrounds are crops of the two real photographs scikit-learn ships (``china.jpg``, ``flower.jpg``); on
+Backgrounds are crops of the two real photographs scikit-learn ships (``china.jpg``, ``flower.jpg``, CC BY 2.0,
+copied into ``assets/`` so scikit-learn is not needed); on
 each, 1 to 4 shapes are drawn: ``disc`` (warm yellow-orange discs) and ``square`` (cyan-blue squares),
 16 to 48 pixels wide, colours jittered. Masks are single-channel class-index PNGs (0 background, 1 disc,
 2 square) with a one-pixel ``255`` ring around each shape, ignored by loss and metrics (the Pascal VOC
@@ -27,6 +28,7 @@ import numpy as np
 
 from flash.image.segmentation.entry import ENTRY
 
+PHOTOS = Path(__file__).parent / "assets"
 LABELS = ["background", "disc", "square"]
 COLOURS = {1: (235, 180, 40), 2: (40, 170, 220)}
 IGNORE = 255
@@ -35,10 +37,10 @@ DEMO_TRAINER = dict(ENTRY.demo.trainer)
 
 
 def photographs() -> list[np.ndarray]:
-    """scikit-learn's two sample photographs, ``(427, 640, 3)`` uint8 each (shipped in the package)."""
-    from sklearn.datasets import load_sample_images
+    """scikit-learn's two sample photographs, ``(427, 640, 3)`` uint8 each, from ``assets/`` (see its README.txt)."""
+    from PIL import Image
 
-    return [np.asarray(image) for image in load_sample_images().images]
+    return [np.asarray(Image.open(PHOTOS / name).convert("RGB")) for name in ("china.jpg", "flower.jpg")]
 
 
 def shapes_scene(rng: np.random.Generator, backgrounds: list[np.ndarray],

@@ -54,8 +54,7 @@ def scores(matrix: torch.Tensor) -> dict[str, torch.Tensor]:
 def segmentation_metrics(num_classes: int, ignore_index: int | None = 255) -> Any:
     """A ``torchmetrics.Metric`` holding the epoch's confusion matrix (summed across processes); its ``compute()``
     gives ``{"mIoU", "pixel_accuracy", "dice", "iou"}``. torchmetrics is imported here, not for prediction."""
-    require("torchmetrics", None, purpose="segmentation metrics")
-    import torchmetrics
+    import torchmetrics  # a base dependency, imported here: prediction does not use it
 
     class SegmentationMetrics(torchmetrics.Metric):
         full_state_update = False
