@@ -16,6 +16,7 @@ from flash.core.entry import TaskEntry
 from flash.errors import ConfigurationError, close_matches
 from flash.image.classification import entry as image_classification
 from flash.image.detection import entry as object_detection
+from flash.image.segmentation import entry as semantic_segmentation
 from flash.text.classification import entry as text_classification
 
 ENTRIES: tuple[TaskEntry, ...] = (
@@ -23,6 +24,7 @@ ENTRIES: tuple[TaskEntry, ...] = (
     object_detection.ENTRY,
     text_classification.ENTRY,
     speech_recognition.ENTRY,
+    semantic_segmentation.ENTRY,
 )
 TASKS: dict[str, TaskEntry] = {entry.name: entry for entry in ENTRIES}
 

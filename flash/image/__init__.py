@@ -1,4 +1,4 @@
-"""Image tasks: classification and object detection (need ``pip install "flash-finetune[image]"``).
+"""Image tasks: classification, object detection, semantic segmentation (``pip install "flash-finetune[image]"``).
 
 Names resolve lazily so that importing one task does not load the other's dependencies.
 """
@@ -13,6 +13,9 @@ _LAZY = {
     "ImageClassificationInputTransform": "flash.image.classification.transforms",
     "ObjectDetector": "flash.image.detection.model",
     "ObjectDetectionData": "flash.image.detection.data",
+    "SemanticSegmentation": "flash.image.segmentation.model",
+    "SemanticSegmentationData": "flash.image.segmentation.data",
+    "SemanticSegmentationInputTransform": "flash.image.segmentation.transforms",
 }
 __all__ = sorted(_LAZY)
 
