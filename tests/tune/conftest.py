@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import flash
 from tests.offline import offline_single_thread  # noqa: F401 - autouse: no hub access, one torch thread
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Trials with ``logger=False`` write their run reports under the working folder: keep that in tmp_path."""
+    monkeypatch.chdir(tmp_path)
 
 
 def digits(n: int = 48, *, batch_size: int = 8):
