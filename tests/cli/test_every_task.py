@@ -34,9 +34,19 @@ def tiny_bert(tmp_path_factory) -> str:
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
-def _check_prediction(prediction: Any, labels: list[str] | None) -> None:
-    """Labels from the label set, boxes as ordered XYXY corners with one label and score each, transcripts as text."""
-    if isinstance(prediction, dict):  # detection
+def _check_prediction(prediction: Any, labels: list[str] | None, source: str) -> None:
+    """Labels from the label set, boxes as ordered XYXY corners with one label and score each, class maps at the
+    input image's own size with classes from the label set, transcripts as text."""
+    if isinstance(prediction, list) and prediction and isinstance(prediction[0], list):  # segmentation: a class map
+        from PIL import Image
+
+        with Image.open(source) as image:
+            assert (len(prediction), len(prediction[0])) == (image.height, image.width)
+        assert all(len(row) == len(prediction[0]) for row in prediction)
+        classes = {value for row in prediction for value in row}
+        assert all(isinstance(value, int) and value >= 0 for value in classes)
+        assert labels is None or max(classes) < len(labels)
+    elif isinstance(prediction, dict):  # detection
         boxes, names, scores = prediction["boxes"], prediction["labels"], prediction["scores"]
         assert len(boxes) == len(names) == len(scores)
         for (x1, y1, x2, y2), name, score in zip(boxes, names, scores):
@@ -71,4 +81,4 @@ def test_zero_code_train_then_predict(entry: TaskEntry, tmp_path, request):
 
     labels = load_checkpoint(tmp_path / "model.pt")["task"]["hyper_parameters"].get("labels")
     for row in rows:
-        _check_prediction(row["prediction"], labels)
+        _check_prediction(row["prediction"], labels, row["input"])
