@@ -19,11 +19,18 @@ from flash.tasks import ENTRIES, get_task
 
 
 def guess_task(path: Path) -> TaskEntry:
-    """The first task whose entry recognises the data at ``path``: tasks that read files of known kinds (images,
-    audio) are asked before those that take any table (text), which would also accept a table of file paths."""
-    for entry in sorted(ENTRIES, key=lambda entry: not entry.file_extensions()):
-        if _recognise(entry, path) is not None:
-            return entry
+    """The task whose entry recognises the data at ``path``: tasks that read files of known kinds (images,
+    audio) are asked before those that take any table (text), which would also accept a table of file paths.
+    When two tasks of the same group recognise it, the data is ambiguous and the user names the task."""
+    file_tasks = [entry for entry in ENTRIES if entry.file_extensions()]
+    for group in (file_tasks, [entry for entry in ENTRIES if entry not in file_tasks]):
+        found = [(entry, detected) for entry in group if (detected := _recognise(entry, path)) is not None]
+        if len(found) == 1:
+            return found[0][0]
+        if found:
+            readings = "; ".join(f"{entry.name} ({detected.description})" for entry, detected in found)
+            raise DataError(f"The data at '{path}' could be for several tasks: {readings}. Name it with --task, e.g. "
+                            f"flash data inspect {path} --task {found[-1][0].name}. Received: path='{path}'")
     expected = "; ".join(f"{entry.name}: {entry.expects}" for entry in ENTRIES if entry.detect)
     raise DataError(f"Cannot tell which task the data at '{path}' is for. Expected one of: {expected}. "
                     f"Or name it with --task. Received: path='{path}'")

@@ -234,3 +234,20 @@ def test_cache_clear_removes_the_cached_features(tmp_path, monkeypatch, capsys):
     assert main(["cache", "clear"]) == 0  # nothing left: still fine
     assert "Removed 0.0 MiB" in capsys.readouterr().out
     assert main(["cache", "wipe"]) == 2  # an unknown action: the usage line
+
+
+def test_inspect_names_every_task_that_could_read_ambiguous_data(tmp_path, capsys):
+    """images/ + masks/ is both a folder of two class folders and a segmentation folder: the user picks."""
+    import numpy as np
+    from PIL import Image
+
+    from flash.cli import main
+
+    for folder, shape in (("images", (8, 8, 3)), ("masks", (8, 8))):
+        (tmp_path / folder).mkdir()
+        for i in range(3):
+            Image.fromarray(np.zeros(shape, np.uint8)).save(tmp_path / folder / f"{i}.png")
+    assert main(["data", "inspect", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "image_classification (" in err and "semantic_segmentation (" in err and "--task" in err
+    assert main(["data", "inspect", str(tmp_path), "--task", "semantic_segmentation"]) == 0
