@@ -212,7 +212,7 @@ def main(script: str, description: str, contenders: Sequence[str], worker: Calla
             mode = config["mode"]
             print(f"{mode}: {a} vs {b}, {rounds} round(s), alternating fresh processes", flush=True)
             runs = alternate(script, contenders, config, root, rounds=rounds, only=args.only)
-            keys = [k for k in ("job_s", "fit_s", "predict_s") if all(k in r for r in runs)]
+            keys = [k for k in ("fit_s", "predict_s", "process_s") if all(k in r for r in runs)]
             summary = paired(runs, a, b, keys)
             results["modes"][mode] = {"config": config, "runs": runs, "summary": summary}
             print_summary(mode, summary, a, b, keys)
