@@ -45,7 +45,8 @@ NOT_IMPORTED = {
     "pycocotools": "torchmetrics' COCO mAP backend, picked at run time in flash.image.detection.model",
     "python-multipart": "imported inside flash.serve.forms (reads multipart uploads as raw bytes) and by FastAPI",
 }
-RUNTIME_EXTRAS = sorted(set(PYPROJECT["project"]["optional-dependencies"]) - {"test", "lint"})
+# bench: the peer libraries of benchmarks/peers, never imported by flash
+RUNTIME_EXTRAS = sorted(set(PYPROJECT["project"]["optional-dependencies"]) - {"test", "lint", "bench"})
 
 
 def _dist(name: str) -> str:

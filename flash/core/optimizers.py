@@ -3,6 +3,11 @@
 ``optimizer="adamw"`` / ``("sgd", {"momentum": 0.9})`` / a callable ``params -> Optimizer``;
 ``lr_scheduler="cosineannealinglr"`` / ``("steplr", {"step_size": 5})`` /
 ``("linear_schedule_with_warmup", {"num_warmup_steps": 10}, {"interval": "step"})`` / a callable.
+
+Adam and AdamW given by name run torch's fused kernels where torch has them for the parameters' device
+(CPU included, where torch's own default is the slowest, one-tensor-at-a-time loop): the same update, measured
+~4x faster per step on all-MiniLM-L6-v2's 22.7M parameters on CPU (issue 30). Pass ``fused``/``foreach``
+in the optimizer's kwargs to choose yourself.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import torch
 from flash.errors import ConfigurationError, invalid_choice
 
 OptimizerSpec = str | tuple | Callable
+FUSED_BY_DEFAULT = ("adam", "adamw")  # measured; others keep torch's choice (foreach on CUDA)
 
 
 def _optimizers() -> dict[str, type]:
@@ -82,10 +88,29 @@ def build_optimizer(spec: OptimizerSpec, params, *, learning_rate: float | None)
         table = _optimizers()
         if name.lower() not in table:
             raise invalid_choice("optimizer", name, sorted(table))
+        params = [dict(g, params=list(g["params"])) if isinstance(g, dict) else g for g in params]
+        if name.lower() in FUSED_BY_DEFAULT and "fused" not in kwargs and "foreach" not in kwargs:
+            kwargs.update(fused_kwargs(params))
         return table[name.lower()](params, **kwargs)
     if callable(name):
         return name(params, **kwargs)
     raise ConfigurationError(f"optimizer must be a name, (name, kwargs), or a callable. Received: optimizer={spec!r}")
+
+
+def fused_kwargs(params: list) -> dict[str, bool]:
+    """``{"fused": True}`` when every parameter is a plain floating-point tensor on one device that has torch's
+    fused optimizer kernels; ``{}`` otherwise (e.g. sharded DTensor parameters, mixed devices), leaving torch's choice.
+    """
+    from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+
+    tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
+    if not tensors or any(type(t) not in (torch.Tensor, torch.nn.Parameter) or not t.is_floating_point()
+                          for t in tensors):
+        return {}
+    devices = {t.device.type for t in tensors}
+    if len(devices) != 1 or devices.pop() not in _get_fused_kernels_supported_devices():
+        return {}
+    return {"fused": True}
 
 
 def build_scheduler(spec: Any, optimizer: torch.optim.Optimizer, *, num_training_steps: int) -> dict | None:

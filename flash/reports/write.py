@@ -45,7 +45,7 @@ def _facts(section: Section, source: Any, model: Any, datamodule: Any, timings: 
     for split in ("train", "val"):
         dataset = getattr(datamodule, f"{split}_dataset", None)
         try:
-            rows.append([f"{split} samples", len(dataset)])
+            rows.append([f"{split} samples", len(dataset)])  # type: ignore[arg-type]  # None raises TypeError too
         except TypeError:  # no data for the split, or a stream of unknown length
             pass
     labels = getattr(model, "labels", None)

@@ -174,3 +174,14 @@ def test_bad_configuration(tiny_bert, tmp_path):
     with pytest.raises(ConfigurationError, match="data has 3 classes but the model was built for 2"):
         _trainer(tmp_path).fit(_model(tiny_bert), datamodule=dm)
     assert "sentence-transformers/all-MiniLM-L6-v2" in TextClassifier.available_backbones("*MiniLM*")
+
+
+def test_predict_batches_shortest_first_and_keeps_the_input_order(tiny_bert):
+    model = _model(tiny_bert).eval()
+    texts = ["the plot was awful and far too long " * (i % 5) + f"film {i}" for i in range(11)]
+    one_by_one = [model.predict(text, output="logits") for text in texts]
+    batched = model.predict(texts, output="logits", batch_size=3)
+    torch.testing.assert_close(torch.tensor(batched), torch.tensor(one_by_one), rtol=1e-4, atol=1e-5)
+    assert model.predict(texts, batch_size=3) == model.predict(texts, batch_size=64)
+    with pytest.raises(ConfigurationError, match="string or a list of strings"):
+        model.predict(["fine"] * 9 + [3], batch_size=2)

@@ -21,6 +21,7 @@ from flash.core.data.inputs import STAGES, Input, SkipSample, Subset, describe, 
 from flash.core.data.streams import StreamInput, is_stream, stream_formatter
 from flash.core.nested import to_plain
 from flash.core.targets import TargetFormatter
+from flash.core.threads import configure_threads, worker_init_fn
 from flash.engine.data import default_num_workers
 from flash.errors import ConfigurationError, DataError
 
@@ -288,16 +289,20 @@ class DataModule:
             return None
         train = stage == "train"
         collate = drop_skipped(self.transform.collate(stage), dataset)
+        init = worker_init_fn if self.num_workers else None
+        if self.num_workers:
+            configure_threads(self.num_workers)  # main + workers within the usable cores, one thread per worker
         if isinstance(dataset, StreamInput):  # it shuffles and shards itself; its own generator draws the worker
             # seeds, so a resumed run's new iterator leaves the global random state as an unbroken run left it
-            return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate,
-                              pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
+            return DataLoader(dataset, batch_size=self.batch_size, collate_fn=collate, num_workers=self.num_workers,
+                              worker_init_fn=init, pin_memory=self.pin_memory,
+                              persistent_workers=self.persistent_workers,
                               generator=torch.Generator().manual_seed(self.seed))
         sampler = self.sampler if train else None
         if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
             sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=collate,
+                          collate_fn=collate, num_workers=self.num_workers, worker_init_fn=init,
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
 
     train_dataloader = partialmethod(_loader, "train")

@@ -167,6 +167,20 @@ class TextClassifier(ClassificationMixin, Task):
             f"TextClassifier.predict() takes a string or a list of strings. Received: {type(inputs).__name__}"
         )
 
+    def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8) -> Any:
+        """Predict on a string or a list of strings; a list is batched shortest first (each batch pads to its own
+        longest text, so sorted batches pad little), and the results come back in the order of ``inputs``.
+        """
+        if not isinstance(inputs, (list, tuple)) or len(inputs) <= batch_size:
+            return super().predict(inputs, output=output, batch_size=batch_size)
+        self.samples_from(inputs)  # the clear error for anything but strings
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+        results = super().predict([inputs[i] for i in order], output=output, batch_size=batch_size)
+        in_order: list[Any] = [None] * len(order)
+        for position, index in enumerate(order):
+            in_order[index] = results[position]
+        return in_order
+
     # ------------------------------------------------------------------ checkpoints: config + tokenizer inside
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)

@@ -98,6 +98,33 @@ class LengthGroupedSampler(Sampler[int]):
         return -(-len(self.lengths) // _process_group()[1])
 
 
+class SortedLengthSampler(Sampler[int]):
+    """Indices shortest first, for evaluation and prediction: each batch pads to a near-equal length.
+
+    Deterministic (no shuffling: evaluation order does not change metrics); under torch.distributed each
+    process takes every world_size-th index, as :class:`LengthGroupedSampler` does. A predict loader using it
+    yields predictions in this order: map them back with ``list(sampler)``.
+
+    Example:
+        >>> list(SortedLengthSampler([5, 1, 4, 2]))
+        [1, 3, 2, 0]
+    """
+
+    def __init__(self, lengths: Sequence[int]) -> None:
+        self.lengths = list(lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        order = sorted(range(len(self.lengths)), key=lambda i: (self.lengths[i], i))
+        rank, world_size = _process_group()
+        if world_size > 1:
+            order += order[: len(self) * world_size - len(order)]
+            order = order[rank::world_size]
+        return iter(order)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // _process_group()[1])
+
+
 def _process_group() -> tuple[int, int]:
     """(rank, world size) of the running torch.distributed job, or (0, 1)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
