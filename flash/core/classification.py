@@ -28,11 +28,11 @@ def resolve_num_classes(num_classes: int | None, labels: Sequence | None, *, own
 
     Args:
         num_classes: the count given, or None. labels: the class names given, or None.
-        owner: the class asking, for the message (``"ImageClassifier"``).
+        owner: the class asking, for the message (e.g. ``"MyClassifier"``).
         minimum: the smallest valid count. counts: what the count includes, e.g. ``" (the background counts)"``.
 
     Example:
-        >>> resolve_num_classes(None, ["cat", "dog"], owner="ImageClassifier")
+        >>> resolve_num_classes(None, ["cat", "dog"], owner="MyClassifier")
         2
     """
     if num_classes is None and labels is None:

@@ -88,7 +88,7 @@ class TaskEntry:
     """One task, as the CLI and every package that works for all tasks see it.
 
     Args:
-        name: the task's name on the command line, e.g. ``"image_classification"``.
+        name: the task's name on the command line, e.g. ``"my_task"``.
         model: the ``Task`` subclass as ``"module:Class"`` (the form checkpoints record).
         data: the ``DataModule`` subclass as ``"module:Class"``.
         demo: the built-in demo.

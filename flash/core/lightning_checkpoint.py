@@ -4,8 +4,8 @@ Such a file is a pickle of arbitrary objects; flash reads checkpoints with ``tor
 and never unpickles them. The hint gives a one-liner to run only on a file the user trusts.
 
 Example:
-    >>> lightning_checkpoint_hint("image_classification_model.pt")  # doctest: +SKIP
-    "'image_classification_model.pt' is a Lightning-format checkpoint ..."
+    >>> lightning_checkpoint_hint("model.pt")  # doctest: +SKIP
+    "'model.pt' is a Lightning-format checkpoint ..."
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``Task``: a model with its loss, metrics, optimizer and outputs, that the engine can train.
 
-Subclasses (``ImageClassifier``, ...) build ``self.backbone`` / ``self.head`` (or ``self.model``),
+Subclasses (each task's model class) build ``self.backbone`` / ``self.head`` (or ``self.model``),
 set defaults, and say how raw user inputs become samples for :meth:`Task.predict`.
 """
 
@@ -296,7 +296,7 @@ class Task(TrainingModule):
         (``$FLASH_CACHE``, default ``~/.cache/flash``).
 
         Example:
-            >>> model = ImageClassifier.load_from_checkpoint("image_classification_model.pt")  # doctest: +SKIP
+            >>> model = MyTask.load_from_checkpoint("model.pt")  # doctest: +SKIP
         """
         checkpoint_path = local_file(checkpoint_path)
         if is_lightning_checkpoint(checkpoint_path):

@@ -5,7 +5,7 @@ Inputs are what the task's ``serve`` adapter decoded (e.g. RGB PIL images, strin
 shape of ``flash predict --output x.json``'s ``"prediction"`` values.
 
 Example:
-    >>> predictor = load_predictor("image_classification_model.pt")  # doctest: +SKIP
+    >>> predictor = load_predictor("model.pt")  # doctest: +SKIP
     >>> predictor.predict([PIL.Image.open("cat.png").convert("RGB")])  # doctest: +SKIP
     ['cat']
 """

@@ -2,7 +2,7 @@
 
 Example:
     >>> from flash.serve import serve
-    >>> serve("image_classification_model.pt", port=8000)  # doctest: +SKIP
+    >>> serve("model.pt", port=8000)  # doctest: +SKIP
     >>> model.serve(port=8000)  # the same, from a task in memory  # doctest: +SKIP
 """
 

@@ -7,9 +7,9 @@ same search again continues it; several processes (``flash tune ... --jobs 4``) 
 
 Example:
     >>> from flash.tune import SearchSpace, search  # doctest: +SKIP
-    >>> datamodule = ImageClassificationData.from_folders(train_folder="data/train", val_split=0.2)  # doctest: +SKIP
+    >>> datamodule = MyTaskData.from_folders(train_folder="data/train", val_split=0.2)  # doctest: +SKIP
     >>> space = SearchSpace(backbones=["resnet18", "resnet34"])  # doctest: +SKIP
-    >>> result = search(ImageClassifier, datamodule=datamodule, model_kwargs={"labels": datamodule.labels},
+    >>> result = search(MyTask, datamodule=datamodule, model_kwargs={"labels": datamodule.labels},
     ...                 space=space, trials=20, timeout="30m")  # doctest: +SKIP
     >>> result.best_params, result.best_config  # doctest: +SKIP
 """

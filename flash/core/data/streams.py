@@ -12,7 +12,7 @@ starts over, for more).
 
 Example:
     >>> stream = load_dataset("imagefolder", data_dir="...", streaming=True)["train"]  # doctest: +SKIP
-    >>> datamodule = ImageClassificationData.from_datasets(  # doctest: +SKIP
+    >>> datamodule = MyTaskData.from_datasets(  # any task's data class  # doctest: +SKIP
     ...     train_dataset=stream, labels=["cat", "dog"])
     >>> flash.Trainer(max_steps=1000).fit(model, datamodule=datamodule)  # doctest: +SKIP
 """
