@@ -80,3 +80,48 @@ def test_flash_trainer_writes_the_report_by_default():
             "print(sorted(type(c).__name__ for c in trainer.callbacks))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
     assert "ReportCallback" in result.stdout
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Every flash module -> the flash modules it imports anywhere in its text (lazy imports included)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(flash.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        name = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            edges[name] |= {target for target in targets if target in modules and target != name}
+    return edges
+
+
+def test_no_import_cycles_between_flash_modules():
+    """No chain of imports leads from a module back to itself (lazy imports inside functions count too)."""
+    edges = _module_imports()
+    cycles = []
+    for start in edges:
+        seen, stack = set(), [(start, (start,))]
+        while stack:
+            module, path = stack.pop()
+            for target in edges[module]:
+                if target == start:
+                    cycles.append(" -> ".join((*path, start)))
+                elif target not in seen:
+                    seen.add(target)
+                    stack.append((target, (*path, target)))
+    assert cycles == []
