@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from .test_lightning_examples import registered, run_example
+from .test_lightning_examples import run_example
 
 CARLA = "github.com/ongchinkiat/LyftPerceptionChallenge/releases/download/v0.1"
 NAMES = [f"F{i}-1.png" for i in range(58, 68)]  # the example predicts F61-1.png .. F63-1.png
@@ -70,7 +70,7 @@ def test_semantic_segmentation(tmp_path, monkeypatch):
     """Three epochs of 9 images at 256x256 (the example's settings), about a minute on one CPU core."""
     from flash.image.segmentation.backbones import SEGMENTATION_BACKBONES
 
-    with registered(SEGMENTATION_BACKBONES, "mobilenetv3_large_100", tiny_encoder):
+    with SEGMENTATION_BACKBONES.temporarily("mobilenetv3_large_100", tiny_encoder):
         ns = run_example("semantic_segmentation.py", tmp_path, monkeypatch, carla)
         from flash.image import SemanticSegmentation
 
