@@ -94,7 +94,8 @@ def test_list_commands(tmp_path):
     tasks = run_flash("list", "tasks", cwd=tmp_path)
     assert tasks.returncode == 0
     assert [line.split()[0] for line in tasks.stdout.splitlines()] == [
-        "image_classification", "object_detection", "text_classification", "speech_recognition"]
+        "image_classification", "object_detection", "text_classification", "speech_recognition",
+        "semantic_segmentation"]
     backbones = run_flash("list", "backbones", "image_classification", "resnet1*", cwd=tmp_path)
     names = backbones.stdout.split()
     assert backbones.returncode == 0 and "timm:resnet18" in names and all("resnet1" in n for n in names)
