@@ -20,8 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from flash.core.serving import Serving
-from flash.image.io import decode_image
 from flash.image.segmentation.visualize import (
     as_class_map,
     overlay,
@@ -30,6 +28,7 @@ from flash.image.segmentation.visualize import (
     save_png,
     transparent_overlay,
 )
+from flash.image.serving import image_serving
 
 
 def _b64(data: bytes) -> str:
@@ -39,11 +38,6 @@ def _b64(data: bytes) -> str:
 def settings(model: Any) -> dict[str, Any]:
     """Uploads are decoded whole (a mask has the upload's every pixel); nothing else is needed to read them."""
     return {"image_min_size": None}
-
-
-def decode(data: bytes, *, name: str, settings: dict[str, Any]) -> Any:
-    """An uploaded image file -> upright RGB, as ``flash predict`` reads the same file."""
-    return decode_image(data, name=name, min_size=settings.get("image_min_size"))
 
 
 def encode(prediction: Any) -> dict[str, Any]:
@@ -56,7 +50,7 @@ def encode(prediction: Any) -> dict[str, Any]:
             "size": list(classes.shape), "classes": {str(int(v)): int(c) for v, c in zip(values, counts)}}
 
 
-SERVE = Serving("image", settings=settings, decode=decode, encode=encode)
+SERVE = image_serving(settings=settings, encode=encode)
 
 
 def write(prediction: Any, *, source: Any, folder: str | os.PathLike) -> list[Path]:
