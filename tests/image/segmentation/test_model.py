@@ -152,11 +152,18 @@ def test_registries_list_and_suggest():
 @pytest.mark.parametrize("head, backbone", [("fpn", "resnet18"), ("unet", "test_efficientnet"),
                                             ("torchvision:lraspp", "mobilenet_v3_large")])
 def test_pretrained_weights_missing_from_the_caches_fail_at_once(tmp_path, monkeypatch, head, backbone):
+    """pretrained=True with empty caches: a clear error before any network connection is even attempted."""
+    import socket
+
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    connections = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: connections.append(address))
+    monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: connections.append(address))
     with pytest.raises(ConfigurationError, match=r"pretrained weights of .* are not in the local caches.*"
                                                  r"never downloads.*pretrained=False"):
         SemanticSegmentation(3, head=head, backbone=backbone, pretrained=True)
+    assert connections == []
     assert not (tmp_path / "torch" / "hub" / "checkpoints").exists() or not any(
         (tmp_path / "torch" / "hub" / "checkpoints").iterdir())
 
