@@ -121,8 +121,8 @@ def skip_samples(loader: Any, batches: int) -> int:
         return 0
     dataset = getattr(loader, "dataset", None)
     if batches and isinstance(dataset, IterableDataset) and hasattr(dataset, "skip_batches"):
-        dataset.skip_batches(batches, loader.batch_size)  # a stream drops them before loading them
-        return 0
+        # a stream drops them before loading them, or says how many it cannot
+        return int(dataset.skip_batches(batches, loader.batch_size, workers=loader.num_workers) or 0)
     return batches
 
 

@@ -1,9 +1,12 @@
 """Exact resume of a stream after a real SIGKILL (issue 31 item 3): the stream's position is part of the checkpoint.
 
-A run trains on a shuffled torch IterableDataset read by 2 DataLoader workers, saving every 4 steps. The test kills
-it with SIGKILL once ``last.ckpt`` holds step 12 (epoch 1, mid-epoch: the run has trained on past it, unsaved),
-resumes it with ``ckpt_path="last"``, and checks that the resumed run trains on exactly the batches an
-uninterrupted run trained on from step 13 on, and ends with the same weights (and Adam state).
+A run trains on a shuffled stream read by 2 DataLoader workers, saving every few steps. The test kills it with
+SIGKILL once ``last.ckpt`` holds a given step (mid-epoch; the run has trained on past it, unsaved), resumes it
+with ``ckpt_path="last"``, and checks that the resumed run trains on exactly the batches an uninterrupted run
+trained on from there, and ends with the same weights (and Adam state). The streams: a torch IterableDataset
+(20 samples: 10 batches an epoch, 5 per worker, killed in epoch 1), and a Hugging Face one of 3 shards (7, 7, 6
+rows) whose 2 workers hold 13 and 7 rows: 11 batches an epoch, the last 3 from worker 0 alone, resumed after
+the 10th step, past the point where worker 1 ran out.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from flash.core.data.streams import StreamInput
 from tests.engine.helpers import TinyRegressor
 
-mode, root = sys.argv[1], sys.argv[2]
+mode, root, source, every, stop_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 
 
 class Source(IterableDataset):  # a user's stream: no length, read as it comes
@@ -36,8 +39,14 @@ class Source(IterableDataset):  # a user's stream: no length, read as it comes
         return iter(range(20))
 
 
+def hf_source():
+    import datasets
+    return datasets.Dataset.from_dict({"id": list(range(20))}).to_iterable_dataset(num_shards=3)
+
+
 class Rows(StreamInput):
     def to_sample(self, item, index):
+        item = item["id"] if isinstance(item, dict) else item
         x = torch.tensor([item % 7, item % 5, item % 3, 1.0]) / 7
         return {"x": x, "y": x.sum(0, keepdim=True) + torch.randn(1) * 0.1, "id": item}  # noise: the workers' RNG
 
@@ -66,26 +75,27 @@ class Record(flash.Callback):  # each step's sample ids, flushed at once (a SIGK
 
 flash.seed_everything(7)
 model = Model(dropout=0.2, optimizer="adam", lr=0.05)
-record = Record(f"{root}/{mode}.jsonl", stop_after=13 if mode == "killed" else None)
-steps = flash.ModelCheckpoint(f"{root}/{mode}-ckpts" if mode == "full" else f"{root}/ckpts", every_n_train_steps=4,
-                              save_last=True)
+record = Record(f"{root}/{mode}.jsonl", stop_after=stop_after if mode == "killed" else None)
+steps = flash.ModelCheckpoint(f"{root}/{mode}-ckpts" if mode == "full" else f"{root}/ckpts",
+                              every_n_train_steps=every, save_last=True)
 trainer = flash.Trainer(max_epochs=-1, max_steps=18, accelerator="cpu", logger=False, enable_progress_bar=False,
                         callbacks=[record, steps], default_root_dir=root)
-stream = Rows("train", Source(), shuffle_buffer=5, seed=7)
-loader = DataLoader(stream, batch_size=2, num_workers=2, persistent_workers=True)  # 10 batches an epoch
+stream = Rows("train", Source() if source == "torch" else hf_source(), shuffle_buffer=5, seed=7)
+loader = DataLoader(stream, batch_size=2, num_workers=2, persistent_workers=True)
 trainer.fit(model, loader, ckpt_path="last" if mode == "resumed" else None)
 torch.save({"state": model.state_dict(), "adam": trainer.optimizers[0].state_dict()["state"],
             "step": trainer.global_step, "epoch": trainer.current_epoch}, f"{root}/{mode}.pt")
 """
 
 
-def _start(tmp_path, mode: str) -> subprocess.Popen:
+def _start(tmp_path, mode: str, *args: object) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "FLASH_LAUNCHED", "SLURM_NTASKS"):
         env.pop(name, None)
-    return subprocess.Popen([sys.executable, str(tmp_path / "train.py"), mode, str(tmp_path)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen([sys.executable, str(tmp_path / "train.py"), mode, str(tmp_path), *map(str, args)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
 
 
 def _finish(process: subprocess.Popen, timeout: float = 180) -> None:
@@ -123,25 +133,30 @@ def _steps(path) -> tuple[list[int], dict[int, list[int]]]:
 
 
 @pytest.mark.slow
-def test_a_stream_resumes_exactly_after_sigkill(tmp_path):
+@pytest.mark.parametrize(("source", "every", "resume_step", "epoch_len"), [("torch", 4, 12, 10), ("hf", 5, 10, 11)])
+def test_a_stream_resumes_exactly_after_sigkill(tmp_path, source, every, resume_step, epoch_len):
+    if source == "hf":
+        pytest.importorskip("datasets")
     (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT))
-    _finish(_start(tmp_path, "full"))
-    killed = _start(tmp_path, "killed")
-    _wait_for_step(killed, tmp_path / "ckpts" / "last.ckpt", 12)
+    args = (source, every, resume_step + 1)  # the killed run waits after the step after its checkpoint
+    _finish(_start(tmp_path, "full", *args))
+    killed = _start(tmp_path, "killed", *args)
+    _wait_for_step(killed, tmp_path / "ckpts" / "last.ckpt", resume_step)
     os.killpg(killed.pid, signal.SIGKILL)  # the run and its DataLoader workers, mid-epoch 1
     killed.wait(timeout=60)
     assert killed.returncode == -signal.SIGKILL
-    _finish(_start(tmp_path, "resumed"))
+    _finish(_start(tmp_path, "resumed", *args))
 
     _, full = _steps(tmp_path / "full.jsonl")
     _, before = _steps(tmp_path / "killed.jsonl")
     starts, after = _steps(tmp_path / "resumed.jsonl")
-    assert sorted(full) == list(range(1, 19)) and starts == [12]  # resumed from step 12, in epoch 1
-    assert max(before) >= 13  # the killed run had trained past its last checkpoint: steps lost and replayed
-    assert {step: before[step] for step in range(1, 13)} | after == full  # the union is the uninterrupted run
-    for epoch in (range(1, 11), range(11, 19)):  # each sample once per epoch, reshuffled per epoch
-        assert len({i for step in epoch for i in full[step]}) == sum(len(full[step]) for step in epoch)
-    assert [i for s in range(1, 11) for i in full[s]] != list(range(20))
+    assert sorted(full) == list(range(1, 19)) and starts == [resume_step]
+    assert max(before) > resume_step  # the killed run had trained past its last checkpoint: steps lost and replayed
+    assert {step: before[step] for step in range(1, resume_step + 1)} | after == full  # = the uninterrupted run
+    first, second = range(1, epoch_len + 1), range(epoch_len + 1, 19)
+    assert sorted(i for step in first for i in full[step]) == list(range(20))  # each sample once in epoch 0
+    assert len({i for step in second for i in full[step]}) == sum(len(full[step]) for step in second)
+    assert [i for s in first for i in full[s]] != list(range(20))  # shuffled
     ends = {name: torch.load(tmp_path / f"{name}.pt") for name in ("full", "resumed")}
     assert ends["full"]["step"] == ends["resumed"]["step"] == 18 and ends["resumed"]["epoch"] == 1
     for name, tensor in ends["full"]["state"].items():

@@ -123,13 +123,21 @@ class StreamInput(IterableDataset):
         """The engine calls this before each epoch: the shuffle (and a Hugging Face stream's) depends on it."""
         self._epoch.fill_(epoch)
 
-    def skip_batches(self, batches: int, batch_size: int) -> None:
+    def skip_batches(self, batches: int, batch_size: int, *, workers: int = 0) -> int:
         """Resume mid-epoch: the current epoch's next pass starts after ``batches`` batches.
 
         The items are dropped before they are loaded (nothing decoded, no random augmentation drawn), so a
         resumed run sees exactly the batches an unbroken run saw next. The engine calls this on resume.
+        Each worker works out its part, knowing that the workers take turns per batch; that holds for a
+        stream split sample by sample, not for a Hugging Face stream read by several workers (split by shard,
+        one worker may run out first, and which made which batch is then unknown here). For that one this
+        returns ``batches``: the caller loads and drops them (with ``seed_everything``, the samples' random
+        draws are seeded per sample, so what follows is the same). Otherwise it returns 0.
         """
+        if workers > 1 and is_hf_iterable(self.source):
+            return batches
         self._skip[0], self._skip[1], self._skip[2] = int(self._epoch), batches, batch_size
+        return 0
 
     def _to_skip(self) -> int:
         """Items of this worker's share to drop: its part of the batches to skip (workers take turns per batch)."""
