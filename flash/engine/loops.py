@@ -183,6 +183,10 @@ def _train_epoch(run: RunContext, optimizer, train_loader, val_loader, stop: Sto
     # a loader that cannot skip by index drops already-seen batches here; a limit ends the epoch early
     iterator = iter(batches)
     batches = itertools.islice(iterator, to_skip, None if math.isinf(total) else to_skip + int(total) - start)
+    unsized = math.isinf(engine_data.num_batches(train_loader))
+    if unsized and trainer.world_size > 1:  # a stream's shares may end at different batches: end together
+        batches = engine_data.while_all_have_one(batches, trainer.strategy.all_reduce)
+    ran_out = False
     batch_idx, log = start - 1, run.logging
     log.per_step = True  # self.log in the step and batch hooks: per step (at the epoch's start/end: per epoch)
     with engine_data.explain_worker_death(iterator, stage="training"):
@@ -212,10 +216,12 @@ def _train_epoch(run: RunContext, optimizer, train_loader, val_loader, stop: Sto
                 _validate(run, val_loader)
             if (state.should_stop or limited) and state.done(s):
                 break
+        else:
+            ran_out = batch_idx >= start  # the data ended, not a stop: a stream shorter than its limit too
     log.batch, log.per_step = None, False
     if stop.signum is not None:  # mid-epoch: the epoch ends in the resumed run
         return
-    state.epoch_finished = state.batches_seen >= total or (math.isinf(total) and batch_idx >= start)
+    state.epoch_finished = state.batches_seen >= total or ran_out  # not when max_steps stopped it mid-stream
     _end_train_epoch(run)
 
 

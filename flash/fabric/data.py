@@ -66,11 +66,15 @@ class ResumableSampler(Sampler[int]):
 def engine_dataloader(loader: Any, *, train: bool, rank: int, world_size: int, seed: int) -> Any:
     """Rebuild ``loader`` around a :class:`ResumableSampler`; pass anything else through.
 
-    A DataLoader with a custom sampler or an IterableDataset is kept as it is (it then resumes
-    by skipping batches and is not sharded automatically).
+    A DataLoader with a custom sampler is kept as it is (it then resumes by skipping batches and is not
+    sharded automatically). One over an IterableDataset (a stream: it shards and skips itself) only gets a
+    generator of its own, if it has none: the DataLoader draws its workers' base seed when an iteration
+    starts, which would otherwise take a number from the global RNG that a resumed run restored.
     """
-    if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset):
+    if not isinstance(loader, DataLoader):
         return loader
+    if isinstance(loader.dataset, IterableDataset):
+        return loader if loader.generator is not None else _rebuilt(loader, seed)
     if isinstance(loader.sampler, ResumableSampler):
         return loader
     if not isinstance(loader.sampler, (RandomSampler, SequentialSampler)) or loader.batch_size is None:
@@ -79,8 +83,13 @@ def engine_dataloader(loader: Any, *, train: bool, rank: int, world_size: int, s
         len(cast(Sized, loader.dataset)), shuffle=isinstance(loader.sampler, RandomSampler), seed=seed,
         rank=rank, world_size=world_size, pad=train,
     )
-    kwargs: dict[str, Any] = dict(
-        batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
+    return _rebuilt(loader, seed, sampler=sampler)
+
+
+def _rebuilt(loader: DataLoader, seed: int, **kwargs: Any) -> DataLoader:
+    """``loader``'s settings, with a generator of its own seeded with ``seed`` (and ``kwargs``)."""
+    kwargs.update(
+        batch_size=loader.batch_size, num_workers=loader.num_workers,
         collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
         timeout=loader.timeout, worker_init_fn=loader.worker_init_fn,
         generator=torch.Generator().manual_seed(seed),
@@ -112,8 +121,8 @@ def skip_samples(loader: Any, batches: int) -> int:
         return 0
     dataset = getattr(loader, "dataset", None)
     if batches and isinstance(dataset, IterableDataset) and hasattr(dataset, "skip_batches"):
-        dataset.skip_batches(batches, loader.batch_size)  # a stream drops them before loading them
-        return 0
+        # a stream drops them before loading them, or says how many it cannot
+        return int(dataset.skip_batches(batches, loader.batch_size, workers=loader.num_workers) or 0)
     return batches
 
 
@@ -123,6 +132,22 @@ def num_batches(loader: Any) -> float:
         return len(loader)
     except TypeError:
         return math.inf
+
+
+def while_all_have_one(batches: Any, all_reduce: Callable[..., torch.Tensor]) -> Iterator[Any]:
+    """``batches`` for as long as every process still has a batch: the epoch ends on all of them together.
+
+    A loader without a length (a stream) may hold fewer batches on one process than on another; the others
+    would then wait in a gradient all-reduce that never comes (or pair it with the next epoch's). Costs one
+    one-number all-reduce per batch, paid only by unsized loaders in a multi-process run.
+    """
+    end = object()
+    iterator = iter(batches)
+    while True:
+        batch = next(iterator, end)
+        if not int(all_reduce(torch.tensor(0 if batch is end else 1), op="min")):
+            return
+        yield batch
 
 
 def sample_indices(loader: Any) -> list[int] | None:

@@ -7,7 +7,10 @@ through a buffer (``shuffle_buffer`` samples, seeded per epoch). Every process (
 worker reads its own share, without duplicates: a Hugging Face stream is split by
 ``datasets.distributed.split_dataset_by_node`` (by shard when the shards divide evenly) and then by
 ``datasets`` itself across workers; any other stream is split sample by sample (sample ``i`` goes to share
-``i % shares``). A generator can be read once: one epoch (pass a list, or an object whose ``__iter__``
+``i % shares``, shares ordered by rank then worker; under DDP only full rounds of ``shares`` samples, so the
+last ``n % shares`` samples of the stream are dropped and every process runs the same number of batches).
+Should one process's share still end first (uneven Hugging Face shards), the engine ends the epoch on every
+process at that batch. A generator can be read once: one epoch (pass a list, or an object whose ``__iter__``
 starts over, for more).
 
 Example:
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +37,7 @@ from flash.core.data.columns import TARGET
 from flash.core.data.inputs import STAGES, SkipSample
 from flash.core.targets import TargetFormatter
 from flash.errors import ConfigurationError, DataError
+from flash.fabric.seed import recorded_seed
 
 
 def is_hf_iterable(obj: Any) -> bool:
@@ -52,6 +57,17 @@ def process_share() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
+
+
+def full_rounds(items: Iterable[Any], *, share: int, shares: int) -> Iterator[Any]:
+    """Item ``share`` of each full round of ``shares`` items: the last ``len(items) % shares`` items are dropped.
+
+    Every share then holds the same number of items, so DDP processes (each with the same number of DataLoader
+    workers) run the same number of batches and no process waits in a collective that the others never reach.
+    """
+    items = iter(items)
+    while len(chunk := list(itertools.islice(items, shares))) == shares:
+        yield chunk[share]
 
 
 def shuffled(items: Iterable[Any], *, buffer: int, rng: random.Random) -> Iterator[Any]:
@@ -107,13 +123,21 @@ class StreamInput(IterableDataset):
         """The engine calls this before each epoch: the shuffle (and a Hugging Face stream's) depends on it."""
         self._epoch.fill_(epoch)
 
-    def skip_batches(self, batches: int, batch_size: int) -> None:
+    def skip_batches(self, batches: int, batch_size: int, *, workers: int = 0) -> int:
         """Resume mid-epoch: the current epoch's next pass starts after ``batches`` batches.
 
         The items are dropped before they are loaded (nothing decoded, no random augmentation drawn), so a
         resumed run sees exactly the batches an unbroken run saw next. The engine calls this on resume.
+        Each worker works out its part, knowing that the workers take turns per batch; that holds for a
+        stream split sample by sample, not for a Hugging Face stream read by several workers (split by shard,
+        one worker may run out first, and which made which batch is then unknown here). For that one this
+        returns ``batches``: the caller loads and drops them (with ``seed_everything``, the samples' random
+        draws are seeded per sample, so what follows is the same). Otherwise it returns 0.
         """
+        if workers > 1 and is_hf_iterable(self.source):
+            return batches
         self._skip[0], self._skip[1], self._skip[2] = int(self._epoch), batches, batch_size
+        return 0
 
     def _to_skip(self) -> int:
         """Items of this worker's share to drop: its part of the batches to skip (workers take turns per batch)."""
@@ -142,6 +166,8 @@ class StreamInput(IterableDataset):
             source.set_epoch(epoch)
             return enumerate(source)  # datasets itself splits a stream across DataLoader workers
         share, shares = rank * workers + worker_id, ranks * workers
+        if ranks > 1:  # every share equally long, so that the processes take the same number of steps
+            return full_rounds(enumerate(self.source), share=share, shares=shares)
         return itertools.islice(enumerate(self.source), share, None, shares)
 
     def __iter__(self) -> Iterator[dict]:
@@ -155,7 +181,10 @@ class StreamInput(IterableDataset):
             rng = random.Random(self.seed * 1_000_003 + int(self._epoch) * 7919 + _share_id())
             items = shuffled(items, buffer=self.shuffle_buffer, rng=rng)
         items = itertools.islice(items, self._to_skip(), None)
+        reseed = _sample_seeder(self.seed, int(self._epoch))
         for index, item in items:
+            if reseed is not None:
+                reseed(index)
             sample = self.to_sample(item, index)
             target = sample.get(TARGET)
             if target is not None and self.target_formatter is not None:
@@ -166,6 +195,29 @@ class StreamInput(IterableDataset):
                 warnings.warn(f"Skipped a bad file in the {self.stage} data: {skip}", stacklevel=2)
                 continue
             yield self.transform(sample) if self.transform is not None else sample
+
+
+def _sample_seeder(seed: int, epoch: int) -> Callable[[int], None] | None:
+    """In a DataLoader worker of a seeded run, what seeds torch, ``random`` (and NumPy) before each sample.
+
+    The seed is a function of (``seed_everything``'s seed, the stream's seed, the epoch, the sample's index), so a
+    sample's random augmentation depends neither on the worker that loads it nor on the samples before it: a
+    resumed run, which drops those unread, draws what an unbroken run drew. None in the main process (a
+    checkpoint restores its RNG, and the model's dropout shares it) or without ``seed_everything``.
+    """
+    run_seed = recorded_seed()
+    if get_worker_info() is None or run_seed is None:
+        return None
+    numpy = sys.modules.get("numpy")
+
+    def reseed(index: int) -> None:
+        value = hash((run_seed, seed, epoch, index)) & 0xFFFF_FFFF  # an int tuple's hash is the same in every process
+        torch.default_generator.manual_seed(value)  # the CPU's: torch.manual_seed (every backend) costs ~80x more
+        random.seed(value)
+        if numpy is not None:
+            numpy.random.seed(value)
+
+    return reseed
 
 
 def _share_id() -> int:
