@@ -10,6 +10,7 @@ tens of MB.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class Seen:
         self.boxes.append(item.boxes)
         first = self.by_content.setdefault(digest, index)
         if same_input == "path":
-            first = self.by_path.setdefault(str(item.path.resolve()), index) if item.path is not None else index
+            first = self.by_path.setdefault(os.path.realpath(item.path), index) if item.path is not None else index
         if first != index:
             self.copies.append((first, index))
 
@@ -86,6 +87,8 @@ def scan(result: Inspection, items: Mapping[str, Iterable[Item]], *, adapter: An
                 progress(PROGRESS_EVERY)
             if transcripts:
                 lengths.append(len(str(item.label).split()))
+            elif isinstance(item.label, str):
+                counts[item.label] += 1
             else:
                 counts.update(_labels(item.label))
             digest = _read(result, item, adapter, tokenizer, found)
@@ -111,8 +114,7 @@ def _read(result: Inspection, item: Item, adapter: Any, tokenizer: Callable[[str
     """The item's content hash after measuring it; None (an error recorded) when its file cannot be read."""
     if item.path is not None:
         try:
-            with open(item.path, "rb") as handle:
-                data = handle.read()
+            data = read_bytes(item.path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             found.errors.append(f"Missing file '{item.path}' ({item.split}). Fix the path or remove the entry.")
             return None
@@ -131,6 +133,19 @@ def _read(result: Inspection, item: Item, adapter: Any, tokenizer: Callable[[str
     return hashlib.sha1(item.text.encode("utf-8")).digest()
 
 
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The whole file, through ``os.read``: about 15 us a file less than ``open(path, "rb").read()`` (no buffered
+    reader, no ``fstat``), which at 100k small images is a tenth of ``flash data inspect``'s time."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        chunks = []
+        while chunk := os.read(handle, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(handle)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 def _measure(result: Inspection, item: Item, data: bytes, adapter: Any, found: _Pass) -> bool:
     """Record what the adapter measures of the file (from ``data`` when it can); False when it is unreadable."""
     measure_bytes, measure = getattr(adapter, "measure_bytes", None), adapter.measure
@@ -143,7 +158,8 @@ def _measure(result: Inspection, item: Item, data: bytes, adapter: Any, found: _
         return False
     for name, values in measured.measures.items():
         kept = result.measures.setdefault(name, [])
-        kept.extend(found.pairs.setdefault(v, v) if isinstance(v, tuple) else v for v in values)
+        for value in values:  # equal (width, height) pairs kept as one object: 8 bytes per image, not 64
+            kept.append(found.pairs.setdefault(value, value) if isinstance(value, tuple) else value)
     for name, keys in measured.tallies.items():
         result.tallies.setdefault(name, Counter()).update(keys)
     for what, examples in measured.problems.items():

@@ -52,7 +52,7 @@ def test_class_folders_are_walked_lazily_in_sorted_order(tmp_path):
     items = read_class_folders("train", data, accept=is_image_file)
     assert not isinstance(items, list)  # an iterator: nothing read yet beyond the class folder names
     got = [(item.label, item.path) for item in items]
-    expected = [(d.name, f) for d in sorted(data.iterdir()) for f in sorted(d.rglob("*"))
+    expected = [(d.name, str(f)) for d in sorted(data.iterdir()) for f in sorted(d.rglob("*"))
                 if f.is_file() and is_image_file(f)]
     assert got == expected and len(got) == 8
 

@@ -31,7 +31,8 @@ class Item:
 
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
-        path: its file, if it is one (then it is measured); None for a text.
+        path: its file, if it is one (then it is measured): a ``Path`` or a ``str`` (what a walk of 100k files
+            yields, without a ``Path`` per file); None for a text.
         label: a class name, a list of names (multi-label, or one per box), or a transcript.
         text: the text itself, for tasks whose inputs are texts.
         boxes: ``[[x1, y1, x2, y2], ...]`` in pixels, one per name in ``label``, for tasks with boxes.
@@ -39,7 +40,7 @@ class Item:
     """
 
     split: str
-    path: Path | None = None
+    path: str | os.PathLike | None = None
     label: Any = None
     text: str | None = None
     boxes: list[list[float]] | None = None
@@ -106,22 +107,22 @@ def _measure_file(measure_bytes: Callable[[Item, bytes], Measurement], item: Ite
     return measure_bytes(item, Path(str(item.path)).read_bytes())
 
 
-def read_class_folders(split: str, folder: Path, *, accept: Callable[[Path], bool]) -> Iterator[Item]:
+def read_class_folders(split: str, folder: Path, *, accept: Callable[[str], bool]) -> Iterator[Item]:
     """One item per accepted file under each class folder of ``folder`` (hidden folders skipped), labelled by it.
 
     The class folders are listed now (a missing ``folder`` raises here); their files are walked as the items are
-    taken, in sorted order, one folder's listing in memory at a time.
+    taken, in sorted order, one folder's listing in memory at a time; each item's ``path`` is a ``str``.
     """
     classes = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
     return _class_items(split, classes, accept)
 
 
-def _class_items(split: str, classes: list[Path], accept: Callable[[Path], bool]) -> Iterator[Item]:
+def _class_items(split: str, classes: list[Path], accept: Callable[[str], bool]) -> Iterator[Item]:
     for folder in classes:
+        label = folder.name
         for file in walk_files(str(folder)):
-            path = Path(file)
-            if accept(path):
-                yield Item(split, path=path, label=folder.name)
+            if accept(file):
+                yield Item(split, path=file, label=label)
 
 
 def walk_files(folder: str) -> Iterator[str]:
