@@ -11,8 +11,7 @@ import importlib
 import inspect
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
@@ -231,7 +230,7 @@ class Task(TrainingModule):
     def format_predictions(self, outputs: Any, output: str) -> list:
         raise ConfigurationError(f"{type(self).__name__} does not support output={output!r}.")
 
-    def samples_from(self, inputs: Any) -> tuple[bool, Iterable[dict]]:
+    def samples_from(self, inputs: Any) -> tuple[bool, Sequence[dict] | Iterator[dict]]:
         """Turn what a user hands to :meth:`predict` into ``(was it a single input, samples)``. Tasks override this.
 
         ``samples`` may be lazy (a generator): :meth:`predict` takes ``batch_size`` of them at a time, so a task
@@ -249,6 +248,8 @@ class Task(TrainingModule):
         collate = self.input_transform.collate("predict")
         was_training = self.training
         self.eval()
+        from itertools import islice
+
         results: list = []
         samples = iter(samples)
         with torch.no_grad():

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ class ImageClassifier(ClassificationMixin, Task):
         return torch.randn(1, 3, height, width)
 
     # ------------------------------------------------------------------ predict on raw inputs
-    def samples_from(self, inputs: Any) -> tuple[bool, Iterable[dict]]:
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict] | Iterator[dict]]:
         """A path, folder, PIL image, array or tensor (or a list of them / a batch) -> image samples.
 
         Many inputs give a generator: each image is decoded when :meth:`predict` takes it into its batch, so a

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +206,7 @@ class SemanticSegmentation(Task):
         return sliding_window(self, image, window=self.input_transform.image_size, overlap=overlap,
                               batch_size=batch_size)
 
-    def samples_from(self, inputs: Any) -> tuple[bool, Iterable[dict]]:
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict] | Iterator[dict]]:
         """A path, folder, PIL image, array or tensor (or a list of them) -> image samples, files named.
 
         Many inputs give a generator: each image is decoded when predict takes it, not all before the first.
