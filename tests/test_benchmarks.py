@@ -75,3 +75,10 @@ def test_speech_predict_quick_run_gives_the_hand_loops_transcripts(tmp_path):
     assert data["identical_batched"] == 1.0, data  # batched, as timed
     assert data["identical_one_at_a_time"] == 1.0 and data["not_empty_one_at_a_time"] == 1.0, data
     assert data["ratio_of_medians"] > 0, data
+
+
+def test_scale_inspect_quick_run_finds_the_bad_files_without_torch(tmp_path):
+    data = quick_run("scale_inspect.py", cwd=tmp_path)
+    assert data["same_bad_files"] and data["same_counts"] and data["flash_exit_code"] == 1, data
+    assert not data["flash_imported_torch"], data
+    assert data["ratio"] > 0 and data["flash_peak_rss_mb"] > 0, data

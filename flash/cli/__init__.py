@@ -131,6 +131,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     inspect.add_argument(
         "--tokenizer", help="count text lengths in this Hugging Face tokenizer's tokens (default: words)"
     )
+    inspect.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="show files read so far on stderr (default: when stderr is a terminal)")
     _add_serve_parser(commands)
     cache = commands.add_parser("cache", help="manage what fits cache on disk (flash cache clear)")
     cache.add_argument("action", choices=("clear",), help="clear: remove the cached backbone features "

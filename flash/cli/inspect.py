@@ -1,4 +1,7 @@
-"""``flash data inspect PATH [--task TASK] [--report DIR]``: what the data is and what is wrong with it.
+"""``flash data inspect PATH [--task TASK] [--report DIR] [--progress]``: what the data is and what is wrong with it.
+
+Each file is read once, as the folder is walked (nothing per file is kept but a name, a label and a hash), and no
+torch is imported to list or check files.
 
 Exit status 0 when training could start, 1 when a problem would stop it (so it can gate a pipeline).
 
@@ -9,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,15 @@ def _tokenizer(name: str | None) -> Callable[[str], list] | None:
     return lambda text: tokenizer(text)["input_ids"]
 
 
+def _progress_bar(enable: bool | None) -> Any:
+    """A tqdm counter of samples read, on stderr: with ``--progress``, or by default when stderr is a terminal."""
+    if not (enable if enable is not None else sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(desc="Inspecting", unit=" samples", file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+
+
 def run_inspect(args: Any, extra: list[str]) -> int:
     """Inspect ``args.path``; print the summary; write ``--report``; 1 when training would fail."""
     from flash.reports.inspect import inspect_data, read_split, split_paths
@@ -79,7 +92,13 @@ def run_inspect(args: Any, extra: list[str]) -> int:
         described.append(f"{split}: '{split_path}' ({detected.description})")
     data_class = entry.data.rpartition(":")[2]
     description = (f"{entry.name} data read by {data_class}.{constructor}(...); " + "; ".join(described) + ".")
-    inspection = inspect_data(entry, items, tokenizer=_tokenizer(args.tokenizer), findings=findings)
+    bar = _progress_bar(getattr(args, "progress", None))
+    try:
+        inspection = inspect_data(entry, items, tokenizer=_tokenizer(args.tokenizer), findings=findings,
+                                  progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
     print(summary_text(inspection, description))
     if args.report:
         print(f"Report: {write_inspection_page(inspection, description, args.report)}")

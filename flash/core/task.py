@@ -228,8 +228,12 @@ class Task(TrainingModule):
     def format_predictions(self, outputs: Any, output: str) -> list:
         raise ConfigurationError(f"{type(self).__name__} does not support output={output!r}.")
 
-    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
-        """Turn what a user hands to :meth:`predict` into ``(was it a single input, samples)``. Tasks override this."""
+    def samples_from(self, inputs: Any) -> tuple[bool, Sequence[dict] | Iterator[dict]]:
+        """Turn what a user hands to :meth:`predict` into ``(was it a single input, samples)``. Tasks override this.
+
+        ``samples`` may be lazy (a generator): :meth:`predict` takes ``batch_size`` of them at a time, so a task
+        that decodes a file inside its generator decodes it with its batch, not all files before the first batch.
+        """
         raise NotImplementedError(f"{type(self).__name__}.predict() does not know how to read {type(inputs).__name__}.")
 
     def predict(self, inputs: Any, *, output: str = "labels", batch_size: int = 8) -> Any:
@@ -242,10 +246,12 @@ class Task(TrainingModule):
         collate = self.input_transform.collate("predict")
         was_training = self.training
         self.eval()
+        from itertools import islice
+
         results: list = []
+        samples = iter(samples)
         with torch.no_grad():
-            for start in range(0, len(samples), batch_size):
-                chunk = [transform(dict(s)) if transform else dict(s) for s in samples[start : start + batch_size]]
+            while chunk := [transform(dict(s)) if transform else dict(s) for s in islice(samples, batch_size)]:
                 batch = apply_to_tensors(collate(chunk), lambda t: t.to(self.device))
                 results.extend(self.format_predictions(self.predict_step(batch, 0), output))
         self.train(was_training)

@@ -2,7 +2,8 @@
 
 :func:`read_split` turns one split (as a ``from_*`` constructor would read it) into ``Item`` s through the task's
 ``inspect`` adapter; :func:`inspect_data` measures them (counts per class, what the adapter measures of each file,
-text lengths) and lists :class:`Finding` s. Errors are what would stop training.
+text lengths) and lists :class:`Finding` s. Errors are what would stop training. Items are streamed: each file is
+read once and only columns of names, labels and content hashes are kept (``flash.reports.inspect_checks``).
 
 Example:
     >>> from flash.tasks import ENTRIES
@@ -14,14 +15,14 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from flash.core.entry import TaskEntry
 from flash.core.reporting.inspection import Item
 from flash.errors import DataError
-from flash.reports.inspect_checks import check_duplicates, check_files, check_labels
+from flash.reports.inspect_checks import Progress, check_duplicates, scan
 from flash.reports.inspection import FEW, IMBALANCE, Finding, Inspection, content_hash
 
 __all__ = ["FEW", "IMBALANCE", "Finding", "Inspection", "Item", "content_hash", "inspect_data", "read_split",
@@ -42,8 +43,10 @@ def split_paths(path: str | os.PathLike) -> dict[str, Path]:
 
 
 def read_split(split: str, constructor: str, kwargs: dict[str, Any], *,
-               task: str | TaskEntry | None = None) -> tuple[list[Item], list[Finding]]:
+               task: str | TaskEntry | None = None) -> tuple[Iterable[Item], list[Finding]]:
     """The items of one split as ``constructor`` (``from_folders``, ``from_csv``, ...) reads them, and the problems.
+
+    The items may be lazy (a folder is walked as they are taken): iterate them once.
 
     ``kwargs`` are the constructor's ``train_*`` arguments as the task's ``detect`` found them. ``task`` (an entry
     or its name) says whose ``inspect`` adapter reads them; without it, the task whose ``detect`` returns exactly
@@ -57,19 +60,23 @@ def read_split(split: str, constructor: str, kwargs: dict[str, Any], *,
     return items, [Finding("error", message) for message in errors]
 
 
-def inspect_data(task: str | TaskEntry, items: dict[str, list[Item]], *,
-                 tokenizer: Callable[[str], list] | None = None, findings: Sequence[Finding] = ()) -> Inspection:
-    """Measure ``items`` (``{split: [Item]}``) for ``task`` and list what is wrong; see the module docstring."""
+def inspect_data(task: str | TaskEntry, items: Mapping[str, Iterable[Item]], *,
+                 tokenizer: Callable[[str], list] | None = None, findings: Sequence[Finding] = (),
+                 progress: Progress | None = None) -> Inspection:
+    """Measure ``items`` (``{split: items}``, lists or one-pass iterators) for ``task`` and list what is wrong.
+
+    ``progress(n)`` is called as samples are read, ``n`` at a time (a progress bar's ``update``). See the module
+    docstring.
+    """
     entry = _entry(task)
     adapter = entry.adapter("inspect")
     result = Inspection(entry.name, findings=list(findings))
-    if not any(items.values()):
+    seen, total = scan(result, items, adapter=adapter, tokenizer=tokenizer, progress=progress)
+    if not total:
+        result = Inspection(entry.name, findings=list(findings))
         result.add("error", "No samples found. Check the path, the file format and the column names.")
         return result
-    check_labels(result, items, labels=adapter.labels, counted=getattr(adapter, "counted", "examples"))
-    hashes = check_files(result, items, measure=adapter.measure, tokenizer=tokenizer,
-                         transcripts=adapter.labels == "transcripts")
-    check_duplicates(result, hashes, items, same_input=getattr(adapter, "same_input", "content"))
+    check_duplicates(result, seen, same_input=getattr(adapter, "same_input", "content"))
     return result
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from flash.core.reporting.inspection import Item
@@ -52,7 +53,7 @@ def content_hash(item: Item) -> str | None:
     """SHA-1 of the file's bytes (or of the text), to find exact duplicates."""
     if item.path is not None:
         try:
-            return hashlib.sha1(item.path.read_bytes()).hexdigest()
+            return hashlib.sha1(Path(item.path).read_bytes()).hexdigest()
         except OSError:
             return None
     return hashlib.sha1(item.text.encode("utf-8")).hexdigest() if item.text is not None else None

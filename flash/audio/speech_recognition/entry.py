@@ -30,7 +30,7 @@ ENTRY = TaskEntry(
     extra="audio",
     summary="transcribe speech (audio files + transcripts)",
     expects="a CSV/JSON file of audio paths and transcripts (or a folder holding one)",
-    extensions="flash.audio.speech_recognition.io:AUDIO_EXTENSIONS",
+    extensions="flash.audio.speech_recognition.formats:AUDIO_EXTENSIONS",
     detect=detect,
     adapters={
         "serve": "flash.audio.speech_recognition.serving:SERVE",

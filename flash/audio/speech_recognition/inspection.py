@@ -21,16 +21,19 @@ def read(split: str, constructor: str, kwargs: Mapping[str, Any]) -> tuple[list[
     return read_table_items(split, kwargs, root_key="train_audio_root")
 
 
-def measure_audio(item: Item) -> Measurement:
-    """``durations (s)``, ``sample rates (Hz)`` and ``channels`` from the file's header (soundfile reads no samples)."""
+def measure_audio(item: Item, data: bytes) -> Measurement:
+    """``durations (s)``, ``sample rates (Hz)`` and ``channels`` from the header in the file's bytes (no samples are
+    decoded)."""
+    import io
+
     import soundfile
 
     try:
-        info = soundfile.info(str(item.path))
+        info = soundfile.info(io.BytesIO(data))
     except Exception as err:  # noqa: BLE001 - libsndfile raises RuntimeError/LibsndfileError/TypeError
         raise DataError(f"Cannot read audio '{item.path}': {err}. Remove or replace the file.") from err
     return Measurement(measures={"durations (s)": [info.frames / max(info.samplerate, 1)]},
                        tallies={"sample rates (Hz)": [info.samplerate], "channels": [info.channels]})
 
 
-INSPECT = InspectAdapter(read=read, measure=measure_audio, labels="transcripts")
+INSPECT = InspectAdapter(read=read, measure_bytes=measure_audio, labels="transcripts")

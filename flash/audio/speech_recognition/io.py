@@ -18,13 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from flash.audio.speech_recognition.formats import AUDIO_EXTENSIONS, is_audio_file  # noqa: F401 - re-exported
 from flash.errors import DataError, require
-
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".w64", ".rf64")
-
-
-def is_audio_file(path: str | os.PathLike) -> bool:
-    return str(path).lower().endswith(AUDIO_EXTENSIONS)
 
 
 def to_mono(array: Any, *, where: str, channels_last: bool | None = None) -> torch.Tensor:

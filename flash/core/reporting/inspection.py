@@ -2,8 +2,10 @@
 
 ``flash data inspect`` (``flash.reports.inspect``) asks the task's adapter, an :class:`InspectAdapter` or any
 object with the same attributes, to read each split as the detected ``from_*`` constructor would (``read``) and
-to measure each file (``measure``); it does the counting, the checks and the page itself. The readers of class
-folders and tables here are the ones several tasks share. Standard library only (pandas for Parquet).
+to measure each file (``measure_bytes``, from the bytes inspect read once and also hashed; or ``measure``, which
+reads the file itself); it does the counting, the checks and the page itself. The readers of class folders and
+tables here are the ones several tasks share; class folders are walked lazily (one folder listed at a time), so
+100k files are never held as a list. Standard library only (pandas for Parquet).
 
 Example:
     >>> adapter = InspectAdapter(read=lambda split, constructor, kwargs: ([Item(split, text="hi", label="a")], []))
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +31,8 @@ class Item:
 
     Args:
         split: ``"train"``, ``"val"`` or ``"test"``.
-        path: its file, if it is one (then it is measured); None for a text.
+        path: its file, if it is one (then it is measured): a ``Path`` or a ``str`` (what a walk of 100k files
+            yields, without a ``Path`` per file); None for a text.
         label: a class name, a list of names (multi-label, or one per box), or a transcript.
         text: the text itself, for tasks whose inputs are texts.
         boxes: ``[[x1, y1, x2, y2], ...]`` in pixels, one per name in ``label``, for tasks with boxes.
@@ -35,7 +40,7 @@ class Item:
     """
 
     split: str
-    path: Path | None = None
+    path: str | os.PathLike | None = None
     label: Any = None
     text: str | None = None
     boxes: list[list[float]] | None = None
@@ -59,8 +64,8 @@ class Measurement:
     problems: dict[str, list[str]] = field(default_factory=dict)
 
 
-#: ``read(split, constructor, kwargs) -> (items, errors)``; see :class:`InspectAdapter`.
-Reader = Callable[[str, str, Mapping[str, Any]], "tuple[list[Item], list[str]]"]
+#: ``read(split, constructor, kwargs) -> (items, errors)``; see :class:`InspectAdapter`. ``items`` may be lazy.
+Reader = Callable[[str, str, Mapping[str, Any]], "tuple[Iterable[Item], list[str]]"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,11 @@ class InspectAdapter:
             ``kwargs`` (the ``train_*`` arguments ``detect`` returned), and one message per sample it had to skip.
             Raises ``flash.errors.DataError`` when the split cannot be read at all.
         measure: ``measure(item) -> Measurement`` for an item whose file exists; raises ``DataError`` (the
-            message names the file and the fix) when the file cannot be read. None: inputs are not files.
+            message names the file and the fix) when the file cannot be read. None: inputs are not files (or
+            ``measure_bytes`` is given: then it is ``measure_bytes`` on the file's bytes).
+        measure_bytes: ``measure_bytes(item, data) -> Measurement``: the same from the file's bytes, which
+            ``flash data inspect`` reads once per file and also hashes (one read per file instead of two or three).
+            Preferred to ``measure`` when given.
         labels: ``"classes"`` (one class per item), ``"multi-labels"`` (a list per item, e.g. one per box) or
             ``"transcripts"`` (free text: counted per split, not per class).
         counted: the word for what a class count counts, in the imbalance warning (``"examples"``, ``"boxes"``).
@@ -87,13 +96,47 @@ class InspectAdapter:
     labels: Literal["classes", "multi-labels", "transcripts"] = "classes"
     counted: str = "examples"
     same_input: Literal["content", "path"] = "content"
+    measure_bytes: Callable[[Item, bytes], Measurement] | None = None
+
+    def __post_init__(self) -> None:
+        if self.measure is None and self.measure_bytes is not None:
+            object.__setattr__(self, "measure", partial(_measure_file, self.measure_bytes))
 
 
-def read_class_folders(split: str, folder: Path, *, accept: Callable[[Path], bool]) -> list[Item]:
-    """One item per accepted file under each class folder of ``folder`` (hidden folders skipped), labelled by it."""
+def _measure_file(measure_bytes: Callable[[Item, bytes], Measurement], item: Item) -> Measurement:
+    return measure_bytes(item, Path(str(item.path)).read_bytes())
+
+
+def read_class_folders(split: str, folder: Path, *, accept: Callable[[str], bool]) -> Iterator[Item]:
+    """One item per accepted file under each class folder of ``folder`` (hidden folders skipped), labelled by it.
+
+    The class folders are listed now (a missing ``folder`` raises here); their files are walked as the items are
+    taken, in sorted order, one folder's listing in memory at a time; each item's ``path`` is a ``str``.
+    """
     classes = [d for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
-    return [Item(split, path=f, label=d.name) for d in classes for f in sorted(d.rglob("*"))
-            if f.is_file() and accept(f)]
+    return _class_items(split, classes, accept)
+
+
+def _class_items(split: str, classes: list[Path], accept: Callable[[str], bool]) -> Iterator[Item]:
+    for folder in classes:
+        label = folder.name
+        for file in walk_files(str(folder)):
+            if accept(file):
+                yield Item(split, path=file, label=label)
+
+
+def walk_files(folder: str) -> Iterator[str]:
+    """Every file under ``folder``, recursively, sorted as ``sorted(Path(folder).rglob("*"))`` sorts them; lazy.
+
+    ``os.scandir`` tells files from folders without a ``stat`` per file on most file systems.
+    """
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk_files(entry.path)
+        elif entry.is_file():
+            yield entry.path
 
 
 def read_table_items(split: str, kwargs: Mapping[str, Any], *,

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -175,18 +175,22 @@ class ImageClassifier(ClassificationMixin, Task):
         return torch.randn(1, 3, height, width)
 
     # ------------------------------------------------------------------ predict on raw inputs
-    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
-        """A path, folder, PIL image, array or tensor (or a list of them / a batch) -> image samples."""
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict] | Iterator[dict]]:
+        """A path, folder, PIL image, array or tensor (or a list of them / a batch) -> image samples.
+
+        Many inputs give a generator: each image is decoded when :meth:`predict` takes it into its batch, so a
+        folder of 100k images is listed, not decoded, before the first batch (memory stays flat).
+        """
         load = partial(as_rgb_image, min_size=self.input_transform.decode_size())  # decoded as in training
         if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
             files = sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file() and is_image_file(p))
             if not files:
                 raise ConfigurationError(f"Folder '{inputs}' has no images ({', '.join(IMAGE_EXTENSIONS)}).")
-            return False, [{INPUT: load(f)} for f in files]
+            return False, ({INPUT: load(f)} for f in files)
         if isinstance(inputs, (list, tuple)):
-            return False, [{INPUT: load(item)} for item in inputs]
+            return False, ({INPUT: load(item)} for item in inputs)
         if hasattr(inputs, "ndim") and (inputs.ndim == 4 or _is_grey_batch(inputs)):  # (N, C, H, W), (N, H, W[, C])
-            return False, [{INPUT: load(item)} for item in inputs]
+            return False, ({INPUT: load(item)} for item in inputs)
         return True, [{INPUT: load(inputs)}]
 
 

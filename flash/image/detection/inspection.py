@@ -57,9 +57,10 @@ def _read_voc(split: str, folder: Path, ann_folder: Path) -> tuple[list[Item], l
     return items, errors
 
 
-def measure(item: Item) -> Measurement:
-    """The image's size and mode, ``boxes per image`` and ``box sizes``; bad boxes as problems."""
-    measurement, (width, height) = image_size(item)
+def measure(item: Item, data: bytes) -> Measurement:
+    """The image's size and mode (from the file's bytes), ``boxes per image`` and ``box sizes``; bad boxes as
+    problems."""
+    measurement, (width, height) = image_size(item, data)
     if item.boxes is None:
         return measurement
     measurement.measures["boxes per image"] = [len(item.boxes)]
@@ -77,4 +78,4 @@ def measure(item: Item) -> Measurement:
 
 
 # the same image listed twice (two COCO entries, two VOC files) is found by path: scenes may share their pixels
-INSPECT = InspectAdapter(read=read, measure=measure, labels="multi-labels", counted="boxes", same_input="path")
+INSPECT = InspectAdapter(read=read, measure_bytes=measure, labels="multi-labels", counted="boxes", same_input="path")

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import torch
@@ -280,18 +280,21 @@ class ObjectDetector(Task):
         with temporarily(self, threshold=None if threshold is None else float(threshold)):
             return super().predict(inputs, output=output, batch_size=batch_size)
 
-    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
+    def samples_from(self, inputs: Any) -> tuple[bool, Iterator[dict]]:
+        """A path, folder, PIL image or array (or a list of them) -> samples, decoded lazily as predict batches them."""
         single = not isinstance(inputs, (list, tuple)) and not (
             isinstance(inputs, (str, os.PathLike)) and os.path.isdir(inputs)
         )
-        items = [inputs] if not isinstance(inputs, (list, tuple)) else list(inputs)
-        samples = []
-        for item in items:
-            if isinstance(item, (str, os.PathLike)) and os.path.isdir(item):
-                files = sorted(os.path.join(item, f) for f in os.listdir(item) if is_image_file(f))
-                samples += [{INPUT: load_image(f), METADATA: {"filepath": f}} for f in files]
-            elif isinstance(item, (str, os.PathLike)):
-                samples.append({INPUT: load_image(item), METADATA: {"filepath": str(item)}})
-            else:
-                samples.append({INPUT: item if hasattr(item, "convert") else image_from_array(item), METADATA: {}})
-        return single, samples
+        return single, _samples([inputs] if not isinstance(inputs, (list, tuple)) else list(inputs))
+
+
+def _samples(items: list) -> Iterator[dict]:
+    """Each item's sample, an image decoded only when it is taken (a folder: its images, sorted by name)."""
+    for item in items:
+        if isinstance(item, (str, os.PathLike)) and os.path.isdir(item):
+            for file in sorted(os.path.join(item, f) for f in os.listdir(item) if is_image_file(f)):
+                yield {INPUT: load_image(file), METADATA: {"filepath": file}}
+        elif isinstance(item, (str, os.PathLike)):
+            yield {INPUT: load_image(item), METADATA: {"filepath": str(item)}}
+        else:
+            yield {INPUT: item if hasattr(item, "convert") else image_from_array(item), METADATA: {}}

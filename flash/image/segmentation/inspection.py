@@ -87,9 +87,10 @@ def _read_pair(split: str, image: Path, mask_path: Path, kwargs: Mapping[str, An
                       shares={named[int(v)]: round(int(c) / mask.size, 4) for v, c in zip(values, counts)})
 
 
-def measure(item: Item) -> Measurement:
-    """Image size and mode; a mask of another size is an error; each class's share of the mask's pixels."""
-    measurement, (width, height) = image_size(item)
+def measure(item: Item, data: bytes) -> Measurement:
+    """Image size and mode (from the file's bytes); a mask of another size is an error; each class's share of the
+    mask's pixels."""
+    measurement, (width, height) = image_size(item, data)
     if not isinstance(item, MaskedItem):
         return measurement
     if item.mask_size != (height, width):
@@ -101,4 +102,4 @@ def measure(item: Item) -> Measurement:
     return measurement
 
 
-INSPECT = InspectAdapter(read=read, measure=measure, labels="multi-labels", counted="masks")
+INSPECT = InspectAdapter(read=read, measure_bytes=measure, labels="multi-labels", counted="masks")

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,17 +206,20 @@ class SemanticSegmentation(Task):
         return sliding_window(self, image, window=self.input_transform.image_size, overlap=overlap,
                               batch_size=batch_size)
 
-    def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
-        """A path, folder, PIL image, array or tensor (or a list of them) -> image samples, files named."""
+    def samples_from(self, inputs: Any) -> tuple[bool, list[dict] | Iterator[dict]]:
+        """A path, folder, PIL image, array or tensor (or a list of them) -> image samples, files named.
+
+        Many inputs give a generator: each image is decoded when predict takes it, not all before the first.
+        """
         if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
             files = sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file() and is_image_file(p))
             if not files:
                 raise ConfigurationError(f"Folder '{inputs}' has no images ({', '.join(IMAGE_EXTENSIONS)}).")
-            return False, [_sample(f) for f in files]
+            return False, (_sample(f) for f in files)
         if isinstance(inputs, (list, tuple)):
-            return False, [_sample(item) for item in inputs]
+            return False, (_sample(item) for item in inputs)
         if hasattr(inputs, "ndim") and inputs.ndim == 4:  # a batch (N, C, H, W) / (N, H, W, C)
-            return False, [_sample(item) for item in inputs]
+            return False, (_sample(item) for item in inputs)
         return True, [_sample(inputs)]
 
     def example_input(self) -> torch.Tensor:
