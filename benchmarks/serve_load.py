@@ -66,6 +66,14 @@ class Server:
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 
+    def cpu_seconds(self) -> float | None:
+        """The server process's CPU time so far (user + system; Linux's /proc), None where unknown."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def health(self) -> dict:
         import httpx
 
@@ -175,16 +183,28 @@ def summary(rows: list[dict], seconds: float, *, sent: int) -> dict:
     }
 
 
-def load_phases(url: str, images: list[bytes], args: argparse.Namespace) -> dict:
+def measured(server: Server, phase) -> tuple[list[dict], float, dict]:
+    """Run ``phase()`` (a coroutine's factory); its rows and seconds, and the CPU milliseconds per request the
+    server and this client spent (a busy machine stretches latencies, hardly the CPU a request costs)."""
+    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+    rows, seconds = asyncio.run(phase())
+    after = server.cpu_seconds()
+    cpu = {"server_cpu_ms_per_request": None if after is None or server_cpu is None else
+           1000 * (after - server_cpu) / len(rows),
+           "client_cpu_ms_per_request": 1000 * (time.process_time() - client_cpu) / len(rows)}
+    return rows, seconds, cpu
+
+
+def load_phases(server: Server, images: list[bytes], args: argparse.Namespace) -> dict:
     """Capacity (closed loop), then ``args.load`` x that capacity (open loop)."""
-    common = {"clients": args.clients, "bad_every": args.bad_every, "timeout": args.timeout}
-    rows, seconds = asyncio.run(closed_loop(url, images, requests=args.requests, **common))
-    capacity = summary(rows, seconds, sent=args.requests)
+    url, common = f"{server.url}/predict", {"clients": args.clients, "bad_every": args.bad_every,
+                                            "timeout": args.timeout, "requests": args.requests}
+    rows, seconds, cpu = measured(server, lambda: closed_loop(url, images, **common))
+    capacity = {**summary(rows, seconds, sent=args.requests), **cpu}
     rate = args.load * capacity["rps"]
-    rows, seconds = asyncio.run(open_loop(url, images, requests=args.requests, rate=rate, arrivals=args.arrivals,
-                                          **common))
+    rows, seconds, cpu = measured(server, lambda: open_loop(url, images, rate=rate, arrivals=args.arrivals, **common))
     return {"capacity": capacity, "half": {"rate": rate, "arrivals": args.arrivals,
-                                           **summary(rows, seconds, sent=args.requests)}}
+                                           **summary(rows, seconds, sent=args.requests), **cpu}}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -204,15 +224,15 @@ def run(args: argparse.Namespace) -> dict:
         try:
             for server in servers.values():
                 server.wait()
-            result["flash serve"] = load_phases(f"{servers['flash serve'].url}/predict", images, args)
-            rows, seconds = asyncio.run(closed_loop(f"{servers['overload'].url}/predict", images,
-                                                    clients=args.clients, requests=args.requests,
-                                                    bad_every=args.bad_every, timeout=args.timeout))
-            result["overload"] = {"flags": overload_flags, **summary(rows, seconds, sent=args.requests),
+            result["flash serve"] = load_phases(servers["flash serve"], images, args)
+            rows, seconds, cpu = measured(servers["overload"], lambda: closed_loop(
+                f"{servers['overload'].url}/predict", images, clients=args.clients, requests=args.requests,
+                bad_every=args.bad_every, timeout=args.timeout))
+            result["overload"] = {"flags": overload_flags, **summary(rows, seconds, sent=args.requests), **cpu,
                                   "health": {k: v for k, v in servers["overload"].health().items()
                                              if k in ("queue_depth", "max_queue", "rejected", "batches")}}
             if args.baseline:
-                result["hand-written"] = load_phases(f"{servers['hand-written'].url}/predict", images, args)
+                result["hand-written"] = load_phases(servers["hand-written"], images, args)
         finally:
             for server in servers.values():
                 server.stop()
@@ -221,15 +241,18 @@ def run(args: argparse.Namespace) -> dict:
 
 def report(result: dict) -> None:
     print(f"model: {result['model']}; {result['clients']} clients, {result['requests']} requests a phase, "
-          f"every {result['bad_every']}th bad; {result['threads']} torch thread(s) in each server")
-    print(f"{'server':>13} {'phase':>9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>7} sent/answered statuses")
+          f"every {result['bad_every']}th bad; {result['threads']} torch thread(s) in each server; cpu ms: the "
+          "server's CPU time per request")
+    print(f"{'server':>13} {'phase':>9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>7} {'cpu ms':>6} "
+          "sent/answered statuses")
     for name in ("flash serve", "hand-written"):
         for phase in ("capacity", "half"):
             if name in result:
                 row = result[name][phase]
                 ratio = f"{row['p99_over_p50']:.2f}" if row["p99_over_p50"] else "-"
                 print(f"{name:>13} {phase:>9} {row['rps']:>7.1f} {row['p50_ms'] or 0:>8.1f} {row['p99_ms'] or 0:>8.1f} "
-                      f"{ratio:>7} {row['sent']}/{row['answered']} {row['status']}")
+                      f"{ratio:>7} {row['server_cpu_ms_per_request'] or 0:>6.1f} {row['sent']}/{row['answered']} "
+                      f"{row['status']}")
     row = result["overload"]
     print(f"{'overload':>13} {' '.join(row['flags'])}: {row['rps']:.1f} req/s, {row['sent']}/{row['answered']} "
           f"{row['status']}; 503s answered in {row['p50_503_ms'] or 0:.1f} ms (p50), Retry-After {row['retry_after']}")
