@@ -158,6 +158,9 @@ def _add_serve_parser(commands: Any) -> None:
     serve.add_argument("--max-batch-size", type=at_least(1), default=16, help="the most inputs one forward pass takes")
     serve.add_argument("--max-wait-ms", type=at_least(0, float), default=5.0,
                        help="how long a request waits to share a batch")
+    serve.add_argument("--max-queue", type=at_least(1), default=None, metavar="N",
+                       help="the most inputs held at once (decoding, waiting or in the model); when full, requests "
+                            "get 503 with Retry-After at once (default: 4 x --max-batch-size, at least 64)")
     serve.add_argument("--max-request-bytes", type=at_least(1), default=10 * 1024 * 1024,
                        help="larger requests get 413")
     serve.add_argument("--allow-urls", action="store_true", help="fetch http(s) URLs named in JSON requests")

@@ -24,5 +24,6 @@ def run_serve(args: Any, extra: list[str]) -> int:
         check_device(args.device)
         source = load_task(args.checkpoint)[1]
     serve(source, host=args.host, port=args.port, device=args.device, max_batch_size=args.max_batch_size,
-          max_wait_ms=args.max_wait_ms, max_request_bytes=args.max_request_bytes, allow_urls=args.allow_urls)
+          max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, max_request_bytes=args.max_request_bytes,
+          allow_urls=args.allow_urls)
     return 0

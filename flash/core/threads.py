@@ -13,6 +13,9 @@ took 3 min 46 s with the defaults and 19 s with ``OMP_NUM_THREADS=1`` (issue 30)
 - :func:`worker_init_fn` runs in each DataLoader worker: one thread (the workers decode and collate; the
   model's threads are in the main process), then the per-worker seeding of :mod:`flash.engine.seed`.
 
+torch is imported by the functions that set threads, not by the module: ``flash serve`` sizes its decoding
+threads with :func:`usable_cores` and serves exported ONNX models without torch.
+
 Example:
     >>> from flash.core.threads import configure_threads, usable_cores
     >>> threads = configure_threads(num_workers=0)
@@ -26,10 +29,6 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-import torch
-
-from flash.fabric.seed import worker_init_fn as seed_worker
 
 CGROUP = Path("/sys/fs/cgroup")
 _TORCH_DEFAULT: int | None = None  # torch's own choice, read before flash first changes it
@@ -80,6 +79,8 @@ def configure_threads(num_workers: int) -> int:
     default (its count of physical cores). Calling it again with fewer workers gives the threads back.
     """
     global _TORCH_DEFAULT
+    import torch
+
     if not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be an int >= 0. Received: num_workers={num_workers!r}")
     if _TORCH_DEFAULT is None:
@@ -92,5 +93,9 @@ def configure_threads(num_workers: int) -> int:
 
 def worker_init_fn(worker_id: int) -> None:
     """A DataLoader worker: one intra-op thread, then flash's per-worker seeding."""
+    import torch
+
+    from flash.fabric.seed import worker_init_fn as seed_worker
+
     torch.set_num_threads(1)
     seed_worker(worker_id)

@@ -5,6 +5,10 @@ task takes the first waiting input, collects more until ``max_batch_size`` input
 out, and runs ``predict_fn`` on the whole batch in one worker thread (the model never runs twice at
 once). While a batch runs, new requests queue up and form the next batch.
 
+The queue is bounded: :meth:`Batcher.reserve` holds places for a request's inputs from before they are
+decoded until they are answered, and raises :class:`QueueFull` (the server's 503 with ``Retry-After``) when
+``max_queue`` places are taken. Overload then shows as quick refusals, not as latency that grows without end.
+
 Example:
     >>> import asyncio
     >>> async def main():
@@ -21,10 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable, Sequence
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from flash.errors import ConfigurationError
+
+
+class QueueFull(Exception):
+    """The queue has no room for ``count`` more inputs; ``retry_after``: whole seconds until it likely has."""
+
+    def __init__(self, *, count: int, depth: int, max_queue: int, retry_after: int) -> None:
+        super().__init__(f"The queue holds {depth} of at most {max_queue} inputs; {count} more do not fit.")
+        self.count, self.depth, self.max_queue, self.retry_after = count, depth, max_queue, retry_after
 
 
 class Batcher:
@@ -34,16 +49,24 @@ class Batcher:
         predict_fn: runs the model on a list of inputs; returns a list of the same length.
         max_batch_size: the most inputs one forward pass takes.
         max_wait_ms: how long the first input of a batch waits for company.
+        max_queue: the most inputs held at once (decoding, waiting or in the model); default: 4 batches.
     """
 
     def __init__(self, predict_fn: Callable[[list], Sequence], *, max_batch_size: int = 16,
-                 max_wait_ms: float = 5.0) -> None:
+                 max_wait_ms: float = 5.0, max_queue: int | None = None) -> None:
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ConfigurationError(f"max_batch_size must be an int >= 1. Received: max_batch_size={max_batch_size!r}")
         if not isinstance(max_wait_ms, (int, float)) or max_wait_ms < 0:
             raise ConfigurationError(f"max_wait_ms must be a number >= 0. Received: max_wait_ms={max_wait_ms!r}")
+        max_queue = 4 * max_batch_size if max_queue is None else max_queue
+        if not isinstance(max_queue, int) or isinstance(max_queue, bool) or max_queue < 1:
+            raise ConfigurationError(f"max_queue must be an int >= 1 (inputs held at once). "
+                                     f"Received: max_queue={max_queue!r}")
         self.predict_fn, self.max_batch_size, self.max_wait = predict_fn, max_batch_size, max_wait_ms / 1000
-        self.stats = {"batches": 0, "inputs": 0, "largest_batch": 0}
+        self.max_queue = max_queue
+        self.stats = {"batches": 0, "inputs": 0, "largest_batch": 0, "rejected": 0}
+        self.held = 0  # inputs holding a place: reserved by a request, or submitted on their own
+        self._batch_seconds = 0.0  # a moving average of a batch's time in the model, for Retry-After
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="flash-serve-model")
@@ -60,13 +83,44 @@ class Batcher:
             await asyncio.gather(self._task, return_exceptions=True)
         self._worker.shutdown(wait=True)
 
-    async def submit(self, item: Any) -> Any:
-        """Queue one input; returns its result (or raises the error its prediction raised)."""
+    @property
+    def queue_stats(self) -> dict[str, int]:
+        """``queue_depth`` (inputs held now: decoding, waiting or in the model), ``max_queue``, ``queue_waiting``
+        (decoded inputs waiting for a batch) and ``rejected`` (inputs refused as the queue was full)."""
+        return {"queue_depth": self.held, "max_queue": self.max_queue,
+                "queue_waiting": self._queue.qsize() if self._queue is not None else 0,
+                "rejected": self.stats["rejected"]}
+
+    def retry_after(self) -> int:
+        """Whole seconds (at least 1) until the inputs held now are likely answered."""
+        batches = math.ceil(max(self.held, 1) / self.max_batch_size)
+        return max(1, math.ceil(batches * self._batch_seconds))
+
+    @contextlib.contextmanager
+    def reserve(self, count: int) -> Iterator[None]:
+        """Hold ``count`` places while a request decodes its inputs and awaits their :meth:`submit`; on the
+        event loop's thread only. Raises :class:`QueueFull` at once when they do not fit."""
+        if self.held + count > self.max_queue:
+            self.stats["rejected"] += count
+            raise QueueFull(count=count, depth=self.held, max_queue=self.max_queue, retry_after=self.retry_after())
+        self.held += count
+        try:
+            yield
+        finally:
+            self.held -= count
+
+    async def submit(self, item: Any, *, reserved: bool = False) -> Any:
+        """Queue one input; returns its result (or raises the error its prediction raised).
+
+        ``reserved=True``: its place is held by a :meth:`reserve` around this call; otherwise it takes one
+        itself (:class:`QueueFull` when there is none).
+        """
         if self._queue is None:
             raise RuntimeError("Batcher.start() must run before submit().")
-        future = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, future))
-        return await future
+        with contextlib.nullcontext() if reserved else self.reserve(1):
+            future = asyncio.get_running_loop().create_future()
+            self._queue.put_nowait((item, future))
+            return await future
 
     async def _collect(self) -> list[tuple[Any, asyncio.Future]]:
         loop = asyncio.get_running_loop()
@@ -92,10 +146,13 @@ class Batcher:
             if not batch:
                 continue
             items = [item for item, _ in batch]
+            start = time.perf_counter()
             try:
                 results = await loop.run_in_executor(self._worker, self._predict, items)
             except Exception:  # noqa: BLE001 - one bad input must not fail the others: retry one by one
                 results = [await loop.run_in_executor(self._worker, self._predict_one, item) for item in items]
+            seconds = time.perf_counter() - start
+            self._batch_seconds = seconds if not self._batch_seconds else 0.8 * self._batch_seconds + 0.2 * seconds
             for (_, future), result in zip(batch, results):
                 if future.done():
                     continue

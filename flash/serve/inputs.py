@@ -26,11 +26,12 @@ from flash.errors import DataError, FlashError
 
 
 class RequestError(FlashError):
-    """A request the server cannot answer; ``status`` is its HTTP status (4xx)."""
+    """A request the server cannot answer; ``status`` is its HTTP status (4xx, or 503 when it is busy), with
+    ``headers`` to send along (e.g. ``Retry-After``)."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str, *, status: int = 400, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.headers = status, headers
 
 
 def decode_upload(decode: Callable[..., Any], data: bytes, *, name: str) -> Any:

@@ -21,8 +21,8 @@ from flash.serve.predictors import load_predictor
 
 
 def serve(source: Any, *, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", max_batch_size: int = 16,
-          max_wait_ms: float = 5.0, max_request_bytes: int = DEFAULT_MAX_BYTES, allow_urls: bool = False,
-          log_level: str = "info") -> None:
+          max_wait_ms: float = 5.0, max_queue: int | None = None, max_request_bytes: int = DEFAULT_MAX_BYTES,
+          allow_urls: bool = False, log_level: str = "info") -> None:
     """Serve a task, a flash checkpoint or an exported ``.onnx`` file over HTTP; blocks until stopped.
 
     Args:
@@ -30,6 +30,8 @@ def serve(source: Any, *, host: str = "127.0.0.1", port: int = 8000, device: str
         host, port: where to listen (``host="0.0.0.0"`` to be reachable from other machines).
         device: where the model runs (``"cpu"``, ``"cuda"``, ...; ONNX: ``"cuda"`` uses onnxruntime's CUDA provider).
         max_batch_size, max_wait_ms: request batching (see :class:`~flash.serve.batching.Batcher`).
+        max_queue: the most inputs held at once (decoding, waiting or in the model); when full, requests are
+            answered 503 with ``Retry-After`` at once. Default: 4 batches, at least 64 (one full request).
         max_request_bytes: larger requests are refused with 413.
         allow_urls: let JSON requests name http(s) URLs for the server to fetch.
         log_level: uvicorn's log level.
@@ -38,7 +40,7 @@ def serve(source: Any, *, host: str = "127.0.0.1", port: int = 8000, device: str
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigurationError(f"port must be an int in 0..65535. Received: port={port!r}")
     predictor = load_predictor(source, device=device)
-    app = create_app(predictor, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
+    app = create_app(predictor, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
                      max_request_bytes=max_request_bytes, allow_urls=allow_urls)
     print(f"Serving a {predictor.task} model on http://{host}:{port}  (page: /, API docs: /docs, Ctrl+C to stop)",
           file=sys.stderr, flush=True)

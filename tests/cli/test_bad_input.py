@@ -134,6 +134,7 @@ ROWS: list[tuple[list[str], int, str]] = [
     ([*S, "{model}", "--port", "http"], 2, "--port"),
     ([*S, "{model}", "--port", "70000"], 2, "--port"),
     ([*S, "{model}", "--max-batch-size", "0"], 2, "--max-batch-size"),
+    ([*S, "{model}", "--max-queue", "0"], 2, "--max-queue"),
     ([*S, "{model}", "--device", "toaster"], 2, "--device 'toaster'"),
     # tune: every search option named as typed
     (["tune", "no_such_task"], 2, "'no_such_task'"),

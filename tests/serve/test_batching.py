@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -60,3 +61,37 @@ def test_importing_flash_serve_loads_no_heavy_library():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert json.loads(result.stdout) == []
+
+
+def test_inputs_submitted_beyond_max_queue_are_refused_at_once_and_counted():
+    from flash.serve.batching import QueueFull
+
+    gate = threading.Event()
+
+    def predict(xs):
+        assert gate.wait(120), "the model was never released"  # a safety net for a broken build only
+        return xs
+
+    async def main():
+        batcher = Batcher(predict, max_batch_size=1, max_wait_ms=0, max_queue=2)
+        batcher.start()
+        try:
+            held = [asyncio.ensure_future(batcher.submit(i)) for i in range(2)]
+            await asyncio.sleep(0)  # both take their places (submit reserves before its first await)
+            with pytest.raises(QueueFull) as full:
+                await batcher.submit(2)
+            stats = dict(batcher.queue_stats)
+            gate.set()
+            return full.value, stats, await asyncio.gather(*held), batcher.queue_stats
+        finally:
+            await batcher.stop()
+
+    full, stats, answers, after = asyncio.run(main())
+    assert (full.depth, full.max_queue, full.count) == (2, 2, 1) and full.retry_after >= 1
+    assert stats["queue_depth"] == 2 and stats["rejected"] == 1
+    assert answers == [0, 1] and after["queue_depth"] == 0
+
+
+def test_max_queue_must_be_a_positive_int():
+    with pytest.raises(ValueError, match="max_queue=0"):
+        Batcher(lambda xs: xs, max_queue=0)

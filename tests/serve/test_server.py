@@ -54,6 +54,7 @@ def test_health_openapi_docs_and_page(servers):
     server = servers["image"].wait()
     health = server.get("/health")
     assert health["status"] == "ok" and health["task"] == "image_classification" and health["runtime"] == "torch"
+    assert health["queue_depth"] == 0 and health["max_queue"] == 64 and health["rejected"] == 0  # the default queue
     spec = server.get("/openapi.json")
     assert {"/predict", "/health", "/"} <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/predict"]["post"]["requestBody"]["content"]
