@@ -174,7 +174,10 @@ class ParallelStrategy(Strategy):
             )
             self.children.append(subprocess.Popen(command, env=child_env))
         atexit.register(self._reap_children)
-        os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
+        # this process is rank 0 from now on, as its workers see it: a second Fabric (or Trainer) made in this
+        # script joins the same processes instead of launching more (Lightning sets LOCAL_RANK etc. likewise)
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE=str(n), LOCAL_WORLD_SIZE=str(n), FLASH_LAUNCHED="1",
+                          MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
     def _reap_children(self) -> None:

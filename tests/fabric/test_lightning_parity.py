@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.engine.helpers import run_script
+from tests.engine.helpers import REPO
 from tests.fabric import programs
 
 pytest.importorskip("lightning")
@@ -112,11 +115,31 @@ if classifier["world_size"] == 2 and torch.distributed.get_rank() == 0:
 """
 
 
+def run_processes(script: Path, *args: str, timeout: float = 300) -> None:
+    """Run ``script`` in a session of its own; on a timeout kill every process in it (the relaunched ranks
+    too, which would otherwise wait in a collective for a rank 0 that is gone)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
+                 "FLASH_LAUNCHED", "SLURM_NTASKS"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, str(script), *args], cwd=script.parent, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        raise AssertionError(f"{script.name} {' '.join(args)} ran over {timeout} s:\n{output[-4000:]}") from None
+    assert process.returncode == 0, f"{script.name} {' '.join(args)} exited {process.returncode}:\n{output[-4000:]}"
+
+
 @pytest.mark.slow
 def test_ddp_programs_match_lightning(tmp_path):
-    """Both libraries re-run the script for the second process (``fabric.launch()`` with strategy="ddp" on CPU)."""
+    """Both libraries re-run the script for the second process (``fabric.launch()`` with strategy="ddp" on CPU);
+    the script makes two Fabrics, one per program: the second joins the processes the first launched."""
+    (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
     for name in ("lightning", "flash"):
-        run_script(tmp_path / "ddp.py", DDP_SCRIPT, name, str(tmp_path), timeout=300)
+        run_processes(tmp_path / "ddp.py", name, str(tmp_path))
     lightning, flash = (torch.load(tmp_path / f"{n}.pt", weights_only=True) for n in ("lightning", "flash"))
     for program in ("classifier", "accumulation"):
         assert flash[program]["world_size"] == 2
