@@ -188,6 +188,7 @@ class Fabric:
         """The optimizers wrapped (one, or a tuple); their module must be set up first."""
         wrapped = []
         for optimizer in optimizers:
+            optimizer = self._strategy.setup_optimizer(optimizer)
             params = [p for group in optimizer.param_groups for p in group["params"]]
             if not any(id(p) in self._module_of_param for p in params):
                 raise ConfigurationError(
