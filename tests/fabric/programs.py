@@ -65,7 +65,8 @@ def _evaluate(fabric: Any, model: Any, loader: Any) -> tuple[float, float]:
 
 
 def image_classifier(lib: Any, *, precision: str = "32-true", steps: int = 12, **fabric_kwargs: Any) -> dict:
-    """(a) Train a CNN on digit images: shuffled loader, SGD with momentum, a validation pass at the end."""
+    """(a) Train a CNN on digit images: shuffled loader, SGD with momentum, gradients clipped to norm 1, a
+    validation pass at the end."""
     lib.seed_everything(42)
     fabric = lib.Fabric(accelerator="cpu", precision=precision, **fabric_kwargs)
     fabric.launch()
@@ -78,18 +79,20 @@ def image_classifier(lib: Any, *, precision: str = "32-true", steps: int = 12, *
         DataLoader(Subset(dataset, range(256, 320)), batch_size=32),
     )
     losses: list[float] = []
+    norms: list[float] = []  # the gradients' norm before clipping
     while len(losses) < steps:
         for x, y in train_loader:
             loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
+            norms.append(fabric.clip_gradients(model, optimizer, max_norm=1.0).item())
             optimizer.step()
             losses.append(loss.item())
             if len(losses) == steps:
                 break
     val_loss, accuracy = _evaluate(fabric, model, val_loader)
-    return {"losses": losses, "val_loss": val_loss, "accuracy": accuracy, "state": _cpu_state(model),
-            "world_size": fabric.world_size}
+    return {"losses": losses, "norms": norms, "val_loss": val_loss, "accuracy": accuracy,
+            "state": _cpu_state(model), "world_size": fabric.world_size}
 
 
 def accumulation(lib: Any, *, accumulate: int = 4, updates: int = 4, **fabric_kwargs: Any) -> dict:
