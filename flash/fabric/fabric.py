@@ -33,7 +33,7 @@ from flash.fabric.data import apply_to_tensors
 from flash.fabric.environment import detect_cluster_env
 from flash.fabric.hooks import call_hook, scalars
 from flash.fabric.precision import DoublePrecision, HalfPrecision, MixedPrecision, Precision, get_precision
-from flash.fabric.seed import global_seed
+from flash.fabric.seed import global_seed, seed_everything
 from flash.fabric.strategy import Strategy, StrategyName, get_strategy
 from flash.fabric.wrappers import FabricDataLoader, FabricModule, FabricOptimizer, distributed_loader, to_device
 
@@ -374,15 +374,15 @@ class Fabric:
         return next((self._module_of_param[id(p)] for p in params if id(p) in self._module_of_param), None)
 
     # ------------------------------------------------------------------ loggers and callbacks
+    seed_everything = staticmethod(seed_everything)  # fabric.seed_everything(42), as in Lightning
+
     def log(self, name: str, value: Any, step: int | None = None) -> None:
         self.log_dict({name: value}, step=step)
 
     def log_dict(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Send ``metrics`` (numbers or one-element tensors) to every logger (rank 0 only). Without ``step``, the
         step is the number of earlier log calls (Lightning's auto-increment "by one with every log call")."""
-        values = scalars(metrics)
-        if step is None:
-            step = self._log_step
+        values, step = scalars(metrics), self._log_step if step is None else step
         self._log_step += 1
         for logger in self._loggers:
             logger.log_metrics(values, step)
