@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from flash.fabric import Fabric, seed_everything
-from tests.fabric.helpers import loader, net
-from tests.fabric.test_lightning_parity import run_processes
+from tests.fabric.helpers import loader, net, run_processes
 
 FSDP_SCRIPT = """
 import sys, torch
