@@ -31,8 +31,9 @@ from flash.fabric import checkpoint as checkpoint_io
 from flash.fabric.accelerator import resolve_accelerator, resolve_devices
 from flash.fabric.data import apply_to_tensors
 from flash.fabric.environment import detect_cluster_env
+from flash.fabric.hooks import call_hook, scalars
 from flash.fabric.precision import DoublePrecision, HalfPrecision, MixedPrecision, Precision, get_precision
-from flash.fabric.seed import global_seed
+from flash.fabric.seed import global_seed, seed_everything
 from flash.fabric.strategy import Strategy, StrategyName, get_strategy
 from flash.fabric.wrappers import FabricDataLoader, FabricModule, FabricOptimizer, distributed_loader, to_device
 
@@ -80,7 +81,7 @@ class Fabric:
         self._launched = False
         self._module_of_param: dict[int, torch.nn.Module] = {}  # id(parameter) -> the set-up (original) module
         self._loaders_set_up = 0
-        self._log_step = 0  # the step of log() calls that give none
+        self._log_step = 0  # log() calls so far: the step of one that gives none
 
     # ------------------------------------------------------------------ properties
     @property
@@ -187,6 +188,7 @@ class Fabric:
         """The optimizers wrapped (one, or a tuple); their module must be set up first."""
         wrapped = []
         for optimizer in optimizers:
+            optimizer = self._strategy.setup_optimizer(optimizer)
             params = [p for group in optimizer.param_groups for p in group["params"]]
             if not any(id(p) in self._module_of_param for p in params):
                 raise ConfigurationError(
@@ -372,24 +374,23 @@ class Fabric:
         return next((self._module_of_param[id(p)] for p in params if id(p) in self._module_of_param), None)
 
     # ------------------------------------------------------------------ loggers and callbacks
+    seed_everything = staticmethod(seed_everything)  # fabric.seed_everything(42), as in Lightning
+
     def log(self, name: str, value: Any, step: int | None = None) -> None:
         self.log_dict({name: value}, step=step)
 
     def log_dict(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Send ``metrics`` (numbers or one-element tensors) to every logger (rank 0 only)."""
-        values = {name: float(v.item() if isinstance(v, torch.Tensor) else v) for name, v in metrics.items()}
-        if step is None:
-            step, self._log_step = self._log_step, self._log_step + 1
+        """Send ``metrics`` (numbers or one-element tensors) to every logger (rank 0 only). Without ``step``, the
+        step is the number of earlier log calls (Lightning's auto-increment "by one with every log call")."""
+        values, step = scalars(metrics), self._log_step if step is None else step
+        self._log_step += 1
         for logger in self._loggers:
             logger.log_metrics(values, step)
 
     def call(self, hook_name: str, *args: Any, **kwargs: Any) -> None:
-        """Run ``hook_name(*args, **kwargs)`` on every callback that has it, in the order given."""
-        for callback in self._callbacks:
-            method = getattr(callback, hook_name, None)
-            if callable(method):
-                method(*args, **kwargs)
-
+        """Run ``hook_name(*args, **kwargs)`` on every callback that has it, in the order given; keyword arguments
+        a callback's method does not take (and has no ``**kwargs`` for) are left out, as in Lightning."""
+        call_hook(self._callbacks, hook_name, args, kwargs)
 
 def _apply(data: Any, device: torch.device, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
     if isinstance(data, (int, float)) and not isinstance(data, bool):

@@ -14,6 +14,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import weakref
 from typing import Any, Literal, get_args
 
 import torch
@@ -21,6 +22,7 @@ import torch.distributed as dist
 
 from flash.errors import ConfigurationError, invalid_choice
 from flash.fabric.environment import ClusterEnv, detect_cluster_env, free_port, relaunch_command
+from flash.fabric.wrappers import follow_parameters
 
 StrategyName = Literal["auto", "single", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp"]
 STRATEGIES: tuple[str, ...] = get_args(StrategyName)
@@ -52,6 +54,10 @@ class Strategy:
     def setup_module(self, module: torch.nn.Module) -> torch.nn.Module:
         """Move ``module`` to the device; return what runs its ``forward`` (the module itself, or a DDP wrapper)."""
         return module.to(self.device)
+
+    def setup_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        """``optimizer`` ready to step the set-up module's parameters."""
+        return optimizer
 
     def rewrap(self, module: torch.nn.Module, wrapped: torch.nn.Module | None) -> torch.nn.Module | None:
         """The wrapper to train with from now on (called each epoch, after callbacks may have (un)frozen layers)."""
@@ -174,7 +180,10 @@ class ParallelStrategy(Strategy):
             )
             self.children.append(subprocess.Popen(command, env=child_env))
         atexit.register(self._reap_children)
-        os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
+        # this process is rank 0 from now on, as its workers see it: a second Fabric (or Trainer) made in this
+        # script joins the same processes instead of launching more (Lightning sets LOCAL_RANK etc. likewise)
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE=str(n), LOCAL_WORLD_SIZE=str(n), FLASH_LAUNCHED="1",
+                          MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
     def _reap_children(self) -> None:
@@ -318,9 +327,22 @@ class FSDPStrategy(ParallelStrategy):
                 register_fsdp_forward_method(module, name)
         return None
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._replaced: dict[int, tuple[Any, torch.nn.Parameter]] = {}  # id(unsharded) -> (weakref to it, sharded)
+
     def setup_module(self, module):
+        before = dict(module.named_parameters())
         self.wrap(module)
+        after = dict(module.named_parameters())
+        self._replaced.update((id(p), (weakref.ref(p), after[n])) for n, p in before.items() if after.get(n) is not p)
         return module
+
+    def setup_optimizer(self, optimizer):
+        """An optimizer made before ``setup_module`` (``fabric.setup(model, optimizer)``) steps the sharded
+        parameters from now on, as the unsharded ones it was given are gone."""
+        follow_parameters(optimizer, self._replaced)
+        return optimizer
 
     def _options(self):
         from torch.distributed.checkpoint.state_dict import StateDictOptions

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, SequentialSampler
 
+from flash.errors import ConfigurationError
 from flash.fabric.data import apply_to_tensors
 from flash.fabric.precision import Precision
 
@@ -144,6 +145,20 @@ class FabricOptimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self._optimizer.zero_grad(set_to_none=set_to_none)
+
+
+def follow_parameters(optimizer: torch.optim.Optimizer, replaced: dict[int, tuple[Any, torch.nn.Parameter]]) -> None:
+    """Point ``optimizer`` at the new parameters where setting the module up replaced them (FSDP2's ``fully_shard``
+    makes sharded ones): ``replaced`` maps ``id(old)`` to ``(weakref to old, new)``."""
+    for group in optimizer.param_groups if replaced else ():
+        new = [replaced[id(p)][1] if id(p) in replaced and replaced[id(p)][0]() is p else p for p in group["params"]]
+        if any(old is not p and old in optimizer.state for old, p in zip(group["params"], new)):
+            raise ConfigurationError(
+                f"This {type(optimizer).__name__} has already stepped the module's unsharded parameters, which "
+                "setting the module up replaced. Set up a fresh optimizer, or create it after "
+                "model = fabric.setup_module(model). Received: an optimizer with state"
+            )
+        group["params"] = new
 
 
 def distributed_loader(loader: DataLoader, *, rank: int, world_size: int, seed: int) -> DataLoader:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -41,3 +47,23 @@ def spawned_run(fabric, steps: int) -> dict:
     model, optimizer = fabric.setup(original, torch.optim.SGD(original.parameters(), lr=0.1))
     train(fabric, model, optimizer, fabric.setup_dataloaders(loader(32, batch_size=4)), steps=steps)
     return {"state": original.state_dict(), "world_size": fabric.world_size, "rank": fabric.global_rank}
+
+
+def run_processes(script: Path, *args: str, timeout: float = 300) -> None:
+    """Run ``script`` in a session of its own; on a timeout kill every process in it (the relaunched ranks
+    too, which would otherwise wait in a collective for a rank 0 that is gone)."""
+    from tests.engine.helpers import REPO
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
+                 "FLASH_LAUNCHED", "SLURM_NTASKS"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, str(script), *args], cwd=script.parent, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        raise AssertionError(f"{script.name} {' '.join(args)} ran over {timeout} s:\n{output[-4000:]}") from None
+    assert process.returncode == 0, f"{script.name} {' '.join(args)} exited {process.returncode}:\n{output[-4000:]}"

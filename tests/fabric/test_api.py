@@ -32,6 +32,7 @@ METHODS = {
     "log": ["name", "value", "step"],
     "log_dict": ["metrics", "step"],
     "call": ["hook_name", "args", "kwargs"],
+    "seed_everything": ["seed", "workers"],
 }
 PROPERTIES = {"accelerator", "device", "device_indices", "global_rank", "is_global_zero", "local_rank", "logger",
               "loggers", "node_rank", "num_nodes", "precision", "strategy", "world_size"}
