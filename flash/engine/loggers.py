@@ -47,8 +47,9 @@ class Logger:
     def save(self) -> None:
         """Write what is buffered (the Trainer calls it when fit/validate/test/predict ends)."""
 
-    def finalize(self) -> None:
-        """End of training: flush and close."""
+    def finalize(self, status: str = "success") -> None:
+        """End of training: flush and close. ``status`` (``"success"``, ``"failed"``, ...) as Lightning's loggers
+        take it; flash's loggers close the same way whatever it says."""
 
 
 class CSVLogger(Logger):
@@ -99,7 +100,7 @@ class CSVLogger(Logger):
         if self._written_rows < len(self._rows):
             self._flush()
 
-    def finalize(self):
+    def finalize(self, status: str = "success"):
         self.save()
 
     def _flush(self) -> None:
@@ -170,7 +171,7 @@ class TensorBoardLogger(Logger):
         if self._writer is not None:
             self._writer.flush()
 
-    def finalize(self):
+    def finalize(self, status: str = "success"):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -190,7 +191,7 @@ class WandbLogger(Logger):
     def log_metrics(self, metrics, step):
         self._run.log(dict(metrics), step=step)
 
-    def finalize(self):
+    def finalize(self, status: str = "success"):
         self._run.finish()
 
 
@@ -209,7 +210,7 @@ class MLFlowLogger(Logger):
     def log_metrics(self, metrics, step):
         self._mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
 
-    def finalize(self):
+    def finalize(self, status: str = "success"):
         self._mlflow.end_run()
 
 

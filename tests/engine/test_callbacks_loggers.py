@@ -214,7 +214,7 @@ def test_csv_logger_buffers_rows_and_writes_them_all_when_training_ends(tmp_path
         logger.log_metrics({"epoch": 0, "train_loss": 1.0 / (step + 1)}, step)
     assert len(_csv_rows(path)) == 1  # the first row is written at once, the rest wait for the interval
     logger.log_metrics({"epoch": 0, "val_loss": 0.5}, 3)  # a new column: the file is rewritten with it
-    logger.finalize()
+    logger.finalize("success")  # Lightning's signature: a Fabric program passes the status
     rows = _csv_rows(path)
     assert [r["step"] for r in rows] == ["0", "1", "2", "3"]
     assert rows[3]["val_loss"] == "0.5" and rows[1]["train_loss"] == "0.5"
