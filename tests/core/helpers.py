@@ -24,7 +24,7 @@ class PointsClassifier(Task):
             metrics = torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)
         super().__init__(loss_fn=torch.nn.functional.cross_entropy, learning_rate=learning_rate, optimizer=optimizer,
                          lr_scheduler=lr_scheduler, metrics=metrics)
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=("metrics",))  # a metric object is not a checkpoint value: pass it again
         self.labels = labels
         self.backbone = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
                                             torch.nn.Linear(8, 8), torch.nn.ReLU())
