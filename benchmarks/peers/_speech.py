@@ -141,8 +141,8 @@ def ctc_folder(folder: Path, *, quick: bool) -> str:
 def whisper_folder(folder: Path, *, quick: bool) -> str:
     """A random Whisper (flash's byte-level tiny-whisper tokenizer) with a short window, saved with its processor.
 
-    Full size: 80 mel bins, d_model 192, 2 encoder and 2 decoder layers, a 4 s window (Whisper-tiny's shape at
-    about a quarter of its width and a seventh of its window, so a CPU run takes minutes).
+    Full size: 80 mel bins, d_model 128, 2 encoder and 2 decoder layers, a 4 s window, 40 tokens (Whisper-tiny's
+    mel bins at a third of its width, half its depth and under a seventh of its window, so a CPU run takes minutes).
     """
     import torch
     import transformers
@@ -151,14 +151,14 @@ def whisper_folder(folder: Path, *, quick: bool) -> str:
 
     base = tiny_whisper()  # its tokenizer: one token per byte plus Whisper's special tokens
     tokenizer = base.tokenizer
-    mels, width, layers, window = (16, 32, 1, 2) if quick else (80, 192, 2, 4)
+    mels, width, layers, window = (16, 32, 1, 2) if quick else (80, 128, 2, 4)
     extractor = transformers.WhisperFeatureExtractor(feature_size=mels, chunk_length=window, sampling_rate=RATE)
     eot, sot = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
     config = transformers.WhisperConfig(
         vocab_size=len(tokenizer), num_mel_bins=mels, d_model=width, encoder_layers=layers, decoder_layers=layers,
         encoder_attention_heads=4 if width > 32 else 2, decoder_attention_heads=4 if width > 32 else 2,
         encoder_ffn_dim=4 * width, decoder_ffn_dim=4 * width, max_source_positions=extractor.nb_max_frames // 2,
-        max_target_positions=16 if quick else 64, decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot,
+        max_target_positions=16 if quick else 40, decoder_start_token_id=sot, eos_token_id=eot, pad_token_id=eot,
         bos_token_id=eot, begin_suppress_tokens=None, suppress_tokens=None)
     torch.manual_seed(0)
     model = transformers.WhisperForConditionalGeneration(config)

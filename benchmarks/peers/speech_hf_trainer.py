@@ -9,10 +9,10 @@ with ``save_pretrained`` (see ``_speech.py``), so accuracy is the final validati
 held-out transcripts (the same metric code for both); the timing is the point.
 
 Modes:
-- ``whisper``: a small Whisper (80 mels, d_model 192, 2 + 2 layers, 4 s window). flash: ``SpeechRecognitionData
-  .from_csv`` + ``SpeechRecognizer`` + ``flash.Trainer(max_epochs=...).fit``, all defaults otherwise, then
-  ``model.predict(val_files)``. hf: what the "Fine-Tune Whisper" guide teaches: ``Dataset.map`` computing
-  ``input_features`` and ``labels``, its ``DataCollatorSpeechSeq2SeqWithPadding``, ``Seq2SeqTrainer`` with
+- ``whisper``: a small Whisper (80 mels, d_model 128, 2 + 2 layers, 4 s window, 40 tokens). flash:
+  ``SpeechRecognitionData.from_csv`` + ``SpeechRecognizer`` + ``flash.Trainer(max_epochs=...).fit``, all defaults
+  otherwise, then ``model.predict(val_files)``. hf: what the "Fine-Tune Whisper" guide teaches: ``Dataset.map``
+  computing ``input_features`` and ``labels``, its ``DataCollatorSpeechSeq2SeqWithPadding``, ``Seq2SeqTrainer`` with
   ``predict_with_generate=True``, ``eval_strategy="epoch"`` and a WER ``compute_metrics`` (it validates like flash).
 - ``ctc``: a small wav2vec2 CTC model (hidden 192, 3 layers, conv 128). hf: the "Fine-tune wav2vec2" guide:
   ``input_values`` / ``input_length`` / ``labels`` by ``Dataset.map``, its ``DataCollatorCTCWithPadding``, ``Trainer``
@@ -20,7 +20,8 @@ Modes:
   ``compute_metrics``. Both train every parameter (the guide's ``freeze_feature_encoder`` is left out on both sides).
 
 Then the hf side transcribes the held-out clips with ``pipeline("automatic-speech-recognition", batch_size=...)``
-on its trained model. Same epochs, batch size and learning rate on both sides; ``TrainingArguments`` defaults
+on its trained model (Whisper: ``generate_kwargs={"num_beams": 1}``, greedy as flash; the pipeline's default for
+Whisper is 5 beams). Same epochs, batch size and learning rate on both sides; ``TrainingArguments`` defaults
 otherwise (``save_strategy="no"``, ``report_to="none"``). ``fit_s``: data setup, model, training and validation
 (imports excluded); ``predict_s``: the held-out clips read from disk and transcribed.
 
@@ -36,7 +37,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import Clock, main, split_digest  # noqa: E402
@@ -108,9 +108,8 @@ def run_flash(config: dict) -> dict:
 
 def run_hf(config: dict) -> dict:
     import soundfile as sf
-    from transformers import pipeline
-
     from _speech_hf import fit_ctc, fit_whisper
+    from transformers import pipeline
 
     val_files, _ = read_rows(config["val"])
     with Clock() as fit:
@@ -120,7 +119,9 @@ def run_hf(config: dict) -> dict:
         transcribe = pipeline("automatic-speech-recognition", model=trainer.model, tokenizer=tokenizer,
                               feature_extractor=extractor, batch_size=config["batch_size"], device="cpu")
         clips = [sf.read(path, dtype="float32")[0] for path in val_files]
-        transcripts = [out["text"] for out in transcribe(clips)]
+        # greedy, as flash decodes (the pipeline's own Whisper default is 5 beams: ~5x the work)
+        kwargs = {"generate_kwargs": {"num_beams": 1}} if config["mode"] == "whisper" else {}
+        transcripts = [out["text"] for out in transcribe(clips, **kwargs)]
     return {"fit_s": fit.seconds, "predict_s": predict.seconds, "transcripts": transcripts, "val_loss": val_loss}
 
 
