@@ -51,10 +51,11 @@ from flash.audio.speech_recognition.features import (
 )
 from flash.audio.speech_recognition.input import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
+from flash.audio.speech_recognition.metrics import ErrorRate
 from flash.audio.speech_recognition.text import TranscriptChecker
 from flash.core.data import INPUT, METADATA, TARGET
 from flash.core.task import Task, temporarily
-from flash.errors import CheckpointError, ConfigurationError, DataError, require
+from flash.errors import CheckpointError, ConfigurationError, DataError
 
 OUTPUTS = ("labels", "transcripts", "text")
 
@@ -102,9 +103,8 @@ class SpeechRecognizer(Task):
                  vocab: Sequence[str] | None = None, normalize_text: bool = False, chunk_length_s: float | None = None,
                  stride_length_s: float | None = None, timestamps: bool = False, language: str | None = None,
                  task: Literal["transcribe", "translate"] | None = None) -> None:
-        text = require("torchmetrics.text", "audio", purpose="word error rates")
         super().__init__(
-            metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()},
+            metrics={"wer": ErrorRate("word"), "cer": ErrorRate("char")},  # torchmetrics' numbers, not its import
             learning_rate=learning_rate,
             optimizer=optimizer,
             lr_scheduler=lr_scheduler,
@@ -270,12 +270,22 @@ class SpeechRecognizer(Task):
     ) -> Any:
         """Transcribe a path, folder, waveform or a list of them; any length (long audio is read in windows).
 
+        A list is batched shortest clip first (each batch pads to its own longest clip, so sorted batches pad
+        little); the transcripts come back in the order of ``inputs``.
+
         Example:
             >>> model.predict("talk.wav", timestamps=True)  # doctest: +SKIP
             {'text': 'hello world', 'chunks': [{'text': 'hello', 'timestamp': (0.52, 0.9)}, ...]}
         """
+        single, samples = self.samples_from(inputs)
+        # shortest first: each batch pads to its own longest clip, so sorted batches pad (and compute) little
+        order = sorted(range(len(samples)), key=lambda i: samples[i][INPUT].shape[0])
         with temporarily(self, timestamps=None if timestamps is None else bool(timestamps)):
-            return super().predict(inputs, output=output, batch_size=batch_size)
+            results = super().predict(_ReadSamples(samples[i] for i in order), output=output, batch_size=batch_size)
+        in_order: list[Any] = [None] * len(order)
+        for position, index in enumerate(order):
+            in_order[index] = results[position]
+        return in_order[0] if single else in_order
 
     def format_predictions(self, outputs: list[str] | list[dict], output: str) -> list:
         if output not in OUTPUTS:
@@ -286,6 +296,8 @@ class SpeechRecognizer(Task):
 
     def samples_from(self, inputs: Any) -> tuple[bool, list[dict]]:
         """A path, a folder, a waveform array (at ``self.sampling_rate``), or a list of those."""
+        if isinstance(inputs, _ReadSamples):  # predict() read them already
+            return False, list(inputs)
         single = not isinstance(inputs, (list, tuple))
         if isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir():
             single, inputs = False, sorted(str(p) for p in Path(inputs).rglob("*") if p.is_file() and is_audio_file(p))
@@ -324,6 +336,10 @@ class SpeechRecognizer(Task):
         model.hparams.update({k: hparams.get(k) for k in ("backbone", "processor_backbone", "vocab")})
         model.load_state_dict(checkpoint["state_dict"])
         return model
+
+
+class _ReadSamples(list):
+    """Samples :meth:`SpeechRecognizer.predict` has read (and sorted by length): not read again."""
 
 
 SpeechRecognition = SpeechRecognizer  # Lightning Flash's name
