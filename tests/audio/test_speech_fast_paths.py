@@ -1,4 +1,5 @@
-"""flash/audio's own error rates give torchmetrics' numbers; predict batches clips by length, answers in input order."""
+"""The speech task's fast paths keep their results: flash/audio's own error rates give torchmetrics' numbers, predict
+batches clips by length and answers in input order, the sanity check generates only a few tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 import pytest
 import torch
 
-from flash.audio import SpeechRecognizer
+import flash
+from flash.audio import SpeechRecognitionData, SpeechRecognizer
+from flash.audio.speech_recognition import model as speech_model
 from flash.audio.speech_recognition.metrics import ErrorRate, edit_distance
 
 
@@ -74,3 +77,26 @@ def test_predict_batches_by_length_and_answers_in_input_order(speech_rows, monke
     assert lengths == sorted(lengths) and [len(b) for b in batches] == [3, 3, 1]
     assert together == [model.predict(f) for f in files]  # one at a time: nothing padded, same text
     assert model.predict([files[2]]) == [together[2]] and model.predict(files[2]) == together[2]
+
+
+def test_sanity_check_generates_a_few_tokens_validation_whole_transcripts(whisper_folder, speech_rows, tmp_path,
+                                                                           monkeypatch):
+    calls: list[tuple[bool, int | None]] = []
+    generate = speech_model.generate
+
+    def recording(model, tokenizer, features, **kwargs):
+        calls.append((trainer.sanity_checking, kwargs.get("max_new_tokens")))
+        texts = generate(model, tokenizer, features, **kwargs)
+        assert kwargs.get("max_new_tokens") is None or all(len(t.encode()) <= speech_model.SANITY_TOKENS for t in texts)
+        return texts
+
+    monkeypatch.setattr(speech_model, "generate", recording)
+    files, texts = [r["file"] for r in speech_rows[:4]], [r["text"] for r in speech_rows[:4]]
+    datamodule = SpeechRecognitionData.from_files(files[:2], texts[:2], val_files=files[2:], val_targets=texts[2:],
+                                                  batch_size=1)
+    model = SpeechRecognizer(str(whisper_folder), learning_rate=1e-3)
+    trainer = flash.Trainer(max_epochs=1, default_root_dir=str(tmp_path), enable_checkpointing=False,
+                            enable_progress_bar=False, report=False)
+    trainer.fit(model, datamodule=datamodule)
+    assert calls == [(True, speech_model.SANITY_TOKENS)] * 2 + [(False, None)] * 2
+    assert 0.0 <= trainer.callback_metrics["val_wer"] and "val_cer" in trainer.callback_metrics
