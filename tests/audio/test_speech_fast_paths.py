@@ -100,3 +100,31 @@ def test_sanity_check_generates_a_few_tokens_validation_whole_transcripts(whispe
     trainer.fit(model, datamodule=datamodule)
     assert calls == [(True, speech_model.SANITY_TOKENS)] * 2 + [(False, None)] * 2
     assert 0.0 <= trainer.callback_metrics["val_wer"] and "val_cer" in trainer.callback_metrics
+
+
+def test_training_batches_group_clips_of_similar_duration_and_reshuffle(speech_rows):
+    from flash.audio.speech_recognition.sampling import LengthGroupedSampler, audio_lengths
+
+    files, texts = [r["file"] for r in speech_rows], [r["text"] for r in speech_rows]
+    datamodule = SpeechRecognitionData.from_files(files, texts, batch_size=4)
+    loader = datamodule.train_dataloader()
+    sampler = loader.sampler
+    assert isinstance(sampler, LengthGroupedSampler)
+    lengths = audio_lengths(datamodule.train_dataset)
+    assert lengths == pytest.approx([len(sf_read(f)) / 16000 for f in files], abs=1e-3)
+    first = list(sampler)
+    assert sorted(first) == list(range(len(files)))
+    assert [lengths[i] for i in first] == sorted(lengths, reverse=True)  # 20 clips: one mega-batch
+    sampler.set_epoch(1)
+    assert sorted(list(sampler)) == sorted(first)
+    batch = next(iter(loader))
+    assert batch["input"]["lengths"].tolist() == sorted(batch["input"]["lengths"].tolist(), reverse=True)
+    plain = SpeechRecognitionData.from_files(files, texts, batch_size=4, group_by_length=False)
+    assert not isinstance(plain.train_dataloader().sampler, LengthGroupedSampler)
+    assert SpeechRecognitionData.from_files(files, texts, val_split=0.25, batch_size=4).train_dataloader().sampler
+
+
+def sf_read(path):
+    import soundfile
+
+    return soundfile.read(path, dtype="float32")[0]
