@@ -155,8 +155,10 @@ def alternate(script: str, contenders: Sequence[str], config: dict, root: Path, 
     return runs
 
 
-def paired(runs: list[dict], a: str, b: str, keys: Sequence[str]) -> dict[str, Any]:
-    """Per round ``a[key] / b[key]`` for each timing key, their median, and both sides' accuracies."""
+def paired(runs: list[dict], a: str, b: str, keys: Sequence[str],
+           metrics: Sequence[str] = ("accuracy",)) -> dict[str, Any]:
+    """Per round ``a[key] / b[key]`` for each timing key, their median, and both sides' ``metrics`` (accuracies:
+    ``out["accuracy_flash"]``; a speech benchmark passes ``("wer", "cer", "val_loss")``)."""
     out: dict[str, Any] = {}
     rounds = sorted({r["round"] for r in runs})
     by = {(r["round"], r["contender"]): r for r in runs}
@@ -165,15 +167,17 @@ def paired(runs: list[dict], a: str, b: str, keys: Sequence[str]) -> dict[str, A
         out[key] = {"ratios": ratios, "median": statistics.median(ratios) if ratios else None,
                     a: [by[(i, a)][key] for i in rounds if (i, a) in by],
                     b: [by[(i, b)][key] for i in rounds if (i, b) in by]}
-    for side in (a, b):
-        out[f"accuracy_{side}"] = [by[(i, side)]["accuracy"] for i in rounds if (i, side) in by]
+    for metric in metrics:
+        for side in (a, b):
+            out[f"{metric}_{side}"] = [by[(i, side)][metric] for i in rounds if (i, side) in by]
     digests = {r["split"] for r in runs}
     out["same_split"] = len(digests) == 1
     out["split"] = sorted(digests)
     return out
 
 
-def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str]) -> None:
+def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str],
+                  metrics: Sequence[str] = ("accuracy",)) -> None:
     print(f"{title}:")
     for key in keys:
         s = summary[key]
@@ -182,15 +186,19 @@ def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str]
         print(f"  {key}: {a}/{b} median {s['median']:.3f} (rounds " + ", ".join(f"{x:.3f}" for x in s["ratios"])
               + f"); {a} " + ", ".join(f"{x:.1f}" for x in s[a]) + f" s; {b} " + ", ".join(f"{x:.1f}" for x in s[b])
               + " s")
-    acc_a, acc_b = summary[f"accuracy_{a}"], summary[f"accuracy_{b}"]
-    print(f"  accuracy {a} " + ", ".join(f"{x:.3f}" for x in acc_a) + f" vs {b} " + ", ".join(f"{x:.3f}" for x in acc_b)
-          + f"; same split: {summary['same_split']} ({', '.join(summary['split'])})", flush=True)
+    scores = [f"{m} {a} " + ", ".join(f"{x:.3f}" for x in summary[f"{m}_{a}"]) + f" vs {b} "
+              + ", ".join(f"{x:.3f}" for x in summary[f"{m}_{b}"]) for m in metrics]
+    print("  " + "; ".join(scores) + f"; same split: {summary['same_split']} ({', '.join(summary['split'])})",
+          flush=True)
 
 
 def main(script: str, description: str, contenders: Sequence[str], worker: Callable[[str, dict], dict],
          prepare: Callable[[argparse.Namespace, Path], list[dict]], add_arguments: Callable | None = None,
-         argv: Sequence[str] | None = None) -> dict | None:
-    """Parse, then either run one worker (and write its result) or drive the rounds of every config."""
+         argv: Sequence[str] | None = None, metrics: Sequence[str] = ("accuracy",)) -> dict | None:
+    """Parse, then either run one worker (and write its result) or drive the rounds of every config.
+
+    ``metrics``: the accuracy keys every worker returns, reported for both sides (default ``("accuracy",)``).
+    """
     parser = driver_arguments(description, contenders)
     if add_arguments is not None:
         add_arguments(parser)
@@ -213,9 +221,9 @@ def main(script: str, description: str, contenders: Sequence[str], worker: Calla
             print(f"{mode}: {a} vs {b}, {rounds} round(s), alternating fresh processes", flush=True)
             runs = alternate(script, contenders, config, root, rounds=rounds, only=args.only)
             keys = [k for k in ("fit_s", "predict_s", "process_s") if all(k in r for r in runs)]
-            summary = paired(runs, a, b, keys)
+            summary = paired(runs, a, b, keys, metrics)
             results["modes"][mode] = {"config": config, "runs": runs, "summary": summary}
-            print_summary(mode, summary, a, b, keys)
+            print_summary(mode, summary, a, b, keys, metrics)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return results

@@ -60,6 +60,15 @@ class Metric(torch.nn.Module):
         """The score (a tensor, or a dict of them) from the states summed across processes."""
         raise NotImplementedError(f"{type(self).__name__} must define score(**states).")
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Add a batch to the epoch's counts (as ``update``) and return the score of that batch alone (this
+        process's), as torchmetrics' metrics do when called."""
+        batch = self.clone()
+        batch.reset()
+        batch.update(*args, **kwargs)
+        self.update(*args, **kwargs)
+        return batch.score(**{name: getattr(batch, name) for name in batch._defaults})
+
     def clone(self) -> Metric:
         return copy.deepcopy(self)
 

@@ -25,6 +25,7 @@ from flash.audio.speech_recognition.input import (
     table_args,
 )
 from flash.audio.speech_recognition.io import is_audio_file
+from flash.audio.speech_recognition.sampling import LengthGroupedSampler, audio_lengths
 from flash.core.data import STAGES, DataModule, stage_args
 from flash.errors import ConfigurationError, DataError
 
@@ -50,6 +51,17 @@ class SpeechRecognitionData(DataModule):
 
     input_transform_cls = SpeechRecognitionInputTransform
     formats_targets = False
+
+    def __init__(self, *args: Any, group_by_length: bool = True, **kwargs: Any) -> None:
+        """``group_by_length`` (default): training batches of clips of similar duration, shuffled every epoch (see
+        :mod:`~flash.audio.speech_recognition.sampling`); False: plain shuffled batches. A ``sampler`` replaces it."""
+        if group_by_length and kwargs.get("sampler") is None:
+            kwargs["sampler"] = self._length_sampler
+        self.group_by_length = group_by_length
+        super().__init__(*args, **kwargs)
+
+    def _length_sampler(self, dataset: Any) -> LengthGroupedSampler:
+        return LengthGroupedSampler(audio_lengths(dataset), batch_size=self.batch_size, seed=self.seed)
 
     @classmethod
     def from_files(cls, train_files: Sequence[str] | None = None, train_targets: Sequence[str] | None = None, *,

@@ -43,12 +43,17 @@ def ctc_decode(tokenizer: Any, logits: torch.Tensor, frames: torch.Tensor | None
     return [ctc_text(tokenizer, row) for row in ids.cpu().tolist()]
 
 
-def generate(model: Any, tokenizer: Any, features: dict, *, prompt: list[int], device: Any) -> list[str]:
-    """Greedy generation from a sequence-to-sequence ``model`` after the ``prompt`` ids -> one text per clip."""
+def generate(model: Any, tokenizer: Any, features: dict, *, prompt: list[int], device: Any,
+             max_new_tokens: int | None = None) -> list[str]:
+    """Greedy generation from a sequence-to-sequence ``model`` after the ``prompt`` ids -> one text per clip.
+
+    Up to the model's longest target (``max_target_positions``), or ``max_new_tokens`` after the prompt."""
     batch_size = next(iter(features.values())).shape[0]
     prompt_ids = torch.tensor([prompt] * batch_size, dtype=torch.long, device=device)
     config = copy.deepcopy(model.generation_config)
     config.max_length = getattr(model.config, "max_target_positions", 448)
+    if max_new_tokens is not None:
+        config.max_length = min(config.max_length, len(prompt) + max_new_tokens)
     config.begin_suppress_tokens = config.suppress_tokens = None
     generated = model.generate(**features, decoder_input_ids=prompt_ids, generation_config=config)
     if generated.shape[1] >= len(prompt) and torch.equal(generated[:, : len(prompt)], prompt_ids):
