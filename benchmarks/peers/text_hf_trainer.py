@@ -103,6 +103,7 @@ def worker(contender: str, config: dict) -> dict:
 
 def run_flash(config: dict) -> dict:
     from transformers import AutoModel, AutoTokenizer  # noqa: F401  (as the HF worker imports its classes: outside the clock)
+    import pandas  # noqa: F401  (flash reads CSV with it; the HF worker's `datasets` import loads it outside the clock)
 
     import flash
     from flash.text import TextClassificationData, TextClassifier

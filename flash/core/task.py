@@ -12,7 +12,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import torch
 
@@ -28,14 +28,11 @@ from flash.engine.module import TrainingModule
 from flash.errors import CheckpointError, ConfigurationError
 from flash.lazy import provided
 
-if TYPE_CHECKING:
-    import torchmetrics
-
 MetricsSpec = Any  # a Metric, a list of Metrics, {name: Metric}, or a function returning one of these
 STAGE_METRICS = ("train_metrics", "val_metrics", "test_metrics")
 
 
-def metric_name(metric: torchmetrics.Metric) -> str:
+def metric_name(metric: Any) -> str:
     """``MulticlassF1Score`` -> ``"f1score"``; ``Accuracy`` -> ``"accuracy"``."""
     name = re.sub(r"^(Multiclass|Multilabel|Binary)", "", type(metric).__name__)
     return name.lower()
@@ -66,7 +63,8 @@ class Task(TrainingModule):
     Args:
         model: the network (tasks with ``backbone``/``head`` leave it None).
         loss_fn: a callable ``(outputs, targets) -> loss``.
-        metrics: torchmetrics metrics (logged as ``{stage}_{name}``).
+        metrics: metrics with ``update``/``compute``/``reset``: flash.core.metrics' or torchmetrics' (logged as
+            ``{stage}_{name}``).
         learning_rate: passed to the optimizer as ``lr``.
         optimizer: a torch.optim name (``"adamw"``), ``(name, kwargs)``, or a callable.
         lr_scheduler: a scheduler name, ``(name, kwargs[, {"interval": "step"}])``, or a callable.
@@ -94,7 +92,7 @@ class Task(TrainingModule):
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.__dict__["_metrics_spec"] = metrics  # not a submodule; {stage}_metrics are built from it on first use,
-        # so prediction never imports torchmetrics
+        # so prediction never builds them
         self.input_transform: InputTransform = self.input_transform_cls()
         self._frozen_bn_eval: list[torch.nn.Module] = []
 

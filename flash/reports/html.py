@@ -1,6 +1,6 @@
 """The report page: sections of headings, tables and pictures, written as one ``index.html``.
 
-Pictures are PNG files beside the page (``<img src="curves.png">``), tables are HTML and also
+Pictures are SVG or PNG files beside the page (``<img src="curves.svg">``), tables are HTML and also
 CSV files beside it, so the folder opens from disk with no server and the numbers stay machine-readable.
 
 Example:
@@ -78,8 +78,13 @@ class Section:
         figure.savefig(self.folder / name, dpi=90, pil_kwargs={"compress_level": 1})  # fast to write
         return self.picture(name, alt=alt)
 
+    def svg(self, markup: str, name: str, *, alt: str) -> Section:
+        """Save an SVG image (``flash.core.reporting.svg``'s charts) as ``name`` beside the page and show it."""
+        (self.folder / name).write_text(markup, encoding="utf-8")
+        return self.picture(name, alt=alt)
+
     def picture(self, name: str, *, alt: str) -> Section:
-        """Show a PNG already saved as ``name`` beside the page."""
+        """Show a picture (PNG, SVG) already saved as ``name`` beside the page."""
         self.parts.append(f'<img src="{html.escape(name)}" alt="{html.escape(alt)}">')
         return self
 

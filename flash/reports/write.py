@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flash._version import __version__
-from flash.errors import DataError, require
+from flash.errors import DataError
 from flash.reports.collect import Collected
 from flash.reports.html import Page, Section
 
@@ -21,7 +21,6 @@ from flash.reports.html import Page, Section
 def write_report(source: Any, model: Any, datamodule: Any, *, collected: Collected,
                  folder: str | os.PathLike | None = None, timings: dict[str, float] | None = None) -> Path:
     """Write the report of ``collected`` (one validation pass) into ``folder``; returns ``index.html``'s path."""
-    require("matplotlib", "plot", purpose="training reports")
     log_dir = Path(source.log_dir if hasattr(source, "log_dir") else source)
     for logger in getattr(source, "loggers", []):
         logger.save()  # the curves read metrics.csv: flush what the CSV logger still holds
@@ -64,9 +63,8 @@ def _facts(section: Section, source: Any, model: Any, datamodule: Any, timings: 
 
 def _curves(section: Section, log_dir: Path) -> None:
     """Two panels, losses and validation metrics, per epoch: cheap to draw whatever the task logs."""
-    from matplotlib.figure import Figure
-
     from flash.core.plots import read_metrics
+    from flash.core.reporting.svg import Panel, line_charts
 
     try:
         series = read_metrics(log_dir)
@@ -78,17 +76,9 @@ def _curves(section: Section, log_dir: Path) -> None:
     is_metric = {n: "loss" not in n and (n.startswith("val_") or f"val_{n[6:]}" in series) for n in series}
     losses = {n: v for n, v in series.items() if not is_metric[n]}
     metrics = {n: v for n, v in series.items() if is_metric[n]}
-    panels = [(title, group) for title, group in (("losses", losses), ("metrics", metrics)) if group]
+    panels = [Panel(title, dict(sorted(group.items())), xlabel="step")
+              for title, group in (("losses", losses), ("metrics", metrics)) if group]
     if not panels:
         section.text("No curves: the log holds no per-epoch metrics yet.", note=True)
         return
-    figure = Figure(figsize=(5.2 * len(panels), 3.4))
-    figure.subplots_adjust(left=0.08 / len(panels) + 0.04, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
-    for ax, (title, group) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels):
-        for name, points in sorted(group.items()):
-            steps, values = zip(*points)
-            ax.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=name)
-        ax.set(title=title, xlabel="step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    section.figure(figure, "curves.png", alt="training and validation curves")
+    section.svg(line_charts(panels), "curves.svg", alt="training and validation curves")

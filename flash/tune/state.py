@@ -12,11 +12,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
+from flash.core.metrics import Metric
 from flash.engine.seed import rng_state, set_rng_state
 
 
@@ -32,12 +34,15 @@ def _cpu_copy(value: Any) -> Any:
 
 
 def _reset_metrics(model: torch.nn.Module) -> None:
-    """Forget what the trial fed the torchmetrics metrics (their state is not in the state dict)."""
-    import torchmetrics
-
+    """Forget what the trial fed the metrics (flash's or torchmetrics': their state is not in the state dict)."""
     for module in model.modules():
-        if isinstance(module, torchmetrics.Metric):
+        if isinstance(module, Metric) or _is_torchmetrics_metric(module):
             module.reset()
+
+
+def _is_torchmetrics_metric(module: torch.nn.Module) -> bool:
+    torchmetrics = sys.modules.get("torchmetrics")  # a user's torchmetrics metric: then it is imported already
+    return torchmetrics is not None and isinstance(module, torchmetrics.Metric)
 
 
 @contextlib.contextmanager

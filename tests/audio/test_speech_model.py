@@ -218,3 +218,21 @@ def test_new_vocab_gets_a_new_output_layer(ctc_folder):
     assert model.model.lm_head.out_features == len(model.tokenizer) == 8  # 5 specials + a, b, c
     with pytest.raises(DataError, match="'d'"):
         model.transcripts.prepare("abd", "x")
+
+
+# ---------------------------------------------------------------------------------------- error rates
+def test_error_rates_match_torchmetrics_and_sum_over_the_epoch():
+    from flash.audio.speech_recognition.metrics import ErrorRate, edit_distance
+
+    text = pytest.importorskip("torchmetrics.text")
+    batches = [(["the cat sat", "hello world", ""], ["the cat sat down", "hello there world", "a b"]),
+               (["one two three four", "x"], ["one too three", "x y z"])]
+    for unit, theirs in (("word", text.WordErrorRate()), ("char", text.CharErrorRate())):
+        ours = ErrorRate(unit)
+        for preds, target in batches:
+            ours.update(preds, target)
+            theirs.update(preds, target)
+        assert float(ours.compute()) == pytest.approx(float(theirs.compute()), abs=1e-6)
+    assert edit_distance("kitten", "sitting") == 3
+    with pytest.raises(DataError, match="2 transcripts for 1 references"):
+        ErrorRate().update(["a", "b"], ["a"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torchmetrics
 
 from flash.core.data import Input
 from flash.core.outputs import classification_output
@@ -18,10 +17,13 @@ class PointsInput(Input):
 
 class PointsClassifier(Task):
     def __init__(self, num_classes: int = 2, *, labels=None, learning_rate: float = 0.05, optimizer="sgd",
-                 lr_scheduler=None, multi_label: bool = False):
+                 lr_scheduler=None, multi_label: bool = False, metrics=None):
+        if metrics is None:  # a user's torchmetrics metric, by default (imported here: it takes seconds)
+            import torchmetrics
+
+            metrics = torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)
         super().__init__(loss_fn=torch.nn.functional.cross_entropy, learning_rate=learning_rate, optimizer=optimizer,
-                         lr_scheduler=lr_scheduler,
-                         metrics=torchmetrics.Accuracy(task="multiclass", num_classes=num_classes))
+                         lr_scheduler=lr_scheduler, metrics=metrics)
         self.save_hyperparameters()
         self.labels = labels
         self.backbone = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),

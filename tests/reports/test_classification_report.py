@@ -43,7 +43,7 @@ def test_image_report_files_and_numbers(image_run):
     model, trainer, datamodule = image_run
     folder = Path(trainer.log_dir) / "report"
     page = (folder / "index.html").read_text()
-    for picture in ("curves.png", "confusion_matrix.png", "mistakes.png"):
+    for picture in ("curves.svg", "confusion_matrix.svg", "mistakes.png"):
         assert is_picture(folder / picture) and f'src="{picture}"' in page
     rows = read_csv(folder / "per_class.csv")
     assert [r["class"] for r in rows] == datamodule.labels
@@ -72,7 +72,7 @@ def test_report_off_and_on_demand(image_run, tmp_path):
     assert not any(isinstance(c, ReportCallback) for c in flash.Trainer(fast_dev_run=True).callbacks)
     path = flash.report(tmp_path / "logs", model, datamodule)  # a folder with no metrics.csv: a note, no curves
     assert path == tmp_path / "logs" / "report" / "index.html" and "No curves" in path.read_text()
-    assert is_picture(path.parent / "confusion_matrix.png")
+    assert is_picture(path.parent / "confusion_matrix.svg")
     assert flash.report(trainer) == Path(trainer.log_dir) / "report" / "index.html"  # reuses the fit's outputs
     with pytest.raises(ConfigurationError, match="Received: report='yes'"):
         flash.Trainer(report="yes")

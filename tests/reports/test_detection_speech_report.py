@@ -57,7 +57,7 @@ def test_detection_report(tmp_path):
     trainer.fit(model, datamodule=datamodule)
     folder = Path(trainer.log_dir) / "report"
     page = (folder / "index.html").read_text()
-    for picture in ("curves.png", "pr_curves.png", "val_images.png"):
+    for picture in ("curves.svg", "pr_curves.svg", "val_images.png"):
         assert is_picture(folder / picture) and f'src="{picture}"' in page
     rows = read_csv(folder / "per_class_ap.csv")
     import json

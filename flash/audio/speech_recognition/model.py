@@ -51,10 +51,11 @@ from flash.audio.speech_recognition.features import (
 )
 from flash.audio.speech_recognition.input import SpeechRecognitionInputTransform
 from flash.audio.speech_recognition.io import audio_from_array, is_audio_file, read_audio, resample
+from flash.audio.speech_recognition.metrics import ErrorRate
 from flash.audio.speech_recognition.text import TranscriptChecker
 from flash.core.data import INPUT, METADATA, TARGET
 from flash.core.task import Task, temporarily
-from flash.errors import CheckpointError, ConfigurationError, DataError, require
+from flash.errors import CheckpointError, ConfigurationError, DataError
 
 OUTPUTS = ("labels", "transcripts", "text")
 
@@ -102,9 +103,8 @@ class SpeechRecognizer(Task):
                  vocab: Sequence[str] | None = None, normalize_text: bool = False, chunk_length_s: float | None = None,
                  stride_length_s: float | None = None, timestamps: bool = False, language: str | None = None,
                  task: Literal["transcribe", "translate"] | None = None) -> None:
-        text = require("torchmetrics.text", "audio", purpose="word error rates")
         super().__init__(
-            metrics={"wer": text.WordErrorRate(), "cer": text.CharErrorRate()},
+            metrics={"wer": ErrorRate("word"), "cer": ErrorRate("char")},
             learning_rate=learning_rate,
             optimizer=optimizer,
             lr_scheduler=lr_scheduler,

@@ -298,12 +298,19 @@ class DataModule:
                               worker_init_fn=init, pin_memory=self.pin_memory,
                               persistent_workers=self.persistent_workers,
                               generator=torch.Generator().manual_seed(self.seed))
-        sampler = self.sampler if train else None
-        if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
-            sampler = sampler(dataset)  # a factory, e.g. the text DataModule's length-grouped sampler
+        sampler = self.stage_sampler(stage, dataset)
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
                           collate_fn=collate, num_workers=self.num_workers, worker_init_fn=init,
                           pin_memory=self.pin_memory, persistent_workers=self.persistent_workers)
+
+    def stage_sampler(self, stage: str, dataset: Any) -> Any:
+        """The sampler of ``stage``'s loader: ``sampler=`` (a Sampler, or a factory called with the dataset) for
+        training, None (shuffled training, data order otherwise) when not given. A DataModule whose samples batch
+        better in another order (texts of similar length) overrides it."""
+        sampler = self.sampler if stage == "train" else None
+        if sampler is not None and callable(sampler) and not isinstance(sampler, torch.utils.data.Sampler):
+            sampler = sampler(dataset)  # a factory
+        return sampler
 
     train_dataloader = partialmethod(_loader, "train")
     val_dataloader = partialmethod(_loader, "val")

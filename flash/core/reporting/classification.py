@@ -109,7 +109,7 @@ def _names(labels: Sequence[str] | None, num_classes: int) -> list[str]:
 
 
 def _single_label(section: Any, predicted: np.ndarray, targets: np.ndarray, names: list[str]) -> None:
-    from flash.core.plots import plot_confusion_matrix
+    from flash.core.reporting.svg import heatmap
 
     num_classes = len(names)
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -122,8 +122,9 @@ def _single_label(section: Any, predicted: np.ndarray, targets: np.ndarray, name
     rows = [[name, float(p), float(r), float(f), int(s)]
             for name, p, r, f, s in zip(names, precision, recall, f1, support)]
     section.table(["class", "precision", "recall", "F1", "support"], rows, csv_name="per_class.csv")
-    figure = plot_confusion_matrix(targets.tolist(), predicted.tolist(), labels=names)
-    section.figure(figure, "confusion_matrix.png", alt="confusion matrix")
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    section.svg(heatmap(share, names, names, title="share of each true class", xlabel="predicted class",
+                        ylabel="true class"), "confusion_matrix.svg", alt="confusion matrix")
 
 
 def _multi_label(section: Any, probs: np.ndarray, targets: np.ndarray, names: list[str]) -> None:

@@ -22,6 +22,7 @@ import torch
 
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
 from flash.core.data import INPUT
+from flash.core.metrics import Accuracy, F1Score
 from flash.core.task import Task
 from flash.errors import ConfigurationError
 from flash.image.classification.backbones import IMAGE_CLASSIFIER_BACKBONES
@@ -88,7 +89,7 @@ class ImageClassifier(ClassificationMixin, Task):
         num_classes = resolve_num_classes(num_classes, labels, owner="ImageClassifier")
         if loss_fn is None:
             loss_fn = default_loss(multi_label)
-        if metrics is None:  # built on first use (torchmetrics is not imported for prediction)
+        if metrics is None:  # built on first use
             metrics = partial(self._default_metrics, num_classes, multi_label)
         super().__init__(loss_fn=loss_fn, metrics=metrics,
                          learning_rate=learning_rate, optimizer=optimizer, lr_scheduler=lr_scheduler)
@@ -123,16 +124,11 @@ class ImageClassifier(ClassificationMixin, Task):
 
     @staticmethod
     def _default_metrics(num_classes: int, multi_label: bool) -> list:
-        import torchmetrics  # here, not at import: prediction does not use it
-
         if multi_label:
-            return [
-                torchmetrics.Accuracy(task="multilabel", num_labels=num_classes),
-                torchmetrics.F1Score(task="multilabel", num_labels=num_classes),
-            ]
+            return [Accuracy("multilabel", num_labels=num_classes), F1Score("multilabel", num_labels=num_classes)]
         if num_classes < 2:
             return []
-        return [torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)]
+        return [Accuracy("multiclass", num_classes=num_classes)]
 
     @classmethod
     def available_backbones(cls, pattern: str | None = None) -> list[str]:

@@ -139,17 +139,13 @@ def _name(labels: Sequence[Any] | None, label: int) -> str:
 
 
 def _pr_figure(section: Any, curves: dict, names: dict) -> None:
-    from flash.core.plots import new_figure
+    from flash.core.reporting.svg import Panel, line_charts
 
-    figure, axes = new_figure(size=(5.5, 4.0))
-    ax = axes[0, 0]
-    for label, (precision, recall, _, ap) in curves.items():
-        ax.plot(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]),
-                label=f"{names[label]} AP {ap:.2f}")
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title="precision-recall, IoU 0.5")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    section.figure(figure, "pr_curves.png", alt="precision-recall curves")
+    series = {f"{names[label]} AP {ap:.2f}": list(zip([0.0, *recall.tolist()], [1.0, *precision.tolist()]))
+              for label, (precision, recall, _, ap) in curves.items()}
+    panel = Panel("precision-recall, IoU 0.5", series, xlabel="recall", ylabel="precision",
+                  limits=((0.0, 1.02), (0.0, 1.02)))
+    section.svg(line_charts([panel]), "pr_curves.svg", alt="precision-recall curves")
 
 
 def _image_grid(section: Any, images: list[tuple[torch.Tensor, dict, dict]], labels: Sequence[Any] | None) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from flash.core.metrics import Metric
 from flash.errors import ConfigurationError, invalid_choice, require
 
 LOSSES = ("cross_entropy", "dice", "focal")
@@ -51,27 +52,25 @@ def scores(matrix: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in out.items()}
 
 
-def segmentation_metrics(num_classes: int, ignore_index: int | None = 255) -> Any:
-    """A ``torchmetrics.Metric`` holding the epoch's confusion matrix (summed across processes); its ``compute()``
-    gives ``{"mIoU", "pixel_accuracy", "dice", "iou"}``. torchmetrics is imported here, not for prediction."""
-    import torchmetrics  # a base dependency, imported here: prediction does not use it
+class SegmentationMetrics(Metric):
+    """The epoch's confusion matrix (summed across processes); ``compute()`` gives
+    ``{"mIoU", "pixel_accuracy", "dice", "iou"}``."""
 
-    class SegmentationMetrics(torchmetrics.Metric):
-        full_state_update = False
+    def __init__(self, num_classes: int, ignore_index: int | None = 255) -> None:
+        super().__init__()
+        self.num_classes, self.ignore_index = int(num_classes), ignore_index
+        self.add_state("matrix", torch.zeros(self.num_classes, self.num_classes, dtype=torch.long))
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.num_classes, self.ignore_index = int(num_classes), ignore_index
-            self.add_state("matrix", default=torch.zeros(self.num_classes, self.num_classes, dtype=torch.long),
-                           dist_reduce_fx="sum")
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        self.accumulate(matrix=confusion_matrix(preds, target, self.num_classes, self.ignore_index))
 
-        def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-            self.matrix += confusion_matrix(preds, target, self.num_classes, self.ignore_index)
+    def score(self, matrix: torch.Tensor) -> dict[str, torch.Tensor]:
+        return scores(matrix)
 
-        def compute(self) -> dict[str, torch.Tensor]:
-            return scores(self.matrix)  # type: ignore[arg-type]  # a registered state tensor
 
-    return SegmentationMetrics()
+def segmentation_metrics(num_classes: int, ignore_index: int | None = 255) -> SegmentationMetrics:
+    """The metric a :class:`SemanticSegmentation` task logs (``{stage}_mIoU``, ...) unless given others."""
+    return SegmentationMetrics(num_classes, ignore_index)
 
 
 def build_loss(loss_fn: Any, *, ignore_index: int | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -71,7 +71,7 @@ class SemanticSegmentation(Task):
                  image_size: int | tuple[int, int] = (256, 256)) -> None:
         num_classes = resolve_num_classes(num_classes, labels, owner="SemanticSegmentation")
         ignore = ignore_index
-        if metrics is None:  # built on first use: prediction never imports torchmetrics
+        if metrics is None:  # built on first use
             metrics = {"segmentation": lambda: segmentation_metrics(num_classes, ignore)}
             metrics = _Factory(metrics)
         super().__init__(loss_fn=build_loss(loss_fn, ignore_index=ignore_index), metrics=metrics,

@@ -96,24 +96,12 @@ def _names(model: Any, count: int) -> list[str]:
 
 
 def _confusion_figure(section: Any, matrix: torch.Tensor, names: list[str]) -> None:
-    from flash.core.plots import new_figure
+    from flash.core.reporting.svg import heatmap
 
     counts = matrix.double().numpy()
     share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    size = min(10.0, 2.5 + 0.45 * len(names))
-    figure, axes = new_figure(size=(size, size * 0.85))
-    ax = axes[0, 0]
-    shown = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted class", ylabel="true class",
-           title="share of each true class's pixels")
-    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticklabels(names, fontsize=8)
-    if len(names) <= 12:
-        for (row, col), value in np.ndenumerate(share):
-            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if value > 0.5 else "black")
-    figure.colorbar(shown, ax=ax, fraction=0.046)
-    section.figure(figure, "confusion_matrix.png", alt="confusion matrix of pixels")
+    section.svg(heatmap(share, names, names, title="share of each true class's pixels", xlabel="predicted class",
+                        ylabel="true class"), "confusion_matrix.svg", alt="confusion matrix of pixels")
 
 
 def _samples(section: Any, samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], model: Any) -> None:

@@ -26,7 +26,12 @@ from flash.core.tables import (
 )
 from flash.errors import ConfigurationError
 from flash.text.classification.input import TextClassificationInput, TextStreamInput, table_from_lists
-from flash.text.classification.transform import LengthGroupedSampler, TextClassificationInputTransform, text_lengths
+from flash.text.classification.transform import (
+    LengthGroupedSampler,
+    SortedLengthSampler,
+    TextClassificationInputTransform,
+    text_lengths,
+)
 
 PathLike = str | os.PathLike
 _HF_SPLITS = {"train": ("train",), "val": ("validation", "val", "valid", "dev"), "test": ("test",),
@@ -38,8 +43,10 @@ class TextClassificationData(DataModule):
 
     Every ``from_*`` takes the data of each stage, ``input_field`` (the text column) and
     ``target_fields`` (one label column, or several 0/1 columns for multi-label), plus the
-    DataModule's arguments (``batch_size``, ``val_split``, ``num_workers``, ``labels``, ...) and
-    ``sort_by_length=True`` to batch training texts of similar length together (less padding).
+    DataModule's arguments (``batch_size``, ``val_split``, ``num_workers``, ``labels``, ...).
+    By default texts of similar length are batched together (``sort_by_length``, on unless a ``sampler=`` is
+    given): training batches are shuffled in groups of 50 batches, validation runs shortest first, so a batch
+    pads little; ``sort_by_length=False`` gives plain shuffled batches.
     Tokenization happens per batch, with the tokenizer of the model being trained.
 
     Bad data raises a ``DataError`` naming the file (or data frame / list) and the row (counted
@@ -51,16 +58,21 @@ class TextClassificationData(DataModule):
 
     input_transform_cls = TextClassificationInputTransform
 
-    def __init__(self, *args: Any, sort_by_length: bool = False, **kwargs: Any) -> None:
-        if sort_by_length:
-            if kwargs.get("sampler") is not None:
-                raise ConfigurationError("Pass either sort_by_length=True or a sampler, not both.")
-            kwargs["sampler"] = self._length_sampler
-        self.sort_by_length = sort_by_length
+    def __init__(self, *args: Any, sort_by_length: bool | None = None, **kwargs: Any) -> None:
+        if sort_by_length and kwargs.get("sampler") is not None:
+            raise ConfigurationError("Pass either sort_by_length=True or a sampler, not both.")
+        self.sort_by_length = kwargs.get("sampler") is None if sort_by_length is None else bool(sort_by_length)
         super().__init__(*args, **kwargs)
 
-    def _length_sampler(self, dataset: Any) -> LengthGroupedSampler:
-        return LengthGroupedSampler(text_lengths(dataset), batch_size=self.batch_size)
+    def stage_sampler(self, stage: str, dataset: Any) -> Any:
+        """With ``sort_by_length`` (the default unless a ``sampler=`` is given): training batches of texts of similar
+        length, shuffled in groups (:class:`LengthGroupedSampler`); validation and test shortest first. Prediction
+        keeps the data's order (``trainer.predict`` returns batches in it; ``model.predict`` sorts by itself)."""
+        if not self.sort_by_length or stage == "predict":
+            return super().stage_sampler(stage, dataset)
+        if stage == "train":
+            return LengthGroupedSampler(text_lengths(dataset), batch_size=self.batch_size, seed=self.seed)
+        return SortedLengthSampler(text_lengths(dataset))
 
     @classmethod
     def _from_tables(cls, tables: dict[str, Table | None], input_field: str,

@@ -26,6 +26,7 @@ import torch
 
 from flash.core.classification import ClassificationMixin, default_loss, resolve_num_classes
 from flash.core.data import INPUT, InputTransform
+from flash.core.metrics import Accuracy, F1Score
 from flash.core.task import MetricsSpec, Task
 from flash.errors import ConfigurationError
 from flash.text.classification.backbones import (
@@ -42,14 +43,12 @@ CHECKPOINT_KEY = "text_backbone_files"
 
 
 def default_metrics(num_classes: int, multi_label: bool) -> list:
-    import torchmetrics  # here, not at import: prediction does not use it
-
     """Accuracy (micro) and macro F1: logged as ``{stage}_accuracy`` and ``{stage}_f1score``."""
     if multi_label:
-        return [torchmetrics.Accuracy(task="multilabel", num_labels=num_classes, average="micro"),
-                torchmetrics.F1Score(task="multilabel", num_labels=num_classes, average="macro")]
-    return [torchmetrics.Accuracy(task="multiclass", num_classes=num_classes, average="micro"),
-            torchmetrics.F1Score(task="multiclass", num_classes=num_classes, average="macro")]
+        return [Accuracy("multilabel", num_labels=num_classes, average="micro"),
+                F1Score("multilabel", num_labels=num_classes, average="macro")]
+    return [Accuracy("multiclass", num_classes=num_classes, average="micro"),
+            F1Score("multiclass", num_classes=num_classes, average="macro")]
 
 
 class TextClassifier(ClassificationMixin, Task):

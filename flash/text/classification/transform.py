@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Sampler
 
 from flash.core.data import INPUT, InputTransform, collate_samples
+from flash.core.data.columns import SampleColumns
 from flash.errors import ConfigurationError
 
 
@@ -135,7 +136,8 @@ def _process_group() -> tuple[int, int]:
 def text_lengths(dataset: Any) -> list[int]:
     """Character length of each sample's text in an ``Input`` or a ``val_split`` ``Subset`` (no loading)."""
     if hasattr(dataset, "indices") and hasattr(dataset, "source"):
-        samples = [dataset.source.samples[i] for i in dataset.indices]
-    else:
-        samples = dataset.samples
+        return [lengths[i] for lengths in [text_lengths(dataset.source)] for i in dataset.indices]
+    samples = dataset.samples
+    if isinstance(samples, SampleColumns):  # the texts themselves: no dict per sample
+        return [len(text) for text in samples.inputs]
     return [len(sample[INPUT]) for sample in samples]

@@ -103,7 +103,7 @@ def test_report_sections_show_iou_confusion_matrix_and_overlays(tmp_path):
     page = write_run_report(tmp_path / "run", model, datamodule, folder=tmp_path / "report")
     html = page.read_text()
     assert "IoU per class" in html and "Confusion matrix" in html and "val_overlays.png" in html
-    assert (tmp_path / "report" / "confusion_matrix.png").is_file()
+    assert (tmp_path / "report" / "confusion_matrix.svg").is_file()
     assert (tmp_path / "report" / "val_overlays.png").is_file()
     rows = (tmp_path / "report" / "per_class_iou.csv").read_text().splitlines()
     assert rows[0] == "class,IoU,true pixels" and [row.split(",")[0] for row in rows[1:]] == ["bg", "a", "b"]
