@@ -173,7 +173,8 @@ def paired(runs: list[dict], a: str, b: str, keys: Sequence[str]) -> dict[str, A
     return out
 
 
-def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str]) -> None:
+def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str], *, metric: str = "accuracy") -> None:
+    """``metric`` names what the workers' ``accuracy`` holds (a detection script's mAP@0.5, say), for the print only."""
     print(f"{title}:")
     for key in keys:
         s = summary[key]
@@ -183,14 +184,17 @@ def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str]
               + f"); {a} " + ", ".join(f"{x:.1f}" for x in s[a]) + f" s; {b} " + ", ".join(f"{x:.1f}" for x in s[b])
               + " s")
     acc_a, acc_b = summary[f"accuracy_{a}"], summary[f"accuracy_{b}"]
-    print(f"  accuracy {a} " + ", ".join(f"{x:.3f}" for x in acc_a) + f" vs {b} " + ", ".join(f"{x:.3f}" for x in acc_b)
+    print(f"  {metric} {a} " + ", ".join(f"{x:.3f}" for x in acc_a) + f" vs {b} " + ", ".join(f"{x:.3f}" for x in acc_b)
           + f"; same split: {summary['same_split']} ({', '.join(summary['split'])})", flush=True)
 
 
 def main(script: str, description: str, contenders: Sequence[str], worker: Callable[[str, dict], dict],
          prepare: Callable[[argparse.Namespace, Path], list[dict]], add_arguments: Callable | None = None,
-         argv: Sequence[str] | None = None) -> dict | None:
-    """Parse, then either run one worker (and write its result) or drive the rounds of every config."""
+         argv: Sequence[str] | None = None, *, metric: str = "accuracy") -> dict | None:
+    """Parse, then either run one worker (and write its result) or drive the rounds of every config.
+
+    Workers return their quality number as ``accuracy`` whatever it is; ``metric`` names it in the printout.
+    """
     parser = driver_arguments(description, contenders)
     if add_arguments is not None:
         add_arguments(parser)
@@ -215,7 +219,7 @@ def main(script: str, description: str, contenders: Sequence[str], worker: Calla
             keys = [k for k in ("fit_s", "predict_s", "process_s") if all(k in r for r in runs)]
             summary = paired(runs, a, b, keys)
             results["modes"][mode] = {"config": config, "runs": runs, "summary": summary}
-            print_summary(mode, summary, a, b, keys)
+            print_summary(mode, summary, a, b, keys, metric=metric)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return results

@@ -223,7 +223,7 @@ def run_smp(config: dict, files: list[str]) -> dict:
 
 def run(argv: list[str] | None = None) -> dict | None:
     return main(__file__, "flash vs a hand loop on segmentation-models-pytorch, semantic segmentation (freeze)",
-                CONTENDERS, worker, prepare, add_arguments, argv)
+                CONTENDERS, worker, prepare, add_arguments, argv, metric="mIoU")
 
 
 if __name__ == "__main__":
