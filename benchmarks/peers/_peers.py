@@ -177,7 +177,9 @@ def paired(runs: list[dict], a: str, b: str, keys: Sequence[str],
 
 
 def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str],
-                  metrics: Sequence[str] = ("accuracy",)) -> None:
+                  metrics: Sequence[str] = ("accuracy",), *, metric: str = "accuracy") -> None:
+    """``metrics``: the quality keys both sides report; ``metric`` names what ``accuracy`` holds (a detection
+    script's mAP@0.5, say), for the print only."""
     print(f"{title}:")
     for key in keys:
         s = summary[key]
@@ -186,18 +188,20 @@ def print_summary(title: str, summary: dict, a: str, b: str, keys: Sequence[str]
         print(f"  {key}: {a}/{b} median {s['median']:.3f} (rounds " + ", ".join(f"{x:.3f}" for x in s["ratios"])
               + f"); {a} " + ", ".join(f"{x:.1f}" for x in s[a]) + f" s; {b} " + ", ".join(f"{x:.1f}" for x in s[b])
               + " s")
-    scores = [f"{m} {a} " + ", ".join(f"{x:.3f}" for x in summary[f"{m}_{a}"]) + f" vs {b} "
-              + ", ".join(f"{x:.3f}" for x in summary[f"{m}_{b}"]) for m in metrics]
+    scores = [f"{metric if m == 'accuracy' else m} {a} " + ", ".join(f"{x:.3f}" for x in summary[f"{m}_{a}"])
+              + f" vs {b} " + ", ".join(f"{x:.3f}" for x in summary[f"{m}_{b}"]) for m in metrics]
     print("  " + "; ".join(scores) + f"; same split: {summary['same_split']} ({', '.join(summary['split'])})",
           flush=True)
 
 
 def main(script: str, description: str, contenders: Sequence[str], worker: Callable[[str, dict], dict],
          prepare: Callable[[argparse.Namespace, Path], list[dict]], add_arguments: Callable | None = None,
-         argv: Sequence[str] | None = None, metrics: Sequence[str] = ("accuracy",)) -> dict | None:
+         argv: Sequence[str] | None = None, metrics: Sequence[str] = ("accuracy",), *,
+         metric: str = "accuracy") -> dict | None:
     """Parse, then either run one worker (and write its result) or drive the rounds of every config.
 
-    ``metrics``: the accuracy keys every worker returns, reported for both sides (default ``("accuracy",)``).
+    ``metrics``: the quality keys every worker returns, reported for both sides (default ``("accuracy",)``);
+    ``metric`` names what the ``accuracy`` key holds in the printout (workers of some tasks return mAP there).
     """
     parser = driver_arguments(description, contenders)
     if add_arguments is not None:
@@ -223,7 +227,7 @@ def main(script: str, description: str, contenders: Sequence[str], worker: Calla
             keys = [k for k in ("fit_s", "predict_s", "process_s") if all(k in r for r in runs)]
             summary = paired(runs, a, b, keys, metrics)
             results["modes"][mode] = {"config": config, "runs": runs, "summary": summary}
-            print_summary(mode, summary, a, b, keys, metrics)
+            print_summary(mode, summary, a, b, keys, metrics, metric=metric)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return results
