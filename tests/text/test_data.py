@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
+from flash.core.data.samplers import LengthGroupedSampler
 from flash.errors import ConfigurationError, DataError
 from flash.text import TextClassificationData
-from flash.text.classification.transform import LengthGroupedSampler, text_lengths
+from flash.text.classification.transform import text_lengths
 
 TEXTS = ["good film", "bad plot", "lovely story", "awful acting", "great fun", "dull movie"]
 LABELS = ["pos", "neg", "pos", "neg", "pos", "neg"]
@@ -215,9 +216,16 @@ def test_sort_by_length_groups_similar_lengths():
     order = list(sampler)
     assert sorted(order) == list(range(8))
     lengths = text_lengths(dm.train_dataset)
-    assert [lengths[i] for i in order] == sorted(lengths, reverse=True)  # one mega-batch: fully sorted
-    sampler.set_epoch(1)
-    assert sorted(list(sampler)) == list(range(8))
+    pairs = [sorted(lengths[i] for i in order[k : k + 2]) for k in range(0, 8, 2)]
+    ranked = sorted(lengths)
+    assert sorted(pairs) == [ranked[k : k + 2] for k in range(0, 8, 2)]  # one group: each batch neighbours in length
+    orders = []
+    for epoch in range(4):
+        sampler.set_epoch(epoch)
+        orders.append(list(sampler))
+        assert sorted(orders[-1]) == list(range(8))
+    assert len({tuple(o) for o in orders}) > 1  # the batches come in a new order each epoch
+    assert len({tuple(lengths[i] for i in o[:2]) for o in orders}) > 1  # not always the longest first
     with pytest.raises(ConfigurationError, match="sort_by_length=True or a sampler"):
         TextClassificationData.from_lists(
             train_data=texts, train_targets=["a", "b"] * 4, sort_by_length=True, sampler=object()
@@ -225,12 +233,12 @@ def test_sort_by_length_groups_similar_lengths():
 
 
 def test_length_grouped_sampler_shards_across_processes(monkeypatch):
-    from flash.text.classification import transform
+    from flash.core.data import samplers
 
     lengths = list(range(7))
     shards = []
     for rank in (0, 1):
-        monkeypatch.setattr(transform, "_process_group", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(samplers, "process_group", lambda rank=rank: (rank, 2))
         sampler = LengthGroupedSampler(lengths, batch_size=2)
         shards.append(list(sampler))
         assert len(sampler) == 4 == len(shards[-1])

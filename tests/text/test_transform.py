@@ -2,8 +2,8 @@
 
 from unittest import mock
 
-from flash.text.classification import transform
-from flash.text.classification.transform import SortedLengthSampler
+from flash.core.data import samplers
+from flash.core.data.samplers import SortedLengthSampler
 
 
 def test_sorted_length_sampler_is_shortest_first_and_stable():
@@ -17,7 +17,7 @@ def test_sorted_length_sampler_splits_across_processes():
     lengths = [7, 3, 9, 1, 5]
     shards = []
     for rank in range(2):
-        with mock.patch.object(transform, "_process_group", return_value=(rank, 2)):
+        with mock.patch.object(samplers, "process_group", return_value=(rank, 2)):
             sampler = SortedLengthSampler(lengths)
             shards.append(list(sampler))
             assert len(sampler) == 3

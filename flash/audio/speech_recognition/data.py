@@ -25,8 +25,9 @@ from flash.audio.speech_recognition.input import (
     table_args,
 )
 from flash.audio.speech_recognition.io import is_audio_file
-from flash.audio.speech_recognition.sampling import LengthGroupedSampler, audio_lengths
+from flash.audio.speech_recognition.sampling import audio_lengths
 from flash.core.data import STAGES, DataModule, stage_args
+from flash.core.data.samplers import LengthGroupedSampler
 from flash.errors import ConfigurationError, DataError
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flash.core.data import STAGES, DataModule, is_stream, stage_args
+from flash.core.data.samplers import LengthGroupedSampler, SortedLengthSampler
 from flash.core.tables import (
     Table,
     hf_class_names,
@@ -26,12 +27,7 @@ from flash.core.tables import (
 )
 from flash.errors import ConfigurationError
 from flash.text.classification.input import TextClassificationInput, TextStreamInput, table_from_lists
-from flash.text.classification.transform import (
-    LengthGroupedSampler,
-    SortedLengthSampler,
-    TextClassificationInputTransform,
-    text_lengths,
-)
+from flash.text.classification.transform import TextClassificationInputTransform, text_lengths
 
 PathLike = str | os.PathLike
 _HF_SPLITS = {"train": ("train",), "val": ("validation", "val", "valid", "dev"), "test": ("test",),
