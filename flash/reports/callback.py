@@ -68,7 +68,7 @@ class ReportCallback(Callback):
         try:
             self.path = write_report(trainer, module, getattr(trainer, "datamodule", None), collected=collected,
                                      folder=self.folder, timings=self.seconds)
-        except ImportError as err:  # no matplotlib: training succeeded, the report is optional
+        except ImportError as err:  # an optional library a section needs is missing: training succeeded
             warnings.warn(f"No training report was written: {err}", stacklevel=2)
             return
         self.seconds["write"] = time.perf_counter() - start
