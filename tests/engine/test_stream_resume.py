@@ -163,3 +163,26 @@ def test_a_stream_resumes_exactly_after_sigkill(tmp_path, source, every, resume_
         torch.testing.assert_close(ends["resumed"]["state"][name], tensor, rtol=0, atol=1e-7, msg=name)
     for index, state in ends["full"]["adam"].items():
         torch.testing.assert_close(ends["resumed"]["adam"][index]["exp_avg_sq"], state["exp_avg_sq"], rtol=0, atol=1e-9)
+
+
+def test_a_hf_stream_takes_its_epoch_in_the_main_process_only(monkeypatch):
+    """datasets' ``set_epoch`` adds to memory shared with the workers: two workers setting epoch 1 at once made
+    it 2 (another shard order, seen in CI). The epoch is set once, before the workers read; they never write."""
+    datasets = pytest.importorskip("datasets")
+    from flash.core.data.streams import StreamInput
+
+    class Rows(StreamInput):
+        def to_sample(self, item, index):
+            return {"id": item["id"]}
+
+    source = datasets.Dataset.from_dict({"id": list(range(6))}).to_iterable_dataset(num_shards=3)
+    stream = Rows("train", source, shuffle_buffer=0)
+    stream.set_epoch(1)
+    stream.set_epoch(1)
+    assert source.epoch == 1
+    writes = torch.zeros((), dtype=torch.int64).share_memory_()  # seen from the forked workers too
+    monkeypatch.setattr(type(source), "set_epoch", lambda self, epoch: writes.add_(1))
+    loader = torch.utils.data.DataLoader(stream, batch_size=2, num_workers=2, multiprocessing_context="fork")
+    assert sorted(i for batch in loader for i in batch["id"].tolist()) == list(range(6))
+    assert sorted(sample["id"] for sample in stream) == list(range(6))  # and in the main process
+    assert int(writes) == 0

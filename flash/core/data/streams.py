@@ -122,6 +122,8 @@ class StreamInput(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         """The engine calls this before each epoch: the shuffle (and a Hugging Face stream's) depends on it."""
         self._epoch.fill_(epoch)
+        if is_hf_iterable(self.source):  # here, once: datasets' set_epoch is a read-add on memory the workers share,
+            self.source.set_epoch(epoch)  # so two workers setting it at once could land on epoch 2 (other shards)
 
     def skip_batches(self, batches: int, batch_size: int, *, workers: int = 0) -> int:
         """Resume mid-epoch: the current epoch's next pass starts after ``batches`` batches.
@@ -163,7 +165,8 @@ class StreamInput(IterableDataset):
                 from datasets.distributed import split_dataset_by_node
 
                 source = split_dataset_by_node(source, rank=rank, world_size=ranks)
-            source.set_epoch(epoch)
+            if getattr(source, "epoch", None) != epoch:  # a split copy, or datasets without shared memory
+                source.set_epoch(epoch)
             return enumerate(source)  # datasets itself splits a stream across DataLoader workers
         share, shares = rank * workers + worker_id, ranks * workers
         if ranks > 1:  # every share equally long, so that the processes take the same number of steps
