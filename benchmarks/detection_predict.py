@@ -12,13 +12,13 @@ one process, ``--repeats`` times each, and the median rates are compared (target
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 
 def hand_loop(model, files, *, image_size: int, batch_size: int) -> int:
@@ -106,13 +106,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--head", default="fcos")
     parser.add_argument("--backbone", default="mobilenet_v3_large_fpn")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.repeats = 16, 3
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

@@ -36,16 +36,15 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import json
 import math
 import os
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 from torch.utils.data import DataLoader, TensorDataset
 
 import flash
@@ -375,13 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="lockstep fits; whole-run pairs are twice as many")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.samples, args.repeats = 2, 1024, 1
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return 0 if not any(m.startswith("DIFFERENT") for m in result["lockstep"]["weights"]) else 1
 
 

@@ -31,7 +31,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 import flash
 
@@ -228,11 +228,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--precision", default="32-true", help="32-true | bf16-mixed (both sides)")
     parser.add_argument("--quick", action="store_true", help="64 train / 32 val images, 1 repeat, 2 epochs")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

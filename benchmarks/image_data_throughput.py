@@ -24,7 +24,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 from PIL import Image
 from torch.utils.data import DataLoader
 
@@ -142,11 +142,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch threads in the main process")
     parser.add_argument("--format", default="jpg", choices=("jpg", "png"))
     parser.add_argument("--size", type=int, default=None, help="image side in pixels (default 256; --quick: 160)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

@@ -16,11 +16,11 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
+
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 STATEMENTS = {
     "import torch": "import torch",
@@ -96,11 +96,10 @@ def run(repeats: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     result = run(args.repeats)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

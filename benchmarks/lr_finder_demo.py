@@ -17,12 +17,11 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 import flash
 from flash.tune.tuner import Tuner
@@ -85,12 +84,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(DEMOS), help="comma-separated demo tasks")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     result = {task: compare(task) for task in args.tasks.split(",")}
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

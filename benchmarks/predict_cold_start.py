@@ -17,7 +17,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 HAND_SCRIPT = '''
 import sys
@@ -122,11 +122,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--device", default="cpu", help="cpu | cuda (both sides)")
     parser.add_argument("--quick", action="store_true", help="8 images, 1 repeat: a correctness smoke run")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

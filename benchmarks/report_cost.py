@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 TASKS = ("image_classification", "text_classification", "speech_recognition", "object_detection")
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=None, help="override the demo's epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 batches, 1 epoch: checks the script runs")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     import torch
 
@@ -87,8 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{task:22} {seconds['fit']:8.2f} {seconds['collect']:10.3f} {seconds['write']:8.2f} {ratio:10.1%}",
               flush=True)
         result[task] = {**seconds, "report_over_fit": ratio}
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 BAD = 3  # corrupt files among the images: both sides must name them
 
@@ -168,15 +169,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1k images instead of 100k")
     parser.add_argument("--count", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args()
     result = run(quick=args.quick, count=args.count, repeats=args.repeats)
     for key, value in result.items():
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     print(f"inspect, ratio flash/plain loop: {result['ratio']:.2f}x (target <= 1.5); "
           f"peak RSS {result['flash_peak_rss_mb']:.0f} MB (target <= 250)")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

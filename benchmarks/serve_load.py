@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 from serve_throughput import REPO, _free_port, _make_checkpoint  # noqa: E402 - a script beside this one
 
 
@@ -278,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each server")
     parser.add_argument("--timeout", type=float, default=60.0, help="a client's timeout per request (s)")
     parser.add_argument("--baseline", action="store_true", help="also load the hand-written FastAPI endpoint")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     args.clients = args.clients or (16 if args.quick else 64)
     args.requests = args.requests or (96 if args.quick else 1500)
@@ -287,8 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     args.overload_flags = ["--max-batch-size", "8", "--max-wait-ms", "200"] if args.quick else []
     result = run(args)
     report(result)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     phases = [result["flash serve"]["capacity"], result["flash serve"]["half"], result["overload"]]
     return 0 if all(p["sent"] == p["answered"] for p in phases) else 1
 

@@ -14,7 +14,6 @@ flash's requests/s as a ratio of the hand-written endpoint's, measured side by s
 
 import argparse
 import io
-import json
 import os
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -169,14 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--requests", type=int, default=None, help="requests per concurrency level")
     parser.add_argument("--baseline-server", nargs=2, metavar=("CHECKPOINT", "PORT"), help=argparse.SUPPRESS)
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.baseline_server:
         baseline_server(args.baseline_server[0], int(args.baseline_server[1]))
         return 0
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return 0 if all(level["answers_identical"] for level in result["levels"]) else 1
 
 

@@ -18,7 +18,6 @@ one clip at a time. Results: benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 
 
 def make_clips(folder: Path, count: int) -> tuple[list[str], float]:
@@ -146,11 +146,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="small model, 16 clips, 3 repeats")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 

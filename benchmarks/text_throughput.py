@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import statistics
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
+from _common import add_json_argument, write_json  # noqa: E402 - beside this script
 from torch.utils.data import DataLoader
 
 import flash
@@ -214,13 +213,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--freeze", action="store_true",
                         help="frozen encoder: flash's finetune(strategy='freeze') vs a hand loop training the head")
-    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.repeats = 256, 3
     result = run(args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    write_json(args.json, result)
     return result
 
 
