@@ -56,3 +56,19 @@ def test_a_task_gets_its_own_entry_adapter_even_when_another_takes_the_same_keys
     batch = {"input": {"input_ids": torch.tensor([[5, 6, 0]]), "attention_mask": torch.tensor([[1, 1, 0]])}}
     collected.add(text_model, {"preds": torch.tensor([[0.8, 0.2]]), "target": torch.tensor([1])}, batch)
     assert isinstance(collected.part, TextClassificationReport) and collected.part.mistakes[0][1] == "w5 w6"
+
+
+def test_a_pass_report_joins_its_kept_lists_in_process_order_then_trims():
+    from flash.core.reporting import PassReport
+
+    class Kept(PassReport):
+        kept = ("names", "images")
+
+        def __init__(self, names=(), images=()):
+            self.names, self.images, self.other = list(names), list(images), ["not merged"]
+
+        def trim(self):
+            self.images = self.images[:3]
+
+    whole = Kept.merged([Kept(["a", "b"], [1, 2]), Kept(), Kept(["c"], [3, 4])])
+    assert whole.names == ["a", "b", "c"] and whole.images == [1, 2, 3] and whole.other == ["not merged"]

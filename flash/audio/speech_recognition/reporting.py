@@ -17,15 +17,16 @@ import html
 from typing import Any, ClassVar
 
 from flash.core.data import METADATA
-from flash.core.reporting import Markup
+from flash.core.reporting import Markup, PassReport
 
 WORST = 10
 
 
-class SpeechRecognitionReport:
+class SpeechRecognitionReport(PassReport):
     """The transcripts, references and utterance names of one validation pass."""
 
     outputs: ClassVar[tuple[str, ...]] = ("transcripts", "references")
+    kept = ("transcripts", "references", "names")
 
     def __init__(self) -> None:
         self.transcripts: list[str] = []
@@ -39,16 +40,6 @@ class SpeechRecognitionReport:
         meta = batch.get(METADATA) if isinstance(batch, dict) else None
         metadata = list(meta) if isinstance(meta, list) else [{} for _ in outputs["transcripts"]]
         self.names += [_utterance_name(m, len(self.names) + i) for i, m in enumerate(metadata)]
-
-    @classmethod
-    def merged(cls, parts: list[SpeechRecognitionReport]) -> SpeechRecognitionReport:
-        """One pass's outputs from every process (each saw its shard of the validation data)."""
-        whole = cls()
-        for part in parts:
-            whole.transcripts += part.transcripts
-            whole.references += part.references
-            whole.names += part.names
-        return whole
 
     def sections(self, page: Any, *, model: Any) -> None:
         """Add corpus WER/CER and the worst utterances of this validation pass to ``page``."""

@@ -15,6 +15,9 @@ Task packages sit below ``flash.reports`` and may not import it; their ``report`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+ReportT = TypeVar("ReportT", bound="PassReport")
 
 
 @dataclass(frozen=True)
@@ -30,3 +33,29 @@ class Markup:
 
     def __html__(self) -> str:  # the markupsafe / Jinja protocol: any object with __html__ is shown unescaped
         return self.text
+
+
+class PassReport:
+    """What a task keeps of one validation pass for its run report, joined across processes.
+
+    A subclass names the list attributes that each process fills in ``kept``: :meth:`merged` concatenates
+    them, in process order, and calls :meth:`trim`, where a report cuts what it shows to its limit.
+    """
+
+    kept: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def merged(cls: type[ReportT], parts: list[ReportT]) -> ReportT:
+        """One pass's outputs from every process (each saw its shard of the validation data)."""
+        whole = cls()
+        for part in parts:
+            for name in cls.kept:
+                getattr(whole, name).extend(getattr(part, name))
+        whole.trim()
+        return whole
+
+    def trim(self) -> None:
+        """Cut the kept lists to what the report shows (after merging, e.g. the 8 first images); none by default."""
+
+    def add(self, module: Any, outputs: dict, batch: Any) -> None:
+        raise NotImplementedError

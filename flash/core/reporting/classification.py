@@ -24,15 +24,17 @@ import numpy as np
 import torch
 
 from flash.core.data import INPUT
+from flash.core.reporting import PassReport
 
 MAX_SHOWN = 16  # mistakes kept for the picture
 THRESHOLD = 0.5
 
 
-class ClassificationReport:
+class ClassificationReport(PassReport):
     """The outputs of one validation pass of a classifier, on the CPU, and the sections they make."""
 
     outputs: ClassVar[tuple[str, ...]] = ("preds", "target")
+    kept = ("preds", "targets", "mistakes")
 
     def __init__(self) -> None:
         self.preds: list[torch.Tensor] = []
@@ -66,16 +68,8 @@ class ClassificationReport:
         text = str([round(v, 3) for v in sample.flatten()[:8].tolist()])
         return text[:-1] + ", ...]" if sample.numel() > 8 else text
 
-    @classmethod
-    def merged(cls, parts: list[ClassificationReport]) -> ClassificationReport:
-        """One pass's outputs from every process (each saw its shard of the validation data)."""
-        whole = cls()
-        for part in parts:
-            whole.preds += part.preds
-            whole.targets += part.targets
-            whole.mistakes += part.mistakes
-        whole.mistakes = sorted(whole.mistakes, key=lambda m: -m[0])[:MAX_SHOWN]
-        return whole
+    def trim(self) -> None:
+        self.mistakes = sorted(self.mistakes, key=lambda m: -m[0])[:MAX_SHOWN]
 
     def sections(self, page: Any, *, model: Any) -> None:
         """Add the classification sections for this validation pass to ``page``."""

@@ -16,16 +16,18 @@ import numpy as np
 import torch
 
 from flash.core.data import INPUT, METADATA
+from flash.core.reporting import PassReport
 
 SHOWN_IMAGES = 8  # validation images drawn with their boxes
 IOU = 0.5
 SHOWN_SCORE = 0.3  # predicted boxes drawn on the validation images
 TILE = 256
 
-class DetectionReport:
+class DetectionReport(PassReport):
     """The detections and true boxes of one validation pass, on the CPU, and the first images to draw them on."""
 
     outputs: ClassVar[tuple[str, ...]] = ("detections", "targets")
+    kept = ("detections", "targets", "images")
 
     def __init__(self) -> None:
         self.detections: list[dict] = []
@@ -49,16 +51,8 @@ class DetectionReport:
         self.detections += detections
         self.targets += targets
 
-    @classmethod
-    def merged(cls, parts: list[DetectionReport]) -> DetectionReport:
-        """One pass's outputs from every process (each saw its shard of the validation data)."""
-        whole = cls()
-        for part in parts:
-            whole.detections += part.detections
-            whole.targets += part.targets
-            whole.images += part.images
-        whole.images = whole.images[:SHOWN_IMAGES]
-        return whole
+    def trim(self) -> None:
+        self.images = self.images[:SHOWN_IMAGES]
 
     def sections(self, page: Any, *, model: Any) -> None:
         """Add per-class AP, precision-recall curves and an image grid for this validation pass to ``page``."""

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from flash.core.data import INPUT
+from flash.core.reporting import PassReport
 from flash.image.segmentation.metrics import confusion_matrix, scores
 from flash.image.segmentation.visualize import overlay, palette
 
@@ -28,10 +29,11 @@ MAX_SHOWN = 8
 TILE = 160
 
 
-class SegmentationReport:
+class SegmentationReport(PassReport):
     """One validation pass: the confusion matrix of pixels and a few ``(image, truth, prediction)`` to draw."""
 
     outputs = ("masks", "targets")
+    kept = ("samples",)
 
     def __init__(self) -> None:
         self.matrix: torch.Tensor | None = None
@@ -54,13 +56,14 @@ class SegmentationReport:
 
     @classmethod
     def merged(cls, parts: list[SegmentationReport]) -> SegmentationReport:
-        whole = cls()
+        whole = super().merged(parts)  # the samples; the confusion matrices add up
         for part in parts:
             if part.matrix is not None:
                 whole.matrix = part.matrix if whole.matrix is None else whole.matrix + part.matrix
-            whole.samples += part.samples
-        whole.samples = whole.samples[:MAX_SHOWN]
         return whole
+
+    def trim(self) -> None:
+        self.samples = self.samples[:MAX_SHOWN]
 
     def sections(self, page: Any, *, model: Any) -> None:
         """The per-class IoU, the confusion matrix and the sample overlays, in that order."""
