@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from flash.errors import CheckpointError, ConfigurationError
 from flash.fabric import checkpoint as checkpoint_io
+from flash.fabric import sharded
 from flash.fabric.accelerator import resolve_accelerator, resolve_devices
 from flash.fabric.data import apply_to_tensors
 from flash.fabric.environment import detect_cluster_env
@@ -307,27 +308,26 @@ class Fabric:
     def save(self, path: str | os.PathLike, state: Mapping[str, Any], filter: Any = None) -> None:
         """Save ``state``: modules and optimizers as state dicts, objects with ``state_dict()`` too, other values
         as they are; ``filter[key](name, value)`` picks the entries kept of ``key``'s state dict. A flash
-        checkpoint (atomic, versioned, read back with ``weights_only=True``); collective."""
-        checkpoint = {key: self._state_of(value) for key, value in state.items()}
+        checkpoint (atomic, versioned, read back with ``weights_only=True``); collective. Under
+        ``FSDPStrategy(state_dict_type="sharded")``: a directory, one file of shards per process (``sharded.py``)."""
+        with sharded.local_state_dicts(self._strategy, sharded.writes_sharded(self._strategy)) as local:
+            checkpoint = {key: self._state_of(value) for key, value in state.items()}
         for key, keep in (filter or {}).items():  # e.g. {"model": lambda name, value: "lora" in name}
             checkpoint[key] = {name: value for name, value in checkpoint[key].items() if keep(name, value)}
-        if self.is_global_zero:
-            checkpoint_io.save_checkpoint(checkpoint, path)
-        self.barrier()
+        sharded.write(checkpoint, path, self._strategy, sharded=local)  # FSDP "sharded": a directory, one file a rank
 
     def load(self, path: str | os.PathLike, state: dict[str, Any] | None = None, strict: bool = True) -> dict:
         """Restore ``state``'s modules, optimizers and values in place from ``path``; return what it did not restore
         (everything when ``state`` is None)."""
-        checkpoint = checkpoint_io.load_checkpoint(path)
-        checkpoint.pop(checkpoint_io.VERSION_KEY, None)
+        checkpoint, local = sharded.read(path, self._strategy)  # a file, or this rank's part of a sharded directory
         if state is None:
             return checkpoint
         missing = [key for key in state if key not in checkpoint]
         if strict and missing:
             raise CheckpointError(f"'{path}' has no {missing} (it holds {sorted(checkpoint)}). Pass only the keys "
                                   f"it has, or strict=False. Received: state keys {sorted(state)}")
-        for key in state:
-            if key in checkpoint:
+        with sharded.local_state_dicts(self._strategy, local):
+            for key in [key for key in state if key in checkpoint]:
                 state[key] = self._restore(state[key], checkpoint.pop(key), strict=strict)
         return checkpoint
 

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from flash.errors import ConfigurationError, invalid_choice
+from flash.fabric import sharded
 from flash.fabric.environment import ClusterEnv, detect_cluster_env, free_port, relaunch_command
 from flash.fabric.wrappers import follow_parameters
 
@@ -301,7 +302,14 @@ class DDPStrategy(ParallelStrategy):
 
 
 class FSDPStrategy(ParallelStrategy):
-    """Fully sharded data parallel with FSDP2 (``torch.distributed.fsdp.fully_shard``)."""
+    """Fully sharded data parallel with FSDP2 (``torch.distributed.fsdp.fully_shard``).
+
+    ``state_dict_type`` is what ``fabric.save`` writes: ``"full"`` (default) one file of whole tensors gathered
+    to rank 0, which every strategy, the Trainer and ``flash predict`` read; ``"sharded"`` a directory of one
+    file per process, each holding only its shards (no gathering: for models too big for one device), which
+    loads with the same number of processes (see :mod:`flash.fabric.sharded`). Lightning Fabric defaults to
+    ``"sharded"``; flash keeps ``"full"`` because its Trainer and tools take single-file checkpoints.
+    """
 
     name = "fsdp"
     forward_is_collective = True  # a forward gathers the shards: evaluation pads ranks with fewer batches
@@ -327,8 +335,10 @@ class FSDPStrategy(ParallelStrategy):
                 register_fsdp_forward_method(module, name)
         return None
 
-    def __init__(self) -> None:
+    def __init__(self, *, state_dict_type: Literal["full", "sharded"] = "full") -> None:
         super().__init__()
+        self.state_dict_type = sharded.check_state_dict_type(state_dict_type)
+        self.local_state_dicts = False  # True while fabric.save/load move this process's shards (sharded.py)
         self._replaced: dict[int, tuple[Any, torch.nn.Parameter]] = {}  # id(unsharded) -> (weakref to it, sharded)
 
     def setup_module(self, module):
@@ -344,31 +354,17 @@ class FSDPStrategy(ParallelStrategy):
         follow_parameters(optimizer, self._replaced)
         return optimizer
 
-    def _options(self):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions
-
-        return StateDictOptions(full_state_dict=True, cpu_offload=True)
-
     def model_state_dict(self, module):
-        from torch.distributed.checkpoint.state_dict import get_model_state_dict
-
-        return get_model_state_dict(module, options=self._options())
+        return sharded.model_state_dict(module, local=self.local_state_dicts)
 
     def optimizer_state_dict(self, module, optimizer):
-        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
-
-        return get_optimizer_state_dict(module, optimizer, options=self._options())
+        return sharded.optimizer_state_dict(module, optimizer, local=self.local_state_dicts)
 
     def load_model_state_dict(self, module, state, *, strict=True):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
-
-        options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=False, strict=strict)
-        set_model_state_dict(module, state, options=options)
+        sharded.load_model_state_dict(module, state, strict=strict, local=self.local_state_dicts)
 
     def load_optimizer_state_dict(self, module, optimizer, state):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
-
-        set_optimizer_state_dict(module, optimizer, state, options=StateDictOptions(full_state_dict=True))
+        sharded.load_optimizer_state_dict(module, optimizer, state, local=self.local_state_dicts)
 
 
 def get_strategy(strategy: StrategyName | Strategy, *, num_processes: int) -> Strategy:
