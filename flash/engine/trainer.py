@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from flash.engine.callbacks import Callback, ModelCheckpoint
-from flash.engine.checkpoint import dump_state, save_checkpoint
+from flash.engine.checkpoint import dump_state
 from flash.engine.compile import compile_in_place
 from flash.engine.defaults import default_callbacks
 from flash.engine.loggers import get_loggers
@@ -27,6 +27,7 @@ from flash.engine.settings import TrainerSettings
 from flash.engine.state import FitState
 from flash.errors import ConfigurationError
 from flash.fabric.accelerator import resolve_accelerator
+from flash.fabric.checkpoint import save_on_rank_zero
 from flash.fabric.fabric import Fabric
 from flash.fabric.precision import Precision, PrecisionName, get_precision
 from flash.fabric.strategy import Strategy, StrategyName
@@ -332,9 +333,7 @@ class Trainer:
         if self._model is None:
             raise ConfigurationError("save_checkpoint() needs a model: call fit/validate/test/predict first.")
         checkpoint = dump_state(self._current_run(), weights_only=weights_only)
-        if self.is_global_zero:
-            save_checkpoint(checkpoint, filepath)
-        self.fabric.barrier()
+        save_on_rank_zero(checkpoint, filepath, self.strategy)  # every process raises if rank 0's write fails
 
     # ------------------------------------------------------------------ logging
     def log_metrics(self, metrics: dict[str, float], *, step: int, every_n: bool = False) -> None:

@@ -54,6 +54,23 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | os.PathLike) -> Path
     return path
 
 
+def save_on_rank_zero(checkpoint: dict[str, Any], path: str | os.PathLike, strategy: Any) -> None:
+    """Rank 0 writes ``checkpoint`` to ``path`` (:func:`save_checkpoint`); a collective that every process leaves
+    together. Should rank 0's write fail (a full disk, a folder at ``path``), every process raises, rather than
+    the others waiting forever for a rank that has already left with its error."""
+    error: BaseException | None = None
+    if strategy.is_global_zero:
+        try:
+            save_checkpoint(checkpoint, path)
+        except Exception as err:
+            error = err
+    if strategy.broadcast_object(error is not None):  # a barrier too: nobody reads ``path`` before it is written
+        if error is not None:
+            raise error
+        raise CheckpointError(f"Rank 0 failed to write the checkpoint '{path}' (its error says why); the previous "
+                              f"'{Path(path).name}', if any, is intact. Received: path='{path}'")
+
+
 def _disk_full(path: Path, err: OSError) -> CheckpointError:
     try:
         free = f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free"

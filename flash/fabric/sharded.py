@@ -162,9 +162,7 @@ def write(checkpoint: dict[str, Any], path: str | os.PathLike, strategy: Any, *,
     if sharded:
         save_sharded(checkpoint, path, strategy)
         return
-    if strategy.is_global_zero:
-        checkpoint_io.save_checkpoint(checkpoint, path)
-    strategy.barrier()
+    checkpoint_io.save_on_rank_zero(checkpoint, path, strategy)
 
 
 def save_sharded(checkpoint: dict[str, Any], path: str | os.PathLike, strategy: Any) -> Path:

@@ -117,3 +117,33 @@ def test_load_restores_the_state_of_a_fabric_program_killed_with_sigkill(tmp_pat
     assert all(torch.equal(optimizer.state_dict()["state"][i]["exp_avg"], saved_state[i]["exp_avg"])
                for i in saved_state)
     train(fabric, model, optimizer, fabric.setup_dataloaders(loader()), steps=1, start=state["step"])  # it goes on
+
+
+FAILED_SAVE_SCRIPT = """
+import json, sys, torch
+from pathlib import Path
+from flash.fabric import Fabric
+
+fabric = Fabric(accelerator="cpu", devices=2, strategy="ddp")
+fabric.launch()
+taken = Path(sys.argv[1]) / "taken"
+(taken / "inside").mkdir(parents=True, exist_ok=True)  # a non-empty folder where the file should go
+try:
+    fabric.save(taken, {"step": 3, "weights": torch.zeros(2)})
+    outcome = "saved"
+except Exception as err:
+    outcome = f"{type(err).__name__}: {err}"
+Path(sys.argv[1], f"rank{fabric.global_rank}.json").write_text(json.dumps(outcome))
+fabric.barrier()  # both processes are still in step: nobody was left waiting for the other
+"""
+
+
+@pytest.mark.slow
+def test_a_save_that_fails_on_rank_zero_raises_on_every_process_instead_of_hanging(tmp_path):
+    import json
+
+    run_script(tmp_path / "save.py", FAILED_SAVE_SCRIPT, str(tmp_path), timeout=240)
+    outcomes = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert not outcomes[0].startswith(("saved", "CheckpointError: Rank 0")), outcomes  # rank 0: the OS's own error
+    assert outcomes[1].startswith("CheckpointError: Rank 0 failed to write the checkpoint") and "taken" in outcomes[1]
+    assert (tmp_path / "taken" / "inside").is_dir()  # the folder it refused to overwrite is untouched
