@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import pytest
@@ -30,10 +31,12 @@ def test_a_glob_a_list_and_a_file_url_open_one_shard_per_file(tmp_path):
     by_glob = open_shards(str(tmp_path / "s" / "train-*.parquet"))
     assert by_glob.n_shards == 3 and by_glob.column_names == ["text", "label", "id"]
     assert _ids(by_glob) == list(range(12))
-    by_list = open_shards([str(p) for p in paths[:2]])
+    by_list = open_shards(paths[:2])  # pathlib.Path objects
     assert by_list.n_shards == 2 and _ids(by_list) == list(range(8))
     by_url = open_shards(f"file://{tmp_path}/s/train-*.parquet")
     assert by_url.n_shards == 3 and _ids(by_url) == list(range(12))
+    overlapping = open_shards([str(tmp_path / "s" / "train-00[01].parquet"), str(tmp_path / "s" / "*.parquet")])
+    assert overlapping.n_shards == 3 and _ids(overlapping) == list(range(12))  # each file once
 
 
 def test_tar_shards_on_a_memory_url(tmp_path):
@@ -70,6 +73,8 @@ def test_no_match_and_brace_patterns_name_the_pattern(tmp_path):
         open_shards(pattern, where="val_files")
     with pytest.raises(ConfigurationError, match=r"train-\{000\.\.009\}\.tar.*not expanded.*glob"):
         open_shards(str(tmp_path / "s" / "train-{000..009}.tar"))
+    with pytest.raises(ConfigurationError, match=r"\{train,val\}-\*\.tar.*not expanded"):
+        open_shards(str(tmp_path / "s" / "{train,val}-*.tar"))
     with pytest.raises(ConfigurationError, match=r"a path, a glob or a URL.*Received: files=\[\]"):
         open_shards([])
 
@@ -132,3 +137,11 @@ def test_the_tasks_whose_from_datasets_does_not_stream_say_so(module, name):
     data_cls = getattr(pytest.importorskip(module), name)
     with pytest.raises(ConfigurationError, match=rf"{name}.from_datasets reads map-style datasets, not streams"):
         data_cls.from_shards(train_files="shards/*.tar")
+
+
+def test_a_url_whose_file_system_is_not_installed_names_it():
+    pytest.importorskip("fsspec")
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed")
+    with pytest.raises(MissingDependencyError, match=r"Cannot read 's3://bucket/train-\*\.tar': .*s3fs"):
+        open_shards("s3://bucket/train-*.tar")

@@ -20,10 +20,12 @@ Example:
 from __future__ import annotations
 
 import inspect
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flash.errors import ConfigurationError, DataError, require
+from flash.errors import ConfigurationError, DataError, MissingDependencyError, require
 
 BUILDERS = {"webdataset": (".tar", ".tar.gz", ".tgz"), "parquet": (".parquet",)}  # datasets' builder -> extensions
 FIELD_SUFFIXES = ("_field", "_fields")  # from_datasets' arguments naming a column
@@ -55,28 +57,32 @@ def _extension_of(path: str) -> str | None:
     return next((ext for exts in BUILDERS.values() for ext in exts if name.endswith(ext)), None)
 
 
-def list_shards(files: str | Sequence[str], *, where: str = "files") -> list[str]:
+def list_shards(files: str | os.PathLike | Sequence[str | os.PathLike], *, where: str = "files") -> list[str]:
     """The shard files that ``files`` (a path, a glob or fsspec URL, or a list of them) names, each glob sorted."""
-    patterns = [files] if isinstance(files, str) else list(files) if isinstance(files, Sequence) else None
+    listed = [files] if isinstance(files, (str, os.PathLike)) else files if isinstance(files, Sequence) else None
+    patterns = [os.fspath(p) if isinstance(p, os.PathLike) else p for p in listed or []]
     if not patterns or not all(isinstance(p, str) and p for p in patterns):
         raise ConfigurationError(f"{where} takes a path, a glob or a URL ('shards/train-*.tar'), or a list of them. "
                                  f"Received: {where}={files!r}")
     data_files = require("datasets.data_files", "data", purpose="reading shards")
     found: list[str] = []
     for pattern in patterns:
-        if "{" in pattern and ".." in pattern:
+        if re.search(r"\{[^}]*(\.\.|,)[^}]*\}", pattern):
             raise ConfigurationError(f"Brace patterns such as {pattern!r} are not expanded: name the shards with a "
                                      f"glob ('train-*.tar') or a list of paths. Received: {where}={files!r}")
         try:
             found += sorted(data_files.resolve_pattern(pattern, base_path="."))
+        except ImportError as err:  # fsspec's: "Install s3fs to access S3"
+            raise MissingDependencyError(f"Cannot read {pattern!r}: {err} (with pip). "
+                                         f"Received: {where}={files!r}") from err
         except FileNotFoundError:
             raise DataError(f"No shard matches {pattern!r}. Check the path (a glob such as 'shards/train-*.tar', or a "
                             f"URL such as 's3://bucket/train-*.parquet'). Received: {where}={files!r}") from None
-    return found
+    return list(dict.fromkeys(found))  # a file named twice (overlapping globs) is still one shard
 
 
-def open_shards(files: str | Sequence[str], *, format: str | None = None, columns: Sequence[str] = (),
-                where: str = "files") -> Any:
+def open_shards(files: str | os.PathLike | Sequence[str | os.PathLike], *, format: str | None = None,
+                columns: Sequence[str] = (), where: str = "files") -> Any:
     """Shard files as one streamed Hugging Face ``IterableDataset``, one shard per file.
 
     Args:
