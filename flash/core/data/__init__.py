@@ -141,6 +141,8 @@ class DataModule:
 
     input_transform_cls: type[InputTransform] = InputTransform
     formats_targets = True
+    # from_datasets' keyword arguments taking the train/val/test/predict data, when it streams (None: it does not)
+    from_datasets_stages: tuple[str, str, str, str] | None = None
 
     def __init__(self, train_input: Input | StreamInput | None = None, val_input: Input | StreamInput | None = None,
                  test_input: Input | StreamInput | None = None, predict_input: Input | StreamInput | None = None, *,
@@ -215,6 +217,30 @@ class DataModule:
             if named:
                 data_module_kwargs["labels"] = named
         return cls(*(inputs.get(stage) for stage in STAGES), **data_module_kwargs)
+
+    @classmethod
+    def from_shards(cls: type[DataModuleT], train_files: Any = None, val_files: Any = None, test_files: Any = None,
+                    predict_files: Any = None, *, format: str | None = None, **kwargs: Any) -> DataModuleT:
+        """Sharded data, streamed: webdataset-style ``.tar`` archives or ``.parquet`` files, local or on an fsspec URL.
+
+        Each stage's files (a glob, a path or URL, or a list of them; brace patterns such as ``{000..009}`` are
+        not expanded) open as one Hugging Face ``IterableDataset`` with a shard per file
+        (:func:`flash.core.data.shards.open_shards`), handed to this class's ``from_datasets`` with ``kwargs``
+        (the columns to read as ``*_field=``, ``labels=`` or ``num_classes=``, ``shuffle_buffer=``, ...). DDP ranks
+        and DataLoader workers split the data by file; the epoch's length is ``Trainer(max_steps=...)`` or
+        ``limit_train_batches`` (see :mod:`flash.core.data.streams`). A ``.tar`` shard's columns are its members'
+        extensions (``000017.jpg`` + ``000017.cls``: columns "jpg" and "cls", and "__key__"); ``format=``
+        ("webdataset" or "parquet") overrides the extension.
+
+        Example:
+            >>> ImageClassificationData.from_shards(  # doctest: +SKIP
+            ...     train_files="shards/train-*.tar", val_files="s3://bucket/val-*.tar", input_field="jpg",
+            ...     target_field="cls", labels=["cat", "dog"], batch_size=32)
+        """
+        from flash.core.data.shards import shard_streams
+
+        files = dict(zip(STAGES, (train_files, val_files, test_files, predict_files)))
+        return cls.from_datasets(**shard_streams(cls, files, format=format, kwargs=kwargs), **kwargs)  # type: ignore[attr-defined]
 
     def _make_transform(self, transform, kwargs) -> InputTransform:
         if transform is None:

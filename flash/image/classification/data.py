@@ -39,6 +39,8 @@ class ImageClassificationData(DataModule):
     """Image classification data: images (files, arrays, datasets) and their class labels."""
 
     input_transform_cls = ImageClassificationInputTransform
+    # from_datasets streams, so from_shards feeds it
+    from_datasets_stages = ("train_dataset", "val_dataset", "test_dataset", "predict_dataset")
 
     # ------------------------------------------------------------------ files on disk
     @classmethod

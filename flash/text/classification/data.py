@@ -53,6 +53,8 @@ class TextClassificationData(DataModule):
     """
 
     input_transform_cls = TextClassificationInputTransform
+    # from_hf_datasets (alias from_datasets) streams, so from_shards feeds it
+    from_datasets_stages = ("train_hf_dataset", "val_hf_dataset", "test_hf_dataset", "predict_hf_dataset")
 
     def __init__(self, *args: Any, sort_by_length: bool | None = None, **kwargs: Any) -> None:
         if sort_by_length and kwargs.get("sampler") is not None:
