@@ -29,6 +29,7 @@ from flash.core.task import Task, temporarily
 from flash.errors import ConfigurationError, invalid_choice, require
 from flash.image.detection.data import label_map
 from flash.image.detection.heads import HEADS, build_detector
+from flash.image.detection.one_pass import losses_and_detections
 from flash.image.detection.transforms import ObjectDetectionInputTransform
 from flash.image.io import image_from_array, is_image_file, load_image
 
@@ -135,8 +136,11 @@ class ObjectDetector(Task):
 
     def _losses(self, batch: dict) -> dict[str, torch.Tensor]:
         """The detector's loss parts (``classification``, ``bbox_regression``, ...) on a batch with targets."""
-        targets = [{"boxes": t["boxes"], "labels": t["labels"] - self.offset} for t in batch[TARGET]]
-        return self.model(batch[INPUT], targets)
+        return self.model(batch[INPUT], self._own_targets(batch))
+
+    def _own_targets(self, batch: dict) -> list[dict[str, torch.Tensor]]:
+        """The batch's targets with the detector's class indices (RetinaNet and FCOS have no background class)."""
+        return [{"boxes": t["boxes"], "labels": t["labels"] - self.offset} for t in batch[TARGET]]
 
     def _log_losses(self, losses: dict[str, torch.Tensor], stage: str, size: int) -> torch.Tensor:
         """Log ``{stage}_loss`` (the sum) and ``{stage}_{part}`` for each part; return the sum."""
@@ -177,6 +181,10 @@ class ObjectDetector(Task):
         with torch.no_grad():
             outputs = self.model(batch[INPUT])
         self.model.train(was_training)
+        return self._user_detections(outputs, batch)
+
+    def _user_detections(self, outputs: list[dict], batch: dict) -> list[dict[str, torch.Tensor]]:
+        """The detector's outputs with user class indices, boxes in original-image pixels."""
         metadata = batch.get(METADATA) or [{}] * len(outputs)
         return [
             {
@@ -190,8 +198,12 @@ class ObjectDetector(Task):
         ]
 
     def _evaluate(self, batch: dict, stage: str) -> dict[str, list[dict]]:
-        self._log_losses(self.evaluation_losses(batch), stage, len(batch[INPUT]))  # val_loss beside val_map
-        detections = self.detect(batch)
+        both = losses_and_detections(self.model, batch[INPUT], self._own_targets(batch))  # one pass where it can
+        if both is None:
+            losses, detections = self.evaluation_losses(batch), self.detect(batch)
+        else:
+            losses, detections = both[0], self._user_detections(both[1], batch)
+        self._log_losses(losses, stage, len(batch[INPUT]))  # val_loss beside val_map
         targets = [
             {
                 "boxes": scale_boxes(

@@ -88,7 +88,7 @@ def test_fit_logs_coco_map(fitted):
 def test_map_is_one_for_perfect_detections():
     model = tiny_model()
     batch = _batch(n=2)
-    model.detect = lambda b: [
+    model._user_detections = lambda outputs, b: [  # what both the one- and two-pass validation report
         {"boxes": t["boxes"], "labels": t["labels"], "scores": torch.ones(len(t["labels"]))} for t in b["target"]
     ]
     model.validation_step(batch, 0)
@@ -158,3 +158,29 @@ def test_coco_weights_load_everything_but_the_classifier():
     assert missing and all(k.startswith("head.classification_head.cls_logits") for k in missing)
     key = "backbone.body.conv1.weight"
     assert torch.equal(model.model.state_dict()[key], donor.model.state_dict()[key])
+
+
+@pytest.mark.parametrize("head", ["fcos", "retinanet"])
+def test_validation_takes_its_loss_and_detections_from_one_pass_equal_to_two(head):
+    """RetinaNet and FCOS validate in one forward pass (flash/image/detection/one_pass.py): the same loss parts and
+    detections as the training-mode loss pass plus the eval-mode detection pass, at half the network's cost."""
+    from flash.core.data import INPUT, METADATA, TARGET
+    from flash.image.detection.one_pass import losses_and_detections
+
+    model = tiny_model(head)
+    model.eval()
+    torch.manual_seed(1)
+    images = [torch.rand(3, 96, 72), torch.rand(3, 50, 80)]  # larger than image_size=64: boxes are rescaled
+    targets = [{"boxes": torch.tensor([[4.0, 6.0, 30.0, 40.0]]), "labels": torch.tensor([1])},
+               {"boxes": torch.tensor([[10.0, 2.0, 50.0, 30.0], [0.0, 0.0, 12.0, 12.0]]), "labels": torch.tensor([2, 3])}]
+    batch = {INPUT: images, TARGET: targets, METADATA: [{"size": (96, 72)}, {"size": (50, 80)}]}
+    calls = []
+    model.model.backbone.register_forward_hook(lambda *args: calls.append(1))
+    losses, detections = losses_and_detections(model.model, images, model._own_targets(batch))
+    assert len(calls) == 1
+    expected = model.evaluation_losses(batch)
+    assert losses.keys() == expected.keys() and all(torch.allclose(losses[k], expected[k]) for k in expected)
+    for one, two in zip(model._user_detections(detections, batch), model.detect(batch)):
+        assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+    assert not model.model.training  # the mode it had
+    assert losses_and_detections(tiny_model("faster_rcnn").model, images, targets) is None  # two passes there
