@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import tarfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,6 +124,19 @@ def test_tar_shards_of_flac_and_txt_train_and_predict(ctc_folder, speech_rows, t
     assert trainer.global_step == 2
     transcripts = [t for batch in trainer.predict(model, datamodule=dm, output="labels") for t in batch]
     assert len(transcripts) == 8 and all(isinstance(t, str) for t in transcripts)
+
+
+def test_parquet_shards_written_by_datasets_carry_their_audio(speech_rows, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    cells = [{"bytes": Path(row["file"]).read_bytes(), "path": Path(row["file"]).name} for row in speech_rows[:4]]
+    table = datasets.Dataset.from_dict({"audio": cells, "id": list(range(4))})
+    table.cast_column("audio", datasets.Audio(decode=False)).to_parquet(tmp_path / "part-000.parquet")  # hub layout
+    dm = SpeechRecognitionData.from_shards(predict_files=str(tmp_path / "part-*.parquet"), batch_size=4,
+                                           num_workers=0)
+    assert type(dm.predict_dataset.source.features["audio"]).__name__ == "UndecodedAudio"
+    batch = next(iter(dm.predict_dataloader()))
+    assert batch["input"]["waveform"].shape[0] == 4 and [m["id"] for m in batch["metadata"]] == [0, 1, 2, 3]
+    assert batch["metadata"][0]["filepath"] == "yes_m.wav"  # the cell's path names the clip; its bytes are read
 
 
 def test_shard_and_stream_errors_name_the_columns_and_the_item(speech_rows, tmp_path):
