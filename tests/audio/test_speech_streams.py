@@ -60,6 +60,23 @@ def test_a_stream_trains_with_two_workers_and_each_clip_is_read_once_per_epoch(c
     assert trainer.global_step == 3
 
 
+def test_a_resumed_epoch_skips_the_batches_already_trained_on_without_reading_their_audio(speech_rows):
+    def loader(skip: int):
+        dm = SpeechRecognitionData.from_datasets(Clips(speech_rows[:12]), batch_size=2, num_workers=2,
+                                                 shuffle_buffer=4, persistent_workers=False)
+        dm.train_dataset.set_epoch(1)
+        assert dm.train_dataset.skip_batches(skip, 2, workers=2) == 0  # the stream drops them itself
+        return [[m["id"] for m in batch["metadata"]] for batch in dm.train_dataloader()]
+
+    assert loader(2) == loader(0)[2:]  # a whole round of the 2 workers' turns skipped: the very same batches next
+
+
+def test_torch_stream_of_input_target_dicts_as_map_style_torch_datasets_give(speech_rows):
+    items = [{"input": row["file"], "target": row["text"]} for row in speech_rows[:2]]
+    samples = list(SpeechStreamInput("train", items, shuffle_buffer=0))
+    assert [s["target"] for s in samples] == [r["text"] for r in speech_rows[:2]]
+
+
 def test_stream_audio_is_resampled_as_map_style_audio_is(tmp_path):
     signal = tone(0.5, 8000)
     path = tmp_path / "c.wav"
@@ -159,6 +176,8 @@ def test_shard_and_stream_errors_name_the_columns_and_the_item(speech_rows, tmp_
         next(iter(SpeechStreamInput("test", [{"audio": str(tmp_path / "missing.wav"), "text": "a"}])))
     with pytest.raises(ConfigurationError, match="val_split cannot split streamed data"):
         SpeechRecognitionData.from_datasets(Clips(speech_rows[:2]), val_split=0.5)
+    with pytest.raises(ConfigurationError, match=r"transcripts \(text\), not classes.*Remove labels and num_classes"):
+        SpeechRecognitionData.from_datasets(Clips(speech_rows[:2]), labels=["yes"], num_classes=1)
 
 
 def test_group_by_length_with_a_stream_warns_and_reads_it_in_stream_order(speech_rows):

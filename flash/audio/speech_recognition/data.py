@@ -88,6 +88,11 @@ class SpeechRecognitionData(DataModule):
     def _stream_targets(self, labels: Any, num_classes: Any, multi_label: Any, val_split: Any) -> None:
         """Streamed transcripts are text, not classes: nothing to declare up front (a stream still has no
         length for ``val_split`` to split)."""
+        declared = {name: value for name, value in (("labels", labels), ("num_classes", num_classes)) if value}
+        if declared:
+            raise ConfigurationError("Speech recognition targets are transcripts (text), not classes: there are no "
+                                     f"labels to declare. Remove {' and '.join(declared)}. Received: "
+                                     + ", ".join(f"{k}={v!r}" for k, v in declared.items()))
         if val_split:
             raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
                                      f"Received: val_split={val_split!r}")

@@ -1,7 +1,8 @@
 """Streamed speech: a Hugging Face ``IterableDataset``, a torch ``IterableDataset`` or a generator of clips.
 
-Each item is a dict of columns (``input_field``: the audio, ``target_fields``: the transcript), a
-``(audio, transcript)`` pair, or the audio alone (prediction). The audio is what the map-style inputs
+Each item is a dict of columns (``input_field``: the audio, ``target_fields``: the transcript; or, from a torch
+stream, ``{"input", "target"}`` as map-style torch Datasets give), a ``(audio, transcript)`` pair, or the audio
+alone (prediction). The audio is what the map-style inputs
 take: a path, the encoded file's bytes, a Hugging Face audio cell (``{"bytes", "path"}``, or a decoded
 ``{"array", "sampling_rate"}``), or an array recorded at ``sampling_rate``. It is decoded in
 ``load_sample`` (in the DataLoader workers) by soundfile, mixed to mono and resampled to ``sampling_rate``
@@ -39,7 +40,8 @@ class SpeechStreamInput(StreamInput):
 
     def __init__(self, stage: str, source: Any, *, input_field: str = "audio", target_field: str | None = "text",
                  sampling_rate: int = DEFAULT_SAMPLING_RATE, shuffle_buffer: int = 1000, seed: int = 0) -> None:
-        if is_hf_iterable(source):
+        self._hf = is_hf_iterable(source)
+        if self._hf:
             from flash.audio.speech_recognition.hf_audio import undecoded
 
             _check_columns(source, stage, input_field, target_field if stage != "predict" else None)
@@ -54,6 +56,8 @@ class SpeechStreamInput(StreamInput):
 
     def to_sample(self, item: Any, index: int) -> dict:
         meta: dict[str, Any] = {"row": index}
+        if isinstance(item, dict) and self.input_field not in item and INPUT in item and not self._hf:
+            item = {self.input_field: item[INPUT], self.target_field or TARGET: item.get(TARGET)}  # a torch Dataset's
         if isinstance(item, dict):
             if self.input_field not in item:
                 raise DataError(f"Item {index} of the {self.stage} stream has no {self.input_field!r} field; its "
