@@ -72,7 +72,7 @@ class SpeechRecognitionData(DataModule):
             if group_by_length:
                 warnings.warn(
                     "group_by_length=True cannot sort a training stream: its clips' durations are known only as they "
-                    f"are read, and reading it whole to sort it defeats streaming. The stream is batched in stream "
+                    "are read, and reading it whole to sort it defeats streaming. The stream is batched in stream "
                     f"order through its shuffle buffer (shuffle_buffer={train.shuffle_buffer}). Leave "
                     "group_by_length unset (or False) for streams. Received: group_by_length=True", stacklevel=2)
             group_by_length = False
