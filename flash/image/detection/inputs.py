@@ -219,6 +219,7 @@ class DatasetInput(DetectionInput):
 
     def load_data(self, dataset: Any, *, bad_boxes: BadBoxes = "fix", input_field: str = "image",
                   target_field: str = "objects", box_format: BoxFormat = "xyxy") -> list[dict]:
+        self.label_names = names = feature_names(getattr(dataset, "features", None), target_field)
         samples = []
         for i in range(len(dataset)):
             where = f"{self.stage} dataset item {i}"
@@ -229,6 +230,9 @@ class DatasetInput(DetectionInput):
                 samples.append({INPUT: image, METADATA: meta})
             else:
                 target = split_target(target, where=where, box_format=box_format)
+                if names:  # a ClassLabel's indices -> its names, indexed with the label map's
+                    target["labels"] = [names[n] if isinstance(n, int) and 0 <= n < len(names) else n
+                                        for n in target["labels"]]
                 samples.append(make_sample(image, target["boxes"], target["labels"], metadata=meta))
         return self.checked(samples, bad_boxes)
 
@@ -296,3 +300,15 @@ def _xywh_to_xyxy(box: Any, *, where: str) -> list[float]:
     except (TypeError, ValueError):
         raise DataError(f"{where}: a box needs 4 numbers [x, y, width, height]. Received: {box!r}") from None
     return [x, y, x + w, y + h]
+
+
+def feature_names(features: Any, target_field: str) -> list[str] | None:
+    """The class names a ``ClassLabel`` under the target column declares (``objects.category``), or None."""
+    feature = features.get(target_field) if isinstance(features, Mapping) else None
+    inner = getattr(feature, "feature", feature)  # Sequence / List of dicts or of ClassLabel
+    if isinstance(inner, Mapping):
+        key = next((k for k in LABEL_NAMES if k in inner), None)
+        inner = inner.get(key) if key is not None else None
+        inner = getattr(inner, "feature", inner)
+    names = getattr(inner, "names", None)
+    return list(names) if names else None

@@ -30,7 +30,7 @@ from typing import Any
 from flash.core.data import INPUT, METADATA, TARGET, SkipSample, StreamInput
 from flash.core.targets import TargetFormatter
 from flash.errors import ConfigurationError, DataError
-from flash.image.detection.inputs import LABEL_NAMES, BadBoxes, BoxChecker, BoxFormat, read_item, split_target
+from flash.image.detection.inputs import BadBoxes, BoxChecker, BoxFormat, feature_names, read_item, split_target
 from flash.image.io import as_rgb_image, decode_image
 
 ON_BAD_FILE = ("raise", "skip")
@@ -97,18 +97,6 @@ def _decoded(image: Any, *, where: str) -> Any:
                              or hasattr(image, "shape")):
         raise DataError(f"the image is a {type(image).__name__}, not a PIL image, an array, a path or bytes")
     return image
-
-
-def feature_names(features: Any, target_field: str) -> list[str] | None:
-    """The class names a ``ClassLabel`` under the target column declares (``objects.category``), or None."""
-    feature = features.get(target_field) if isinstance(features, Mapping) else None
-    inner = getattr(feature, "feature", feature)  # Sequence / List of dicts or of ClassLabel
-    if isinstance(inner, Mapping):
-        key = next((k for k in LABEL_NAMES if k in inner), None)
-        inner = inner.get(key) if key is not None else None
-        inner = getattr(inner, "feature", inner)
-    names = getattr(inner, "names", None)
-    return list(names) if names else None
 
 
 class BoxLabels(TargetFormatter):

@@ -201,3 +201,34 @@ def test_tar_shards_without_the_field_name_their_columns(tmp_path):
     with pytest.raises(DataError, match=r"no column 'image'; their columns are \['__key__', '__url__', 'jpg', "
                                         r"'json'\]"):
         ObjectDetectionData.from_shards(train_files=str(tmp_path / "shards" / "*.tar"), labels=SHAPES)
+
+
+@pytest.mark.usefixtures("_offline_hf")
+def test_parquet_shards_of_image_bytes_and_box_structs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    (tmp_path / "shards").mkdir()
+    for shard in range(2):
+        images = []
+        for i in range(2):
+            png = io.BytesIO()
+            Image.fromarray(_image(i)).save(png, format="PNG")
+            images.append({"bytes": png.getvalue(), "path": f"{shard}-{i}.png"})
+        pq.write_table(pa.table({"image": images, "objects": [_target(shard * 2 + i) for i in range(2)],
+                                 "id": [shard * 2, shard * 2 + 1]}), tmp_path / "shards" / f"train-{shard}.parquet")
+    dm = ObjectDetectionData.from_shards(train_files=str(tmp_path / "shards" / "*.parquet"), labels=SHAPES, **KW)
+    samples = list(dm.train_dataset)
+    assert sorted(s["metadata"]["id"] for s in samples) == [0, 1, 2, 3]
+    assert all(s["input"].shape == (3, 48, 64) and len(s["target"]["labels"]) == 1 for s in samples)
+
+
+def test_map_style_hugging_face_data_reads_the_same_columns_and_class_names():
+    stream = _hf_stream(3)
+    datasets = pytest.importorskip("datasets")
+    table = datasets.Dataset.from_list(list(stream), features=stream.features)
+    dm = ObjectDetectionData.from_datasets(train_dataset=table, box_format="xywh", **KW)
+    assert dm.labels == ["background", *SHAPES]
+    assert [s["target"]["labels"] for s in dm.train_dataset.samples] == [[1], [2], [3]]
+    assert dm.train_dataset.samples[0]["target"]["boxes"] == [[10.0, 8.0, 30.0, 24.0]]
