@@ -1,5 +1,8 @@
 """``ObjectDetectionData``: detection data from COCO files, VOC folders, file lists, folders or datasets.
 
+Datasets may be streams (a Hugging Face or torch ``IterableDataset``, a generator) or shards (``from_shards``):
+see :mod:`flash.image.detection.streams`; their labels are declared up front.
+
 The label map is ``["background", *names]``: index 0 is the background, so ``num_classes`` counts
 it (as in Lightning Flash). Names come from ``labels=`` when given, else from the COCO categories
 (ordered by id), else from the training targets (sorted). Every stage's names must be in it.
@@ -235,6 +238,10 @@ class ObjectDetectionData(DataModule):
                                   "box_format": box_format, "bad_boxes": bad_boxes}
         stream: dict[str, Any] = {"on_bad_file": on_bad_file, "shuffle_buffer": shuffle_buffer,
                                   "seed": kwargs.get("seed", 42)}
+        if on_bad_file != "raise" and not any(is_stream(d) for d in datasets.values()):
+            raise ConfigurationError("on_bad_file applies to streamed data, whose images decode as they come; "
+                                     "map-style datasets are read up front. Received: "
+                                     f"on_bad_file={on_bad_file!r}")
         stages = {stage: None if d is None else DetectionStreamInput(stage, d, **fields, **stream) if is_stream(d)
                   else DatasetInput(stage, d, **fields) for stage, d in datasets.items()}
         return cls.from_stages(DatasetInput, stages, labels=labels, **kwargs)

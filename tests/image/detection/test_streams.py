@@ -64,6 +64,17 @@ def test_a_torch_stream_trains_with_two_workers_and_every_sample_once_per_epoch(
     assert fit.global_step == 2
 
 
+def test_a_resumed_stream_goes_on_with_the_batches_an_unbroken_run_saw_next():
+    def batches(skip: int) -> list[list[int]]:
+        dm = ObjectDetectionData.from_datasets(train_dataset=Pairs(10), labels=SHAPES, shuffle_buffer=4, **KW)
+        dm.train_dataset.set_epoch(1)
+        assert dm.train_dataset.skip_batches(skip, KW["batch_size"]) == 0  # dropped before they load
+        return [[meta["row"] for meta in batch["metadata"]] for batch in dm.train_dataloader()]
+
+    unbroken = batches(0)
+    assert len(unbroken) == 5 and batches(2) == unbroken[2:]
+
+
 def _hf_stream(n: int, shards: int = 2):
     datasets = pytest.importorskip("datasets")
     from PIL import Image
@@ -78,9 +89,9 @@ def _hf_stream(n: int, shards: int = 2):
 
 
 def test_a_hugging_face_stream_declares_its_classes_and_reads_xywh_boxes():
-    dm = ObjectDetectionData.from_datasets(train_dataset=_hf_stream(6), box_format="xywh", **KW)
+    dm = ObjectDetectionData.from_datasets(val_dataset=_hf_stream(6), box_format="xywh", **KW)  # val: no flip
     assert dm.labels == ["background", *SHAPES]  # the ClassLabel under objects.category names them
-    samples = list(dm.train_dataset)
+    samples = list(dm.val_dataset)
     assert sorted(s["metadata"]["id"] for s in samples) == list(range(6))
     by_id = {s["metadata"]["id"]: s for s in samples}
     assert by_id[4]["target"]["labels"].tolist() == [2]  # category 1 -> "green_circle", index 2 of the map
@@ -232,3 +243,8 @@ def test_map_style_hugging_face_data_reads_the_same_columns_and_class_names():
     assert dm.labels == ["background", *SHAPES]
     assert [s["target"]["labels"] for s in dm.train_dataset.samples] == [[1], [2], [3]]
     assert dm.train_dataset.samples[0]["target"]["boxes"] == [[10.0, 8.0, 30.0, 24.0]]
+
+
+def test_on_bad_file_is_refused_for_map_style_data():
+    with pytest.raises(ConfigurationError, match="on_bad_file applies to streamed data"):
+        ObjectDetectionData.from_datasets([(_image(0), _target(0))], on_bad_file="skip", **KW)
