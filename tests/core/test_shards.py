@@ -130,8 +130,14 @@ def test_a_data_class_whose_from_datasets_does_not_stream_says_so():
         MapStyleOnly.from_shards(train_files="shards/*.tar")
 
 
-@pytest.mark.parametrize("module, name", [("flash.image", "ObjectDetectionData"),
-                                          ("flash.image", "SemanticSegmentationData")])
+def test_object_detection_data_streams_its_shards(tmp_path):
+    data_cls = pytest.importorskip("flash.image").ObjectDetectionData
+    assert data_cls.from_datasets_stages is not None  # from_shards opens the files (see tests/image/detection)
+    with pytest.raises(DataError, match=r"No shard matches .*train-\*\.tar"):
+        data_cls.from_shards(train_files=str(tmp_path / "train-*.tar"), labels=["cat"])
+
+
+@pytest.mark.parametrize("module, name", [("flash.image", "SemanticSegmentationData")])
 def test_the_tasks_whose_from_datasets_does_not_stream_say_so(module, name):
     data_cls = getattr(pytest.importorskip(module), name)
     with pytest.raises(ConfigurationError, match=rf"{name}.from_datasets reads map-style datasets, not streams"):

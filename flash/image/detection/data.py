@@ -1,5 +1,8 @@
 """``ObjectDetectionData``: detection data from COCO files, VOC folders, file lists, folders or datasets.
 
+Datasets may be streams (a Hugging Face or torch ``IterableDataset``, a generator) or shards (``from_shards``):
+see :mod:`flash.image.detection.streams`; their labels are declared up front.
+
 The label map is ``["background", *names]``: index 0 is the background, so ``num_classes`` counts
 it (as in Lightning Flash). Names come from ``labels=`` when given, else from the COCO categories
 (ordered by id), else from the training targets (sorted). Every stage's names must be in it.
@@ -19,12 +22,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from flash.core.data import STAGES, TARGET, DataModule, Input, stage_args
+from flash.core.data import STAGES, TARGET, DataModule, Input, StreamInput, is_stream, stage_args
 from flash.errors import ConfigurationError, DataError
 from flash.image.detection.coco import CocoInput, coco_categories
-from flash.image.detection.inputs import BadBoxes, DatasetInput, FilesInput, FolderInput
+from flash.image.detection.inputs import BadBoxes, BoxFormat, DatasetInput, FilesInput, FolderInput
+from flash.image.detection.streams import BoxLabels, DetectionStreamInput
 from flash.image.detection.transforms import ObjectDetectionInputTransform
 from flash.image.detection.voc import VocInput
 from flash.image.io import as_rgb_image, check_finite_images
@@ -43,6 +47,22 @@ def label_map(labels: Sequence[Any] | None, inputs: Sequence[Input | None]) -> l
         names = {name for s in source.samples for name in s[TARGET]["labels"]}
         labels = sorted(names, key=lambda n: (isinstance(n, str), n))
     return [BACKGROUND] + [name for name in labels if name != BACKGROUND]
+
+
+def stream_label_map(labels: Sequence[Any] | None, num_classes: int | None) -> list[Any]:
+    """The label map of streamed data, declared up front: ``labels=`` or ``num_classes=`` (counting the background)."""
+    if labels:
+        names = label_map(labels, [])
+        if num_classes is not None and num_classes != len(names):
+            raise ConfigurationError(f"num_classes={num_classes} disagrees with the {len(names)} classes of the label "
+                                     f"map {names} (it counts the background). Received: num_classes={num_classes!r}")
+        return names
+    if isinstance(num_classes, int) and not isinstance(num_classes, bool) and num_classes >= 2:
+        return [BACKGROUND, *range(num_classes - 1)]
+    raise ConfigurationError(
+        "Streamed detection data has no length to read its classes from up front: declare them, with labels=[...] "
+        "(the class names; integer labels index them from 0) or num_classes=N (counting the background; the labels "
+        f"are then 0 .. N - 2). Received: labels={labels!r}, num_classes={num_classes!r}")
 
 
 def index_targets(dataset: Input, labels: list[Any]) -> None:
@@ -70,16 +90,22 @@ class ObjectDetectionData(DataModule):
 
     input_transform_cls = ObjectDetectionInputTransform
     formats_targets = False  # detection builds its own label map (names <-> indices)
+    from_datasets_stages = ("train_dataset", "val_dataset", "test_dataset", "predict_dataset")
 
-    def __init__(self, train_input: Input | None = None, val_input: Input | None = None,
-                 test_input: Input | None = None, predict_input: Input | None = None, *,
-                 labels: Sequence[Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, train_input: Input | StreamInput | None = None, val_input: Input | StreamInput | None = None,
+                 test_input: Input | StreamInput | None = None, predict_input: Input | StreamInput | None = None, *,
+                 labels: Sequence[Any] | None = None, num_classes: int | None = None, **kwargs: Any) -> None:
         inputs = (train_input, val_input, test_input, predict_input)
-        self._labels = label_map(labels, inputs)
-        for dataset in inputs:
+        if any(isinstance(dataset, StreamInput) for dataset in inputs):  # labels declared; every stage formatted by
+            self._labels = stream_label_map(labels, num_classes)  # BoxLabels (streams: as their samples come)
+            super().__init__(*inputs, target_formatter=BoxLabels(self._labels), **kwargs)
+            return
+        read = cast("tuple[Input | None, ...]", inputs)  # map-style only, here
+        self._labels = label_map(labels, read)
+        for dataset in read:
             if dataset is not None and dataset.has_targets:
                 index_targets(dataset, self._labels)
-        super().__init__(*inputs, **kwargs)
+        super().__init__(*inputs, num_classes=num_classes, **kwargs)
 
     @property
     def labels(self) -> list[Any]:
@@ -179,11 +205,46 @@ class ObjectDetectionData(DataModule):
     @classmethod
     def from_datasets(cls, train_dataset: Any = None, val_dataset: Any = None, test_dataset: Any = None,
                       predict_dataset: Any = None, *, labels: Sequence[Any] | None = None, bad_boxes: BadBoxes = "fix",
+                      input_field: str = "image", target_field: str = "objects", box_format: BoxFormat = "xyxy",
+                      on_bad_file: str = "raise", shuffle_buffer: int = 1000,
                       **kwargs: Any) -> ObjectDetectionData:
-        """Map-style datasets of ``(image, {"boxes": XYXY pixels, "labels": [names]})`` pairs (or sample dicts)."""
+        """Datasets of ``(image, {"boxes": [[x1, y1, x2, y2], ...], "labels": [...]})`` pairs, or of dicts of columns:
+        the image in ``input_field``, the target in ``target_field`` (a dict of ``boxes``/``bbox`` and
+        ``labels``/``category``, or a list of one such dict per box); ``box_format="xywh"`` reads COCO's
+        ``[x, y, width, height]``. Map-style datasets are read whole up front.
+
+        Streams (a Hugging Face ``IterableDataset``, e.g. ``load_dataset(..., streaming=True)``, a torch
+        ``IterableDataset`` or a generator) are read as they come, training ones shuffled through a buffer of
+        ``shuffle_buffer`` samples; declare their classes with ``labels=`` or ``num_classes=`` (counting the
+        background), or by a ``ClassLabel`` under the target column, and the epoch length with
+        ``Trainer(max_steps=...)`` or ``limit_train_batches``. Their images decode in the DataLoader workers: an
+        unreadable one raises naming the item, or with ``on_bad_file="skip"`` is dropped. See
+        :mod:`flash.image.detection.streams`.
+
+        :meth:`from_shards` streams webdataset-style ``.tar`` shards: a sample is the members sharing a key,
+        ``000017.jpg`` with ``000017.json`` holding ``{"boxes": [[x1, y1, x2, y2], ...], "labels": ["cat", ...]}``;
+        the columns are the extensions, so pass ``input_field="jpg", target_field="json"`` (and ``.parquet`` shards
+        with an image column of ``{"bytes": ...}`` and a struct column of boxes and labels read the same way).
+
+        Example:
+            >>> ObjectDetectionData.from_shards(  # doctest: +SKIP
+            ...     train_files="shards/train-*.tar", input_field="jpg", target_field="json", labels=["cat", "dog"],
+            ...     transform_kwargs=dict(image_size=512), batch_size=8)
+        """
+        if box_format not in ("xyxy", "xywh"):
+            raise ConfigurationError(f"box_format must be 'xyxy' or 'xywh'. Received: box_format={box_format!r}")
         datasets = dict(zip(STAGES, (train_dataset, val_dataset, test_dataset, predict_dataset)))
-        return cls.from_stages(DatasetInput, stage_args(datasets, data_arg="dataset"),
-                               input_kwargs={"bad_boxes": bad_boxes}, labels=labels, **kwargs)
+        fields: dict[str, Any] = {"input_field": input_field, "target_field": target_field,
+                                  "box_format": box_format, "bad_boxes": bad_boxes}
+        stream: dict[str, Any] = {"on_bad_file": on_bad_file, "shuffle_buffer": shuffle_buffer,
+                                  "seed": kwargs.get("seed", 42)}
+        if on_bad_file != "raise" and not any(is_stream(d) for d in datasets.values()):
+            raise ConfigurationError("on_bad_file applies to streamed data, whose images decode as they come; "
+                                     "map-style datasets are read up front. Received: "
+                                     f"on_bad_file={on_bad_file!r}")
+        stages = {stage: None if d is None else DetectionStreamInput(stage, d, **fields, **stream) if is_stream(d)
+                  else DatasetInput(stage, d, **fields) for stage, d in datasets.items()}
+        return cls.from_stages(DatasetInput, stages, labels=labels, **kwargs)
 
 
 def _with_annotations(folders: dict[str, Any], anns: dict[str, Any], what: str) -> dict[str, dict | None]:

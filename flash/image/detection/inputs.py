@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -214,21 +214,101 @@ class FolderInput(DetectionInput):
 
 
 class DatasetInput(DetectionInput):
-    """A map-style dataset of ``(image, {"boxes": XYXY, "labels": [...]})`` pairs or sample dicts."""
+    """A map-style dataset of ``(image, {"boxes": XYXY, "labels": [...]})`` pairs or dicts of columns (see
+    :func:`read_item`)."""
 
-    def load_data(self, dataset: Any, *, bad_boxes: BadBoxes = "fix") -> list[dict]:
+    def load_data(self, dataset: Any, *, bad_boxes: BadBoxes = "fix", input_field: str = "image",
+                  target_field: str = "objects", box_format: BoxFormat = "xyxy") -> list[dict]:
+        self.label_names = names = feature_names(getattr(dataset, "features", None), target_field)
         samples = []
         for i in range(len(dataset)):
-            item = dataset[i]
-            if isinstance(item, dict):
-                image, target = item[INPUT], item.get(TARGET)
-            else:
-                image, target = item if isinstance(item, (tuple, list)) and len(item) == 2 else (item, None)
-            meta = {**_file_meta(image), "where": f"{self.stage} dataset item {i}"}
+            where = f"{self.stage} dataset item {i}"
+            image, target, extra = read_item(dataset[i], where=where, input_field=input_field,
+                                             target_field=target_field, needs_target=False)
+            meta = {**extra, **_file_meta(image), "where": where}
             if target is None:
                 samples.append({INPUT: image, METADATA: meta})
             else:
-                boxes = target["boxes"].tolist() if hasattr(target["boxes"], "tolist") else list(target["boxes"])
-                labels = target["labels"].tolist() if hasattr(target["labels"], "tolist") else list(target["labels"])
-                samples.append(make_sample(image, boxes, labels, metadata=meta))
+                target = split_target(target, where=where, box_format=box_format)
+                if names:  # a ClassLabel's indices -> its names, indexed with the label map's
+                    target["labels"] = [names[n] if isinstance(n, int) and 0 <= n < len(names) else n
+                                        for n in target["labels"]]
+                samples.append(make_sample(image, target["boxes"], target["labels"], metadata=meta))
         return self.checked(samples, bad_boxes)
+
+
+BoxFormat = Literal["xyxy", "xywh"]
+BOX_NAMES = ("boxes", "bbox", "bboxes")  # a target's boxes, by the names data sets give them
+LABEL_NAMES = ("labels", "category", "categories", "label")  # and its classes
+
+
+def read_item(item: Any, *, where: str, input_field: str, target_field: str,
+              needs_target: bool) -> tuple[Any, Any, dict]:
+    """``(image, target or None, scalar extra columns)`` of a dataset item: an ``(image, target)`` pair, or a dict of
+    columns (``input_field`` / ``target_field``, or flash's own ``"input"`` / ``"target"`` keys)."""
+    if isinstance(item, Mapping):
+        image_key, target_key = ((INPUT, TARGET) if INPUT in item and input_field not in item
+                                 else (input_field, target_field))
+        missing = [k for k in (image_key, target_key) if k not in item and (k == image_key or needs_target)]
+        if missing:
+            raise DataError(f"{where} has no {missing[0]!r} field; its fields are {sorted(item)}. Pass "
+                            "input_field=... / target_field=... (a .tar shard's fields are its members' extensions, "
+                            f"e.g. 'jpg' and 'json'). Received: input_field={input_field!r}, "
+                            f"target_field={target_field!r}")
+        extra = {k: v for k, v in item.items() if k not in (image_key, target_key) and isinstance(v, (str, int, float))}
+        return item[image_key], item.get(target_key), extra  # ids, file names: kept beside the predictions
+    if isinstance(item, (tuple, list)) and 1 <= len(item) <= 2:
+        target = item[1] if len(item) > 1 else None
+        if target is None and needs_target:
+            raise DataError(f"{where} has an image but no target: yield (image, {{'boxes': ..., 'labels': ...}}) "
+                            f"pairs. Received: a {type(item).__name__} of {len(item)}")
+        return item[0], target, {}
+    if needs_target:
+        raise DataError(f"{where} must be an (image, target) pair or a dict of columns. "
+                        f"Received: {type(item).__name__}")
+    return item, None, {}
+
+
+def split_target(target: Any, *, where: str, box_format: BoxFormat = "xyxy") -> dict:
+    """``{"boxes": XYXY lists, "labels": list}`` from a target: a dict of boxes and labels (``boxes``/``bbox``,
+    ``labels``/``category``) or a list of one dict per box; ``box_format="xywh"`` reads ``[x, y, width, height]``."""
+    if isinstance(target, (list, tuple)) and all(isinstance(t, Mapping) for t in target):
+        target = {k: [t.get(k) for t in target] for k in (target[0] if target else {"boxes": (), "labels": ()})}
+    if not isinstance(target, Mapping):
+        raise DataError(f"{where}: a target must be a dict of boxes and labels, e.g. {{'boxes': [[x1, y1, x2, y2]], "
+                        f"'labels': ['cat']}}. Received: {type(target).__name__}")
+    box_key = next((k for k in BOX_NAMES if k in target), None)
+    label_key = next((k for k in LABEL_NAMES if k in target), None)
+    if box_key is None or label_key is None:
+        raise DataError(f"{where}: the target has no {'boxes' if box_key is None else 'labels'}; its keys are "
+                        f"{sorted(target)}. Name them one of {list(BOX_NAMES)} and one of {list(LABEL_NAMES)}.")
+    boxes, labels = _as_list(target[box_key]), _as_list(target[label_key])
+    if len(boxes) != len(labels):
+        raise DataError(f"{where}: {len(boxes)} boxes but {len(labels)} labels; give one label per box.")
+    if box_format == "xywh":
+        boxes = [_xywh_to_xyxy(box, where=where) for box in boxes]
+    return {"boxes": boxes, "labels": labels}
+
+
+def _as_list(value: Any) -> list:
+    return value.tolist() if hasattr(value, "tolist") else list(value or [])
+
+
+def _xywh_to_xyxy(box: Any, *, where: str) -> list[float]:
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: a box needs 4 numbers [x, y, width, height]. Received: {box!r}") from None
+    return [x, y, x + w, y + h]
+
+
+def feature_names(features: Any, target_field: str) -> list[str] | None:
+    """The class names a ``ClassLabel`` under the target column declares (``objects.category``), or None."""
+    feature = features.get(target_field) if isinstance(features, Mapping) else None
+    inner = getattr(feature, "feature", feature)  # Sequence / List of dicts or of ClassLabel
+    if isinstance(inner, Mapping):
+        key = next((k for k in LABEL_NAMES if k in inner), None)
+        inner = inner.get(key) if key is not None else None
+        inner = getattr(inner, "feature", inner)
+    names = getattr(inner, "names", None)
+    return list(names) if names else None
