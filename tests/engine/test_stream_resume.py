@@ -186,3 +186,24 @@ def test_a_hf_stream_takes_its_epoch_in_the_main_process_only(monkeypatch):
     assert sorted(i for batch in loader for i in batch["id"].tolist()) == list(range(6))
     assert sorted(sample["id"] for sample in stream) == list(range(6))  # and in the main process
     assert int(writes) == 0
+
+
+@pytest.mark.parametrize("skipped", [1, 2, 3, 5])
+def test_a_stream_read_by_two_workers_resumes_in_order_after_any_number_of_batches(skipped):
+    """Workers take turns per batch and a new pass starts at worker 0: the stream drops whole rounds itself and
+    hands back the batches of a partial round to drop (3 skipped: [5, 7] next, not worker 0's [8, 10])."""
+    from flash.core.data.streams import StreamInput
+
+    class Ids(StreamInput):
+        def to_sample(self, item, index):
+            return {"id": item}
+
+    def batches(stream, drop=0):
+        loader = torch.utils.data.DataLoader(stream, batch_size=2, num_workers=2, multiprocessing_context="fork")
+        return [batch["id"].tolist() for batch in loader][drop:]
+
+    unbroken = batches(Ids("train", list(range(24)), shuffle_buffer=0))
+    resumed = Ids("train", list(range(24)), shuffle_buffer=0)
+    left = resumed.skip_batches(skipped, 2, workers=2)
+    assert left == skipped % 2
+    assert batches(resumed, drop=left) == unbroken[skipped:]

@@ -174,6 +174,10 @@ class DataModule:
         self.target_formatter = target_formatter
         self._datasets: dict[str, Any] = dict(zip(STAGES, (train_input, val_input, test_input, predict_input)))
         streams = [d for d in self._datasets.values() if isinstance(d, StreamInput)]
+        if streams and sampler is not None and isinstance(self._datasets["train"], StreamInput):
+            raise ConfigurationError("sampler= orders map-style training data; a training stream is read in its own "
+                                     "order, shuffled through shuffle_buffer=. Remove sampler=, or pass map-style "
+                                     f"data. Received: sampler={sampler!r}")
         if streams or any(getattr(d, "lazy_targets", False) for d in self._datasets.values()):
             self._stream_targets(labels, num_classes, multi_label, val_split if streams else None)
         elif num_classes is not None:

@@ -134,12 +134,15 @@ class StreamInput(IterableDataset):
         stream split sample by sample, not for a Hugging Face stream read by several workers (split by shard,
         one worker may run out first, and which made which batch is then unknown here). For that one this
         returns ``batches``: the caller loads and drops them (with ``seed_everything``, the samples' random
-        draws are seeded per sample, so what follows is the same). Otherwise it returns 0.
+        draws are seeded per sample, so what follows is the same). Otherwise the stream drops whole rounds
+        (one batch from each worker), since a new pass starts its turns at worker 0, and returns the batches of
+        the last, partial round for the caller to drop: fewer than ``workers``.
         """
         if workers > 1 and is_hf_iterable(self.source):
             return batches
-        self._skip[0], self._skip[1], self._skip[2] = int(self._epoch), batches, batch_size
-        return 0
+        rounds = batches // max(workers, 1) * max(workers, 1)
+        self._skip[0], self._skip[1], self._skip[2] = int(self._epoch), rounds, batch_size
+        return batches - rounds
 
     def _to_skip(self) -> int:
         """Items of this worker's share to drop: its part of the batches to skip (workers take turns per batch)."""

@@ -73,6 +73,8 @@ def test_labels_must_be_declared_and_val_split_refused():
     assert dm.num_classes == 2
     with pytest.raises(DataError, match=r"Unknown label '(red|blue)'.*only num_classes=2 was declared"):
         next(iter(dm.train_dataloader()))
+    with pytest.raises(ConfigurationError, match=r"sampler= orders map-style training data.*shuffle_buffer="):
+        ImageClassificationData.from_datasets(train_dataset=Pairs(4), labels=COLORS, sampler=[0, 1], **KW)
 
 
 def test_shuffle_buffer_changes_the_order_per_epoch_and_keeps_every_sample():

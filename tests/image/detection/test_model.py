@@ -172,7 +172,8 @@ def test_validation_takes_its_loss_and_detections_from_one_pass_equal_to_two(hea
     torch.manual_seed(1)
     images = [torch.rand(3, 96, 72), torch.rand(3, 50, 80)]  # larger than image_size=64: boxes are rescaled
     targets = [{"boxes": torch.tensor([[4.0, 6.0, 30.0, 40.0]]), "labels": torch.tensor([1])},
-               {"boxes": torch.tensor([[10.0, 2.0, 50.0, 30.0], [0.0, 0.0, 12.0, 12.0]]), "labels": torch.tensor([2, 3])}]
+               {"boxes": torch.tensor([[10.0, 2.0, 50.0, 30.0], [0.0, 0.0, 12.0, 12.0]]),
+                "labels": torch.tensor([2, 3])}]
     batch = {INPUT: images, TARGET: targets, METADATA: [{"size": (96, 72)}, {"size": (50, 80)}]}
     calls = []
     model.model.backbone.register_forward_hook(lambda *args: calls.append(1))
