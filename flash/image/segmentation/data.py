@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Folder = str | os.PathLike | None
 
 
-def _scan_num_classes(inputs: Sequence[Input | None], ignore_index: int | None) -> int | None:
+def _scan_num_classes(inputs: Sequence[Input | StreamInput | None], ignore_index: int | None) -> int | None:
     """The largest class value in the first labelled input's masks, plus one (reads each mask once); None when no
     input has masks (prediction data)."""
     source = next((i for i in inputs if isinstance(i, SegmentationInput) and len(i)

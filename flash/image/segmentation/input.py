@@ -95,7 +95,7 @@ class PairLoader:
         meta = dict(sample.get(METADATA) or {})
         if isinstance(value, (str, os.PathLike)):
             meta["filepath"] = str(value)
-        image = as_rgb_image(decoded(value, where=_name(meta)))
+        image = as_rgb_image(decoded(value, where=f"the image of {meta.get('where', 'a sample')}"))
         target = sample.get(TARGET)
         if target is not None:
             mask, where = self._mask(target, meta)
@@ -200,8 +200,8 @@ def decoded(value: Any, *, where: str) -> Any:
     try:
         return Image.open(io.BytesIO(value["bytes"]))
     except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
-        raise DataError(f"{where} is not an image flash can read (PNG, JPEG, ...): {err}. Fix or drop the item. "
-                        f"Received: {len(value['bytes'])} bytes") from None
+        raise DataError(f"Cannot decode {where}: {err} (flash reads PNG, JPEG, BMP, TIFF, WebP). Fix or drop the "
+                        f"item. Received: {len(value['bytes'])} bytes") from None
 
 
 def _is_path(value: Any) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from flash.core.data import INPUT, METADATA, TARGET, StreamInput
+from flash.core.data.streams import is_hf_iterable
 from flash.errors import DataError
 from flash.image.segmentation.input import PairLoader
 
@@ -36,7 +37,8 @@ class SegmentationStreamInput(PairLoader, StreamInput):
 
     def __init__(self, stage: str, source: Any, *, input_field: str = INPUT, target_field: str = TARGET,
                  shuffle_buffer: int = 1000, seed: int = 0) -> None:
-        super().__init__(stage, source, shuffle_buffer=shuffle_buffer, seed=seed)
+        super().__init__(stage, _undecoded(source, (input_field, target_field)), shuffle_buffer=shuffle_buffer,
+                         seed=seed)
         self.input_field, self.target_field = input_field, target_field
 
     def format_targets(self, formatter: Any) -> None:
@@ -72,10 +74,24 @@ class SegmentationStreamInput(PairLoader, StreamInput):
     def load_sample(self, sample: dict) -> dict:
         try:
             return super().load_sample(sample)
+        except DataError:
+            raise
         except (OSError, ValueError, SyntaxError) as err:  # a broken image that PIL decodes lazily
             where = (sample.get(METADATA) or {}).get("where", f"an item of the {self.stage} stream")
             raise DataError(f"Cannot decode the image or mask of {where}: {err}. Fix or drop the item. "
                             f"Received: input={_short(sample.get(INPUT))}") from None
+
+
+def _undecoded(source: Any, columns: tuple[str, ...]) -> Any:
+    """A Hugging Face stream whose ``Image`` columns among ``columns`` yield their encoded bytes: ``datasets``
+    would decode them as it iterates, where a broken file could not be named; ``load_sample`` decodes them."""
+    if not is_hf_iterable(source) or not source.features:
+        return source
+    for column in columns:
+        feature = source.features.get(column)
+        if type(feature).__name__ == "Image" and getattr(feature, "decode", False):
+            source = source.cast_column(column, type(feature)(decode=False))
+    return source
 
 
 def _short(value: Any) -> str:
