@@ -4,6 +4,10 @@ Masks pair with their images by file name (stem). Which kind the masks are (clas
 the red channel, or colours through ``labels_map``) is read from the first mask's header and said in
 ``datamodule.mask_kind`` (and logged); see :mod:`flash.image.segmentation.masks`.
 
+``from_datasets`` also streams (a Hugging Face or torch ``IterableDataset``, a generator: see
+:mod:`flash.image.segmentation.streams`), so ``from_shards`` reads webdataset-style ``.tar`` shards (``<key>.jpg``
++ ``<key>.png``) and ``.parquet`` shards, local or on an fsspec URL; streamed classes are declared up front.
+
 Example:
     >>> datamodule = SemanticSegmentationData.from_folders(  # doctest: +SKIP
     ...     train_folder="data/CameraRGB", train_target_folder="data/CameraSeg", val_split=0.1,
@@ -56,6 +60,8 @@ class SemanticSegmentationData(DataModule):
     the training masks), ``labels_map`` (``{class: (r, g, b)}``: colours of colour masks, and of drawings),
     ``labels`` (class names), ``ignore_index`` (the "not labelled" mask value, 255), ``batch_size``,
     ``num_workers``, ``val_split``, ``transform`` and ``transform_kwargs`` (e.g. ``dict(image_size=(256, 256))``).
+    Streamed data (:meth:`from_datasets`, :meth:`from_shards`) cannot be scanned: ``num_classes`` (or ``labels`` or
+    ``labels_map``) is then required for data with masks, and ``val_split`` refused.
     """
 
     input_transform_cls = SemanticSegmentationInputTransform

@@ -248,3 +248,20 @@ def test_a_resumed_run_replays_the_stream_and_its_random_flips(tmp_path, workers
     resumed = fit(tmp_path / "b", ckpt_path=str(tmp_path / "steps" / "epoch=1-step=5.ckpt"))
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_parquet_shards_of_encoded_images_give_the_masks_as_written(tmp_path, offline_hf):
+    """A .parquet shard's image and mask columns as ``{"bytes", "path"}`` structs (as ``datasets`` writes ``Image``
+    columns), decoded in the workers."""
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    pairs = [_pair(i) for i in range(5)]
+    pq.write_table(pa.table({"image": [{"bytes": _encoded(image, "PNG"), "path": f"{i}.png"}
+                                       for i, (image, _) in enumerate(pairs)],
+                             "mask": [{"bytes": _encoded(mask, "PNG"), "path": None} for _, mask in pairs],
+                             "id": list(range(5))}), tmp_path / "val-000.parquet")
+    dm = SemanticSegmentationData.from_shards(val_files=str(tmp_path / "val-*.parquet"), input_field="image",
+                                              target_field="mask", num_workers=0,
+                                              **{**KW, "batch_size": 5, "transform_kwargs": {"image_size": SIZE}})
+    batch = next(iter(dm.val_dataloader()))
+    assert _ids([batch]) == list(range(5))
+    assert torch.equal(batch["target"], torch.as_tensor(np.stack([m for _, m in pairs]), dtype=torch.int64))
