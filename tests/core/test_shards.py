@@ -137,18 +137,22 @@ def test_object_detection_data_streams_its_shards(tmp_path):
         data_cls.from_shards(train_files=str(tmp_path / "train-*.tar"), labels=["cat"])
 
 
-@pytest.mark.parametrize("module, name", [("flash.image", "SemanticSegmentationData")])
-def test_the_tasks_whose_from_datasets_does_not_stream_say_so(module, name):
-    data_cls = getattr(pytest.importorskip(module), name)
-    with pytest.raises(ConfigurationError, match=rf"{name}.from_datasets reads map-style datasets, not streams"):
-        data_cls.from_shards(train_files="shards/*.tar")
-
-
 def test_speech_recognition_streams_its_shards(tmp_path):
     data_cls = pytest.importorskip("flash.audio").SpeechRecognitionData
     assert data_cls.from_datasets_stages == ("train_dataset", "val_dataset", "test_dataset", "predict_dataset")
     with pytest.raises(DataError, match=r"No shard matches .*shards/\*\.tar"):  # it opens them: no map-style refusal
         data_cls.from_shards(train_files=str(tmp_path / "shards" / "*.tar"), input_field="flac", target_fields="txt")
+
+
+def test_semantic_segmentation_streams_so_it_reads_shards(tmp_path):
+    """SemanticSegmentationData.from_datasets streams now: from_shards opens the files (tests/image/segmentation/
+    test_streams.py trains on them); a glob that matches nothing is named."""
+    from flash.image import SemanticSegmentationData
+
+    assert SemanticSegmentationData.from_datasets_stages == ("train_dataset", "val_dataset", "test_dataset",
+                                                             "predict_dataset")
+    with pytest.raises(DataError, match=r"No shard matches '.*shards/\*\.tar'"):
+        SemanticSegmentationData.from_shards(train_files=str(tmp_path / "shards" / "*.tar"), num_classes=2)
 
 
 def test_a_url_whose_file_system_is_not_installed_names_it():

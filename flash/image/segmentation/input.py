@@ -21,7 +21,7 @@ import numpy as np
 
 from flash.core.data import INPUT, METADATA, TARGET, Input
 from flash.errors import DataError
-from flash.image.io import as_rgb_image, is_image_file
+from flash.image.io import as_rgb_image, is_image_file, upright
 from flash.image.segmentation.masks import (
     KIND_TEXT,
     LabelsMap,
@@ -80,35 +80,22 @@ def pair_folders(image_folder: str | os.PathLike, mask_folder: str | os.PathLike
     return [(images[stem], masks[stem]) for stem in sorted(images)]
 
 
-class SegmentationInput(Input):
-    """Base: samples whose input is an image (path, PIL image, array) and whose target is a mask (path or array)."""
+class PairLoader:
+    """Loads a sample of an image and its mask, and checks the pair: shared by the Inputs and the stream."""
 
     labels_map: LabelsMap | None = None
     num_classes: int | None = None
     ignore_index: int | None = None
-    kind: MaskKind | None = None  # what the masks are, said by the DataModule
 
     def configure(self, *, labels_map: LabelsMap | None, num_classes: int | None, ignore_index: int | None) -> None:
         self.labels_map, self.num_classes, self.ignore_index = labels_map, num_classes, ignore_index
-
-    def detect_kind(self) -> None:
-        """The kind of the first mask file (its header only), or of the first mask array."""
-        first = next((s[TARGET] for s in self.samples if s.get(TARGET) is not None), None)
-        if isinstance(first, (str, os.PathLike)):
-            self.kind = mask_kind(mask_mode(first), self.labels_map, where=f"mask '{first}'")
-        elif first is not None:
-            self.kind = "index" if np.asarray(first).ndim == 2 else ("colour" if self.labels_map else "red")
-
-    @property
-    def kind_text(self) -> str | None:
-        return KIND_TEXT[self.kind] if self.kind else None
 
     def load_sample(self, sample: dict) -> dict:
         value = sample[INPUT]
         meta = dict(sample.get(METADATA) or {})
         if isinstance(value, (str, os.PathLike)):
             meta["filepath"] = str(value)
-        image = as_rgb_image(value)
+        image = as_rgb_image(decoded(value, where=f"the image of {meta.get('where', 'a sample')}"))
         target = sample.get(TARGET)
         if target is not None:
             mask, where = self._mask(target, meta)
@@ -126,10 +113,13 @@ class SegmentationInput(Input):
         if isinstance(target, (str, os.PathLike)):
             meta["mask"] = str(target)
             return read_mask(target, labels_map=self.labels_map), f"mask '{target}'"
-        from flash.image.segmentation.masks import mask_from_array
+        from flash.image.segmentation.masks import mask_from_array, mask_from_image
 
-        array = target.detach().cpu().numpy() if hasattr(target, "detach") else np.asarray(target)
         where = f"the mask of {meta.get('where', 'a sample')}"
+        target = decoded(target, where=where)
+        if hasattr(target, "mode") and hasattr(target, "getchannel"):  # a PIL image: its mode says its kind
+            return mask_from_image(upright(target), labels_map=self.labels_map, where=where), where
+        array = target.detach().cpu().numpy() if hasattr(target, "detach") else np.asarray(target)
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
         kind: MaskKind = "index" if array.ndim == 2 else ("colour" if self.labels_map else "red")
@@ -137,6 +127,24 @@ class SegmentationInput(Input):
             raise DataError(f"{where} must be an (H, W) array of class indices or an (H, W, 3) RGB array. "
                             f"Received: shape={tuple(array.shape)}")
         return mask_from_array(array, kind=kind, labels_map=self.labels_map, where=where), where
+
+
+class SegmentationInput(PairLoader, Input):
+    """Base: samples whose input is an image (path, PIL image, array) and whose target is a mask (path or array)."""
+
+    kind: MaskKind | None = None  # what the masks are, said by the DataModule
+
+    def detect_kind(self) -> None:
+        """The kind of the first mask file (its header only), or of the first mask array."""
+        first = next((s[TARGET] for s in self.samples if s.get(TARGET) is not None), None)
+        if isinstance(first, (str, os.PathLike)):
+            self.kind = mask_kind(mask_mode(first), self.labels_map, where=f"mask '{first}'")
+        elif first is not None:
+            self.kind = "index" if np.asarray(first).ndim == 2 else ("colour" if self.labels_map else "red")
+
+    @property
+    def kind_text(self) -> str | None:
+        return KIND_TEXT[self.kind] if self.kind else None
 
 
 def _name(meta: dict) -> str:
@@ -178,6 +186,24 @@ class FilesInput(SegmentationInput):
         return samples
 
 
+def decoded(value: Any, *, where: str) -> Any:
+    """An encoded image (``{"bytes": ..., "path": ...}``, as a Hugging Face ``Image(decode=False)`` column or a
+    parquet struct gives it) -> a PIL image or its path; anything else as it is."""
+    if not (isinstance(value, dict) and ("bytes" in value or "path" in value)):
+        return value
+    if not value.get("bytes"):
+        return value.get("path")
+    import io
+
+    from PIL import Image
+
+    try:
+        return Image.open(io.BytesIO(value["bytes"]))
+    except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
+        raise DataError(f"Cannot decode {where}: {err} (flash reads PNG, JPEG, BMP, TIFF, WebP). Fix or drop the "
+                        f"item. Received: {len(value['bytes'])} bytes") from None
+
+
 def _is_path(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
 
@@ -185,15 +211,21 @@ def _is_path(value: Any) -> bool:
 class DatasetInput(SegmentationInput):
     """A map-style dataset of ``(image, mask)`` pairs, ``{"input": image, "target": mask}`` dicts, or images."""
 
-    def load_data(self, dataset: Any, **config: Any) -> list[dict]:
+    def load_data(self, dataset: Any, *, input_field: str = INPUT, target_field: str = TARGET,
+                  **config: Any) -> list[dict]:
         self.configure(**config)
-        self.dataset = dataset
+        self.dataset, self.input_field, self.target_field = dataset, input_field, target_field
         return [{INPUT: i, METADATA: {"where": f"{self.stage} dataset item {i}"}} for i in range(len(dataset))]
 
     def load_sample(self, sample: dict) -> dict:
-        item = self.dataset[sample[INPUT]]
+        index = sample[INPUT]
+        item = self.dataset[index]
         if isinstance(item, dict):
-            image, target = item[INPUT], item.get(TARGET)
+            if self.input_field not in item:
+                raise DataError(f"Item {index} of the {self.stage} dataset has no {self.input_field!r} field; its "
+                                f"fields are {sorted(item)}. Pass input_field=... / target_field=.... "
+                                f"Received: input_field={self.input_field!r}")
+            image, target = item[self.input_field], item.get(self.target_field)
         elif isinstance(item, (tuple, list)) and len(item) == 2:
             image, target = item
         else:

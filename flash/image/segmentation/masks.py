@@ -95,15 +95,21 @@ def read_mask(path: str | os.PathLike, *, labels_map: LabelsMap | None = None) -
     try:
         with Image.open(path) as image:
             image.load()
-            image = upright(image)
-            kind = mask_kind(image.mode, labels_map, where=where)
-            if image.mode in ("LA", "PA"):
-                image = image.getchannel(0)
-            array = np.asarray(image.convert("RGB") if kind != "index" and image.mode != "RGB" else image)
+            return mask_from_image(upright(image), labels_map=labels_map, where=where)
     except DataError:
         raise
     except Exception as err:  # noqa: BLE001 - PIL raises many types for broken files
         raise DataError(describe_image_error(path, err).replace("image", "mask", 1)) from None
+
+
+def mask_from_image(image: Any, *, labels_map: LabelsMap | None, where: str) -> np.ndarray:
+    """A decoded PIL mask (a file's, or one a Hugging Face ``Image`` column gives) -> ``(H, W)`` int64 classes.
+
+    Its mode says its kind, as for a file (see the module docstring)."""
+    kind = mask_kind(image.mode, labels_map, where=where)
+    if image.mode in ("LA", "PA"):
+        image = image.getchannel(0)
+    array = np.asarray(image.convert("RGB") if kind != "index" and image.mode != "RGB" else image)
     return mask_from_array(array, kind=kind, labels_map=labels_map, where=where)
 
 
