@@ -93,9 +93,7 @@ class SpeechRecognitionData(DataModule):
             raise ConfigurationError("Speech recognition targets are transcripts (text), not classes: there are no "
                                      f"labels to declare. Remove {' and '.join(declared)}. Received: "
                                      + ", ".join(f"{k}={v!r}" for k, v in declared.items()))
-        if val_split:
-            raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
-                                     f"Received: val_split={val_split!r}")
+        super()._stream_targets(labels, num_classes, multi_label, val_split)
 
     @classmethod
     def from_files(cls, train_files: Sequence[str] | None = None, train_targets: Sequence[str] | None = None, *,

@@ -263,10 +263,10 @@ class DataModule:
         if val_split:
             raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
                                      f"Received: val_split={val_split!r}")
-        if self.target_formatter is None:
+        if self.target_formatter is None and self.formats_targets:  # else the task's own (or none: masks, text)
             self.target_formatter = stream_formatter(labels, num_classes, multi_label=multi_label)
         for dataset in self._datasets.values():
-            if dataset is not None and dataset.has_targets:
+            if dataset is not None and dataset.has_targets and self.target_formatter is not None:
                 dataset.format_targets(self.target_formatter)
 
     def _format_targets(self, labels, multi_label) -> None:

@@ -103,13 +103,6 @@ class SemanticSegmentationData(DataModule):
             kwargs["transform_kwargs"] = {"ignore_index": ignore_index, **(kwargs.get("transform_kwargs") or {})}
         super().__init__(*inputs, **kwargs)
 
-    def _stream_targets(self, labels, num_classes, multi_label, val_split) -> None:
-        """Streamed masks are class indices already (``formats_targets = False``): no target formatter to build
-        (``num_classes`` is checked in ``__init__``); a stream still cannot be split."""
-        if val_split:
-            raise ConfigurationError("val_split cannot split streamed data (it has no length): pass val data. "
-                                     f"Received: val_split={val_split!r}")
-
     def _known_num_classes(self) -> int | None:
         if self._labels is not None:
             return len(self._labels)
