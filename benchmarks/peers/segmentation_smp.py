@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--image-size", type=int, default=128, help="the scenes' side and the model's input size")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="torch seed in both workers (accuracy over seeds)")
 
 
 def place_smp_weights(hf_home: Path) -> None:
@@ -86,7 +87,7 @@ def prepare(args: argparse.Namespace, root: Path) -> list[dict]:
           f"{pairs_digest(train, val)}, {'real ImageNet' if pretrained else 'random'} MobileNetV2 encoder", flush=True)
     return [{"mode": "freeze", "train": str(train), "val": str(val), "pretrained": pretrained,
              "hf_home": str(root / "hf_home"), "epochs": args.epochs, "batch_size": args.batch_size,
-             "image_size": args.image_size, "lr": args.lr, "root": str(root)}]
+             "image_size": args.image_size, "lr": args.lr, "root": str(root), "seed": args.seed}]
 
 
 def pairs(folder: str | Path) -> tuple[list[str], list[str]]:
@@ -122,7 +123,7 @@ def worker(contender: str, config: dict) -> dict:
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
 
-    torch.manual_seed(0)
+    torch.manual_seed(config["seed"])  # the models' initialisation and the shuffles: both sides alike
     files, masks = pairs(config["val"])
     result = run_flash(config, files) if contender == "flash" else run_smp(config, files)
     miou = mean_iou(result.pop("masks"), masks)
