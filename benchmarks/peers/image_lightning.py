@@ -88,6 +88,8 @@ def worker(contender: str, config: dict) -> dict:
 
 
 def run_flash(config: dict) -> dict:
+    import torchvision  # noqa: F401  (1.8 s; the Lightning worker imports it before its clock too)
+
     import flash
     from flash.image import ImageClassificationData, ImageClassifier
 
