@@ -4,7 +4,7 @@
 *encodes* every item with it: an ``Audio`` column, ``decode=False`` or not, fails on a machine without
 torchcodec. :class:`UndecodedAudio` keeps the cell as the builder gave it (a path, the file's bytes, or
 ``{"bytes", "path"}``) and never decodes; :func:`flash.audio.speech_recognition.io.read_audio` then reads it.
-This module imports ``datasets``: import it only for a Hugging Face dataset.
+This module imports ``datasets`` (the ``data`` extra): import it only for a Hugging Face dataset.
 
 Example:
     >>> stream = stream.cast_column("audio", UndecodedAudio(decode=False))  # doctest: +SKIP
@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import datasets
+from flash.errors import require
+
+# a Hugging Face dataset was given, so datasets is installed; require() names the extra should it not be
+Audio: Any = require("datasets", "data", purpose="Hugging Face audio columns").Audio
 
 
-class UndecodedAudio(datasets.Audio):
+class UndecodedAudio(Audio):
     """``Audio`` (made with ``decode=False``) encoding paths and bytes without torchcodec (arrays still need it)."""
 
     def encode_example(self, value: Any) -> dict:
@@ -36,6 +39,6 @@ def undecoded(dataset: Any) -> Any:
     """``dataset`` (a ``Dataset`` or ``IterableDataset``) with each ``Audio`` column cast to :class:`UndecodedAudio`."""
     features = getattr(dataset, "features", None) or {}
     for name, feature in features.items():
-        if isinstance(feature, datasets.Audio) and not isinstance(feature, UndecodedAudio):
+        if isinstance(feature, Audio) and not isinstance(feature, UndecodedAudio):
             dataset = dataset.cast_column(name, UndecodedAudio(decode=False))
     return dataset
