@@ -17,3 +17,11 @@ def offline_single_thread(monkeypatch, tmp_path_factory):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def offline_hf(monkeypatch, tmp_path):
+    """No hub access, and a Hugging Face cache of this test's own (``datasets`` caches what it builds there)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))

@@ -11,15 +11,11 @@ from flash.core.data import DataModule
 from flash.core.data.shards import open_shards, shard_format
 from flash.errors import ConfigurationError, DataError, MissingDependencyError
 from tests.core.shard_helpers import write_parquet_shards, write_tar_shards
+from tests.offline import offline_hf  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("offline_hf")
 
 pytest.importorskip("datasets")
-
-
-@pytest.fixture(autouse=True)
-def _offline_hf(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
 
 
 def _ids(stream) -> list[int]:

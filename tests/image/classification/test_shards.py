@@ -9,17 +9,13 @@ from flash.errors import DataError
 from flash.image import ImageClassificationData, ImageClassifier
 from tests.core.shard_helpers import COLORS, write_tar_shards
 from tests.image.classification.conftest import TINY
+from tests.offline import offline_hf  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("offline_hf")
 
 pytest.importorskip("datasets")
 KW = {"input_field": "jpg", "target_field": "cls", "labels": COLORS, "batch_size": 4,
       "transform_kwargs": {"image_size": 8}}
-
-
-@pytest.fixture(autouse=True)
-def _offline_hf(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
 
 
 def _keys(loader) -> list[str]:

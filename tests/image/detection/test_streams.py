@@ -14,6 +14,7 @@ import torch
 from flash.errors import ConfigurationError, DataError
 from flash.image import ObjectDetectionData
 from tests.image.detection.conftest import quiet_trainer, tiny_model
+from tests.offline import offline_hf  # noqa: F401 - a fixture
 
 SHAPES = ["red_square", "green_circle", "blue_triangle"]
 KW = {"batch_size": 2, "num_workers": 0, "transform_kwargs": {"image_size": 64}}
@@ -177,18 +178,10 @@ def write_detection_shards(folder, *, shards: int = 2, per_shard: int = 3, prefi
                     _member(tar, f"{key}.json", json.dumps(_target(shard * per_shard + i)).encode())
 
 
-@pytest.fixture
-def _offline_hf(monkeypatch, tmp_path):
-    pytest.importorskip("datasets")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-
-
 SHARD_KW = {**KW, "input_field": "jpg", "target_field": "json", "labels": SHAPES}
 
 
-@pytest.mark.usefixtures("_offline_hf")
+@pytest.mark.usefixtures("offline_hf")
 def test_tar_shards_train_with_two_workers_and_predict(tmp_path):
     write_detection_shards(tmp_path / "shards")
     write_detection_shards(tmp_path / "shards", shards=1, prefix="new", targets=False)
@@ -206,7 +199,7 @@ def test_tar_shards_train_with_two_workers_and_predict(tmp_path):
     assert sum(len(batch) for batch in predictions) == 3
 
 
-@pytest.mark.usefixtures("_offline_hf")
+@pytest.mark.usefixtures("offline_hf")
 def test_tar_shards_without_the_field_name_their_columns(tmp_path):
     write_detection_shards(tmp_path / "shards", shards=1)
     with pytest.raises(DataError, match=r"no column 'image'; their columns are \['__key__', '__url__', 'jpg', "
@@ -214,7 +207,7 @@ def test_tar_shards_without_the_field_name_their_columns(tmp_path):
         ObjectDetectionData.from_shards(train_files=str(tmp_path / "shards" / "*.tar"), labels=SHAPES)
 
 
-@pytest.mark.usefixtures("_offline_hf")
+@pytest.mark.usefixtures("offline_hf")
 def test_parquet_shards_of_image_bytes_and_box_structs(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

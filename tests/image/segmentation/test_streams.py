@@ -14,6 +14,7 @@ import torch
 
 from flash.errors import ConfigurationError, DataError
 from flash.image import SemanticSegmentationData
+from tests.offline import offline_hf  # noqa: F401 - a fixture
 
 from .conftest import blocky_mask, image_for, quiet_trainer, tiny_model
 
@@ -75,14 +76,6 @@ def write_seg_shards(folder: Path, *, shards: int = 3, per_shard: int = 4, prefi
     return written
 
 
-@pytest.fixture
-def offline_hf(monkeypatch, tmp_path):
-    pytest.importorskip("datasets")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-
-
 def test_a_torch_stream_trains_with_two_workers_and_every_sample_once_per_epoch(tmp_path):
     dm = SemanticSegmentationData.from_datasets(train_dataset=Rows(12), input_field="image", target_field="mask",
                                                 shuffle_buffer=5, num_workers=2, **KW)
@@ -102,7 +95,8 @@ def test_a_torch_stream_trains_with_two_workers_and_every_sample_once_per_epoch(
     assert trainer.global_step == 3
 
 
-def test_processes_and_workers_share_a_stream_without_duplicates(monkeypatch, tmp_path, offline_hf):
+@pytest.mark.usefixtures("offline_hf")
+def test_processes_and_workers_share_a_stream_without_duplicates(monkeypatch, tmp_path):
     """2 processes x 2 workers: a torch stream of 18 splits in full rounds of 4 (the last 18 % 4 = 2 dropped, every
     process the same share); .tar shards split by file (4 shards, one per worker), nothing dropped."""
     import flash.core.data.streams as streams
@@ -121,7 +115,8 @@ def test_processes_and_workers_share_a_stream_without_duplicates(monkeypatch, tm
         assert len(seen[0]) == len(seen[1])
 
 
-def test_a_generator_of_pairs_and_a_hugging_face_stream_give_the_masks_as_written(offline_hf):
+@pytest.mark.usefixtures("offline_hf")
+def test_a_generator_of_pairs_and_a_hugging_face_stream_give_the_masks_as_written():
     """No resize (image_size = the images' size) and no flip (val): the batch's masks are the masks written, so the
     image/mask pairing and the decoding (PIL masks of mode L from an ``Image`` column) are exact."""
     datasets = pytest.importorskip("datasets")
@@ -145,7 +140,8 @@ def test_a_generator_of_pairs_and_a_hugging_face_stream_give_the_masks_as_writte
     assert torch.equal(batch["target"], torch.as_tensor(expected, dtype=torch.int64))
 
 
-def test_tar_shards_train_with_two_workers_and_predict(tmp_path, offline_hf):
+@pytest.mark.usefixtures("offline_hf")
+def test_tar_shards_train_with_two_workers_and_predict(tmp_path):
     masks = write_seg_shards(tmp_path / "shards", shards=3, per_shard=4)
     write_seg_shards(tmp_path / "new", shards=2, per_shard=3, prefix="new", masks=False)
     dm = SemanticSegmentationData.from_shards(
@@ -165,7 +161,8 @@ def test_tar_shards_train_with_two_workers_and_predict(tmp_path, offline_hf):
     assert all((len(mask), len(mask[0])) == SIZE for mask in predictions)  # at each image's own size
 
 
-def test_a_missing_column_names_the_columns_there_are(tmp_path, offline_hf):
+@pytest.mark.usefixtures("offline_hf")
+def test_a_missing_column_names_the_columns_there_are(tmp_path):
     write_seg_shards(tmp_path / "shards", shards=1, per_shard=2)
     with pytest.raises(DataError, match=r"train_files=.*no column 'mask'; their columns are "
                                         r"\['__key__', '__url__', 'jpg', 'png'\]"):
@@ -210,7 +207,8 @@ def test_a_bad_item_is_named_by_its_index(column, value, error):
         list(dm.train_dataloader())
 
 
-def test_a_broken_image_in_a_shard_is_named_by_its_key(tmp_path, offline_hf):
+@pytest.mark.usefixtures("offline_hf")
+def test_a_broken_image_in_a_shard_is_named_by_its_key(tmp_path):
     write_seg_shards(tmp_path / "shards", shards=1, per_shard=3, broken="000002")
     dm = SemanticSegmentationData.from_shards(train_files=str(tmp_path / "shards" / "*.tar"), input_field="jpg",
                                               target_field="png", num_workers=0, shuffle_buffer=0, **KW)
@@ -247,7 +245,8 @@ def test_a_resumed_run_replays_the_stream_and_its_random_flips(tmp_path, workers
         assert torch.equal(a, b), name
 
 
-def test_parquet_shards_of_encoded_images_give_the_masks_as_written(tmp_path, offline_hf):
+@pytest.mark.usefixtures("offline_hf")
+def test_parquet_shards_of_encoded_images_give_the_masks_as_written(tmp_path):
     """A .parquet shard's image and mask columns as ``{"bytes", "path"}`` structs (as ``datasets`` writes ``Image``
     columns), decoded in the workers."""
     pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
