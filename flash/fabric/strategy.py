@@ -162,6 +162,7 @@ class ParallelStrategy(Strategy):
             os.environ.setdefault("MASTER_PORT", str(env.master_port))
             backend = "nccl" if accelerator == "cuda" else "gloo"
             dist.init_process_group(backend, rank=env.rank, world_size=env.world_size)
+            atexit.register(_close_group)  # before the interpreter tears down the group's threads under it
 
     def _launch(self, n: int, num_nodes: int) -> ClusterEnv:
         if num_nodes > 1:
@@ -187,7 +188,7 @@ class ParallelStrategy(Strategy):
                           MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
-    def _reap_children(self) -> None:
+    def _reap_children(self) -> None:  # registered before _close_group, so it runs after it
         """At rank 0's exit: close the process group (a worker still blocked in a collective then fails
         instead of hanging) and wait for the workers this process launched."""
         if dist.is_initialized():
@@ -386,3 +387,8 @@ def get_strategy(strategy: StrategyName | Strategy, *, num_processes: int) -> St
     if name == "ddp_spawn":
         return DDPStrategy(start_method="spawn")
     return {"single": Strategy, "ddp": DDPStrategy, "fsdp": FSDPStrategy}[name]()
+
+
+def _close_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import flash
+from flash.engine.precision import Precision
 from flash.errors import ConfigurationError, NonFiniteLossError
 from tests.engine.helpers import TinyRegressor, loader, quiet
 
@@ -150,7 +151,7 @@ def test_the_finite_check_reads_the_returned_loss_not_a_logged_value(tmp_path, l
 def test_a_custom_precision_with_autocast_is_entered(tmp_path):
     entered = []
 
-    class Recording(flash.engine.precision.Precision):
+    class Recording(Precision):
         def autocast(self, device_type):
             entered.append(device_type)
             return super().autocast(device_type)
