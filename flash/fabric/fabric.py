@@ -310,8 +310,8 @@ class Fabric:
         as they are; ``filter[key](name, value)`` picks the entries kept of ``key``'s state dict. A flash
         checkpoint (atomic, versioned, read back with ``weights_only=True``); collective. Under
         ``FSDPStrategy(state_dict_type="sharded")``: a directory, one file of shards per process (``sharded.py``)."""
-        with sharded.local_state_dicts(self._strategy, sharded.writes_sharded(self._strategy)) as local:
-            checkpoint = {key: self._state_of(value) for key, value in state.items()}
+        local = sharded.writes_sharded(self._strategy)
+        checkpoint = {key: self._state_of(value, local=local) for key, value in state.items()}
         for key, keep in (filter or {}).items():  # e.g. {"model": lambda name, value: "lora" in name}
             checkpoint[key] = {name: value for name, value in checkpoint[key].items() if keep(name, value)}
         sharded.write(checkpoint, path, self._strategy, sharded=local)  # FSDP "sharded": a directory, one file a rank
@@ -326,9 +326,8 @@ class Fabric:
         if strict and missing:
             raise CheckpointError(f"'{path}' has no {missing} (it holds {sorted(checkpoint)}). Pass only the keys "
                                   f"it has, or strict=False. Received: state keys {sorted(state)}")
-        with sharded.local_state_dicts(self._strategy, local):
-            for key in [key for key in state if key in checkpoint]:
-                state[key] = self._restore(state[key], checkpoint.pop(key), strict=strict)
+        for key in [key for key in state if key in checkpoint]:
+            state[key] = self._restore(state[key], checkpoint.pop(key), strict=strict, local=local)
         return checkpoint
 
     def load_raw(self, path: str | os.PathLike, obj: Any, strict: bool = True) -> None:
@@ -341,25 +340,24 @@ class Fabric:
             raise CheckpointError(checkpoint_io.load_error_message(path, err)) from None
         self._restore(obj, raw, strict=strict)
 
-    def _state_of(self, value: Any) -> Any:
-        if isinstance(value, FabricModule):
-            return self._strategy.model_state_dict(value.module)
+    def _state_of(self, value: Any, *, local: bool) -> Any:
         if isinstance(value, torch.nn.Module):
-            return self._strategy.model_state_dict(value)
+            module = value.module if isinstance(value, FabricModule) else value
+            return self._strategy.model_state_dict(module, local=local)
         if isinstance(value, torch.optim.Optimizer):
             inner = value.optimizer if isinstance(value, FabricOptimizer) else value
-            return self._strategy.optimizer_state_dict(self._optimizer_module(inner), inner)
+            return self._strategy.optimizer_state_dict(self._optimizer_module(inner), inner, local=local)
         if callable(getattr(value, "state_dict", None)):
             return value.state_dict()
         return value
 
-    def _restore(self, target: Any, saved: Any, *, strict: bool) -> Any:
+    def _restore(self, target: Any, saved: Any, *, strict: bool, local: bool = False) -> Any:
         if isinstance(target, torch.nn.Module):
             module = target.module if isinstance(target, FabricModule) else target
-            self._strategy.load_model_state_dict(module, saved, strict=strict)
+            self._strategy.load_model_state_dict(module, saved, strict=strict, local=local)
         elif isinstance(target, torch.optim.Optimizer):
             inner = target.optimizer if isinstance(target, FabricOptimizer) else target
-            self._strategy.load_optimizer_state_dict(self._optimizer_module(inner), inner, saved)
+            self._strategy.load_optimizer_state_dict(self._optimizer_module(inner), inner, saved, local=local)
             if isinstance(target, FabricOptimizer):
                 target.load_state_dict(inner.state_dict())
         elif callable(getattr(target, "load_state_dict", None)):

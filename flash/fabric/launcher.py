@@ -33,17 +33,7 @@ def _worker(local_rank: int, nprocs: int, port: int, build: Callable[[], Any], f
     os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(nprocs),
                       LOCAL_WORLD_SIZE=str(nprocs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                       FLASH_LAUNCHED="1")
-    import torch.distributed as dist
-
     fabric = build()
-    try:
-        output = fabric.launch(function, *args, **kwargs)  # joins the group set up by the environment above
-        if local_rank == 0:
-            results.put(pickle.dumps(output))
-        if dist.is_initialized():
-            dist.barrier()  # every rank is done with the group before any closes it
-    finally:
-        # a spawned process ends with os._exit, past atexit: close the group here, or its threads may still
-        # be running when the process is torn down ("terminate called without an active exception", SIGABRT)
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    output = fabric.launch(function, *args, **kwargs)  # joins the group set up by the environment above
+    if local_rank == 0:
+        results.put(pickle.dumps(output))

@@ -18,12 +18,10 @@ strategy, sharded FSDP included.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +91,6 @@ def load_optimizer_state_dict(module: torch.nn.Module, optimizer: torch.optim.Op
     if local:  # the template holds every state entry: torch initialises a fresh optimizer's state first
         state = as_dtensors(state, optimizer_state_dict(module, optimizer, local=True))
     set_optimizer_state_dict(module, optimizer, state, options=_options(local))
-
-
-@contextlib.contextmanager
-def local_state_dicts(strategy: Any, enabled: bool) -> Iterator[bool]:
-    """While open (if ``enabled``), ``strategy``'s state dicts are this process's shards (FSDP's ``local`` flag)."""
-    if not enabled:
-        yield False
-        return
-    strategy.local_state_dicts = True
-    try:
-        yield True
-    finally:
-        strategy.local_state_dicts = False
 
 
 def writes_sharded(strategy: Any) -> bool:

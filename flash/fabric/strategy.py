@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 from flash.errors import ConfigurationError, invalid_choice
-from flash.fabric import sharded
+from flash.fabric import group, sharded
 from flash.fabric.environment import ClusterEnv, detect_cluster_env, free_port, relaunch_command
 from flash.fabric.wrappers import follow_parameters
 
@@ -102,16 +102,19 @@ class Strategy:
         return tensor
 
     # -- state -----------------------------------------------------------------------------------
-    def model_state_dict(self, module: torch.nn.Module) -> dict[str, Any]:
+    # ``local``: this process's shards only (FSDP ``state_dict_type="sharded"``); one process holds everything here
+    def model_state_dict(self, module: torch.nn.Module, *, local: bool = False) -> dict[str, Any]:
         return module.state_dict()
 
-    def optimizer_state_dict(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    def optimizer_state_dict(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
+                             local: bool = False) -> dict[str, Any]:
         return optimizer.state_dict()
 
-    def load_model_state_dict(self, module: torch.nn.Module, state: dict[str, Any], *, strict: bool = True) -> None:
+    def load_model_state_dict(self, module: torch.nn.Module, state: dict[str, Any], *, strict: bool = True,
+                              local: bool = False) -> None:
         module.load_state_dict(state, strict=strict)
 
-    def load_optimizer_state_dict(self, module, optimizer, state) -> None:
+    def load_optimizer_state_dict(self, module, optimizer, state, *, local: bool = False) -> None:
         optimizer.load_state_dict(state)
 
     def no_backward_sync(self, wrapped: torch.nn.Module, enabled: bool):
@@ -162,7 +165,7 @@ class ParallelStrategy(Strategy):
             os.environ.setdefault("MASTER_PORT", str(env.master_port))
             backend = "nccl" if accelerator == "cuda" else "gloo"
             dist.init_process_group(backend, rank=env.rank, world_size=env.world_size)
-            atexit.register(_close_group)  # before the interpreter tears down the group's threads under it
+            group.close_at_exit()
 
     def _launch(self, n: int, num_nodes: int) -> ClusterEnv:
         if num_nodes > 1:
@@ -188,7 +191,7 @@ class ParallelStrategy(Strategy):
                           MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
-    def _reap_children(self) -> None:  # registered before _close_group, so it runs after it
+    def _reap_children(self) -> None:  # registered before group.close, so it runs after it
         """At rank 0's exit: close the process group (a worker still blocked in a collective then fails
         instead of hanging) and wait for the workers this process launched."""
         if dist.is_initialized():
@@ -339,7 +342,6 @@ class FSDPStrategy(ParallelStrategy):
     def __init__(self, *, state_dict_type: Literal["full", "sharded"] = "full") -> None:
         super().__init__()
         self.state_dict_type = sharded.check_state_dict_type(state_dict_type)
-        self.local_state_dicts = False  # True while fabric.save/load move this process's shards (sharded.py)
         self._replaced: dict[int, tuple[Any, torch.nn.Parameter]] = {}  # id(unsharded) -> (weakref to it, sharded)
 
     def setup_module(self, module):
@@ -355,17 +357,17 @@ class FSDPStrategy(ParallelStrategy):
         follow_parameters(optimizer, self._replaced)
         return optimizer
 
-    def model_state_dict(self, module):
-        return sharded.model_state_dict(module, local=self.local_state_dicts)
+    def model_state_dict(self, module, *, local=False):
+        return sharded.model_state_dict(module, local=local)
 
-    def optimizer_state_dict(self, module, optimizer):
-        return sharded.optimizer_state_dict(module, optimizer, local=self.local_state_dicts)
+    def optimizer_state_dict(self, module, optimizer, *, local=False):
+        return sharded.optimizer_state_dict(module, optimizer, local=local)
 
-    def load_model_state_dict(self, module, state, *, strict=True):
-        sharded.load_model_state_dict(module, state, strict=strict, local=self.local_state_dicts)
+    def load_model_state_dict(self, module, state, *, strict=True, local=False):
+        sharded.load_model_state_dict(module, state, strict=strict, local=local)
 
-    def load_optimizer_state_dict(self, module, optimizer, state):
-        sharded.load_optimizer_state_dict(module, optimizer, state, local=self.local_state_dicts)
+    def load_optimizer_state_dict(self, module, optimizer, state, *, local=False):
+        sharded.load_optimizer_state_dict(module, optimizer, state, local=local)
 
 
 def get_strategy(strategy: StrategyName | Strategy, *, num_processes: int) -> Strategy:
@@ -387,8 +389,3 @@ def get_strategy(strategy: StrategyName | Strategy, *, num_processes: int) -> St
     if name == "ddp_spawn":
         return DDPStrategy(start_method="spawn")
     return {"single": Strategy, "ddp": DDPStrategy, "fsdp": FSDPStrategy}[name]()
-
-
-def _close_group() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
