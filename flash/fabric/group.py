@@ -19,6 +19,14 @@ import torch.distributed as dist
 
 EXIT_BARRIER_TIMEOUT = timedelta(seconds=30)  # a rank that never comes (stuck elsewhere) delays the exit this long
 _kept: list = []  # the exit barrier, held until the interpreter frees this module
+_failed = False
+
+
+def mark_failed() -> None:
+    """This rank failed with an exception something else caught (a spawned worker): the others will not meet it
+    at the exit barrier, so it closes without waiting (an uncaught exception is seen by itself)."""
+    global _failed
+    _failed = True
 
 
 def close_at_exit() -> None:
@@ -29,7 +37,7 @@ def close_at_exit() -> None:
 def close() -> None:
     if not dist.is_initialized():
         return
-    failed = hasattr(sys, "last_value")  # set when an uncaught exception ends the script: the others won't meet us
+    failed = _failed or hasattr(sys, "last_value")  # last_value: an uncaught exception ends the script
     if dist.get_backend() == "gloo" and dist.get_world_size() > 1 and not failed:
         try:
             _kept.append(dist.barrier(async_op=True))

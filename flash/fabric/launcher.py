@@ -12,6 +12,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from flash.fabric import group
 from flash.fabric.environment import free_port
 
 
@@ -34,6 +35,10 @@ def _worker(local_rank: int, nprocs: int, port: int, build: Callable[[], Any], f
                       LOCAL_WORLD_SIZE=str(nprocs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                       FLASH_LAUNCHED="1")
     fabric = build()
-    output = fabric.launch(function, *args, **kwargs)  # joins the group set up by the environment above
+    try:
+        output = fabric.launch(function, *args, **kwargs)  # joins the group set up by the environment above
+    except BaseException:
+        group.mark_failed()  # torch reports it and exits; the others are not waited for at exit
+        raise
     if local_rank == 0:
         results.put(pickle.dumps(output))

@@ -49,6 +49,13 @@ def spawned_run(fabric, steps: int) -> dict:
     return {"state": original.state_dict(), "world_size": fabric.world_size, "rank": fabric.global_rank}
 
 
+def spawned_failure(fabric) -> None:
+    """Rank 1 raises after a collective; rank 0 finishes (``fabric.launch(spawned_failure)``)."""
+    fabric.all_reduce(torch.tensor(1.0))
+    if fabric.global_rank == 1:
+        raise ValueError("rank 1 found a bad batch")
+
+
 def run_processes(script: Path, *args: str, timeout: float = 300) -> None:
     """Run ``script`` in a session of its own; on a timeout kill every process in it (the relaunched ranks
     too, which would otherwise wait in a collective for a rank 0 that is gone)."""

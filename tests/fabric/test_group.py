@@ -47,6 +47,7 @@ def fake(monkeypatch):
         return dist
 
     monkeypatch.delattr(sys, "last_value", raising=False)
+    monkeypatch.setattr(group, "_failed", False)
     return make
 
 
@@ -59,6 +60,13 @@ def test_a_normal_exit_meets_the_other_ranks_then_closes(fake):
 def test_after_an_uncaught_exception_the_group_closes_without_waiting(fake, monkeypatch):
     dist = fake()
     monkeypatch.setattr(sys, "last_value", RuntimeError("rank 1 failed"), raising=False)
+    group.close()
+    assert dist.calls == ["destroy"]
+
+
+def test_a_rank_whose_exception_was_caught_for_it_closes_without_waiting(fake):
+    dist = fake()
+    group.mark_failed()  # what a ddp_spawn worker does before torch reports its exception
     group.close()
     assert dist.calls == ["destroy"]
 

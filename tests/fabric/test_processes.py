@@ -12,7 +12,7 @@ import torch
 
 from flash.fabric import Fabric
 from tests.engine.helpers import REPO, run_script
-from tests.fabric.helpers import loader, net, spawned_run, train
+from tests.fabric.helpers import loader, net, spawned_failure, spawned_run, train
 
 DDP_SCRIPT = """
 import sys, torch
@@ -66,6 +66,13 @@ def test_ddp_spawn_runs_the_function_in_new_processes():
     result = fabric.launch(spawned_run, 4)
     assert result["world_size"] == 2 and result["rank"] == 0
     _assert_close(result["state"], _one_process_reference())
+
+
+@pytest.mark.slow
+def test_ddp_spawn_reports_a_worker_exception():
+    fabric = Fabric(accelerator="cpu", devices=2, strategy="ddp_spawn")
+    with pytest.raises(Exception, match="rank 1 found a bad batch"):
+        fabric.launch(spawned_failure)
 
 
 KILLED_SCRIPT = """
