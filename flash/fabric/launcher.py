@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -21,12 +22,29 @@ def spawn(build: Callable[[], Any], function: Callable[..., Any], args: tuple, k
     import torch.multiprocessing as mp
 
     context = mp.get_context("spawn")
-    results = context.SimpleQueue()
+    results = context.SimpleQueue()  # ("output", value) from rank 0; ("error", rank, pid, traceback) from each failure
     port = free_port()
-    mp.start_processes(_worker, args=(nprocs, port, build, function, args, kwargs, results), nprocs=nprocs,
-                       start_method="spawn", join=True)
+    try:
+        mp.start_processes(_worker, args=(nprocs, port, build, function, args, kwargs, results), nprocs=nprocs,
+                           start_method="spawn", join=True)
+    except mp.ProcessRaisedException as reported:
+        # torch reports the first failed process it notices; a rank that failed first makes the others fail
+        # too ("Connection closed by peer"), and that is the one to show
+        first = next((item for item in _drain(results) if item[0] == "error"), None)
+        if first is None or first[1] == reported.error_index:
+            raise
+        _, rank, pid, text = first
+        raise mp.ProcessRaisedException(f"\n\n-- Process {rank} failed first (the others stopped because of it):\n"
+                                        f"{text}", rank, pid) from reported
+    return next((item[1] for item in _drain(results) if item[0] == "output"), None)
+
+
+def _drain(results: Any) -> list[tuple]:
     # plain pickle bytes: torch's own pickler would share tensors through the exited worker's memory
-    return pickle.loads(results.get()) if not results.empty() else None
+    items = []
+    while not results.empty():
+        items.append(pickle.loads(results.get()))
+    return items
 
 
 def _worker(local_rank: int, nprocs: int, port: int, build: Callable[[], Any], function: Callable[..., Any],
@@ -39,6 +57,7 @@ def _worker(local_rank: int, nprocs: int, port: int, build: Callable[[], Any], f
         output = fabric.launch(function, *args, **kwargs)  # joins the group set up by the environment above
     except BaseException:
         group.mark_failed()  # torch reports it and exits; the others are not waited for at exit
+        results.put(pickle.dumps(("error", local_rank, os.getpid(), traceback.format_exc())))
         raise
     if local_rank == 0:
-        results.put(pickle.dumps(output))
+        results.put(pickle.dumps(("output", output)))

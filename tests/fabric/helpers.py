@@ -49,11 +49,14 @@ def spawned_run(fabric, steps: int) -> dict:
     return {"state": original.state_dict(), "world_size": fabric.world_size, "rank": fabric.global_rank}
 
 
-def spawned_failure(fabric) -> None:
-    """Rank 1 raises after a collective; rank 0 finishes (``fabric.launch(spawned_failure)``)."""
-    fabric.all_reduce(torch.tensor(1.0))
+def spawned_failure(fabric, *, while_rank_0_waits: bool) -> None:
+    """Rank 1 raises, after a collective or while rank 0 waits for it in one (``fabric.launch(spawned_failure)``)."""
+    if not while_rank_0_waits:
+        fabric.all_reduce(torch.tensor(1.0))
     if fabric.global_rank == 1:
         raise ValueError("rank 1 found a bad batch")
+    if while_rank_0_waits:
+        fabric.all_reduce(torch.tensor(1.0))  # fails once rank 1 has gone: "Connection closed by peer"
 
 
 def run_processes(script: Path, *args: str, timeout: float = 300) -> None:

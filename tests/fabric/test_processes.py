@@ -69,10 +69,12 @@ def test_ddp_spawn_runs_the_function_in_new_processes():
 
 
 @pytest.mark.slow
-def test_ddp_spawn_reports_a_worker_exception():
+@pytest.mark.parametrize("while_rank_0_waits", [False, True])
+def test_ddp_spawn_reports_the_exception_of_the_worker_that_failed_first(while_rank_0_waits):
     fabric = Fabric(accelerator="cpu", devices=2, strategy="ddp_spawn")
-    with pytest.raises(Exception, match="rank 1 found a bad batch"):
-        fabric.launch(spawned_failure)
+    with pytest.raises(torch.multiprocessing.ProcessRaisedException, match="rank 1 found a bad batch") as raised:
+        fabric.launch(spawned_failure, while_rank_0_waits=while_rank_0_waits)
+    assert raised.value.error_index == 1
 
 
 KILLED_SCRIPT = """
