@@ -191,11 +191,11 @@ class ParallelStrategy(Strategy):
                           MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
         return env
 
-    def _reap_children(self) -> None:  # registered before group.close, so it runs after it
+    def _reap_children(self) -> None:
         """At rank 0's exit: close the process group (a worker still blocked in a collective then fails
-        instead of hanging) and wait for the workers this process launched."""
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        instead of hanging; a no-op when group.close, registered later and so run first, has) and wait for the
+        workers this process launched."""
+        group.close()
         for child in self.children:
             code = child.wait()
             if code != 0:
